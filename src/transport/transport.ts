@@ -1,0 +1,54 @@
+/**
+ * The transport contract: how the core reaches other nodes. The core never assumes what
+ * carries the bytes (in-memory network, WebRTC data channels, a MessagePort); it only needs
+ * one reliable, ordered, message-framed link per pair of nodes.
+ *
+ * Lifecycle: the core calls `transport.open(self, handlers)` once per node start. The
+ * transport reports each new link with `linkOpened`, every frame that arrives on it with
+ * `frameReceived` (never before `linkOpened` returned), and its end with `linkClosed`
+ * (exactly once per link, also after a local `link.close()`). After `session.close()` it
+ * reports nothing more.
+ */
+
+/** Who this node is, as the transport announces it to others. */
+export interface LocalEndpoint {
+  /** The node id, unique in the room. */
+  readonly nodeId: string
+  /** The incarnation of this start of the node. */
+  readonly incarnation: number
+  /** The room the node joins; transports that discover peers look for it there. */
+  readonly room: string
+}
+
+/** One reliable, ordered link to another node. */
+export interface Link {
+  /** Node id of the other side as the transport knows it (the handshake confirms it). */
+  readonly remoteNodeId: string
+  /** Queues one frame for the other side. Must not throw once the link has closed. */
+  send(frame: Uint8Array): void
+  /** Closes the link; `linkClosed` follows. */
+  close(reason?: string): void
+}
+
+/** Callbacks the core gives the transport. */
+export interface TransportHandlers {
+  linkOpened(link: Link): void
+  frameReceived(link: Link, frame: Uint8Array): void
+  linkClosed(link: Link, reason: string): void
+}
+
+/** A node's membership in a network, from `open` until `close`. */
+export interface TransportSession {
+  /**
+   * Asks for a link to `nodeId` (used by the Manager). Fire and forget: success shows up
+   * as `linkOpened`; an unknown or unreachable node is simply not linked.
+   */
+  connect(nodeId: string): void
+  /** Leaves the network: closes every link and stops all background work. */
+  close(): void
+}
+
+/** Something that can carry a node's links: `createMemoryNetwork().transport()`, WebRTC... */
+export interface Transport {
+  open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession
+}

@@ -1,0 +1,274 @@
+/**
+ * The node-to-node protocol: every frame that travels on a link.
+ *
+ * A link opens with each side sending `Hello` (protocol version, room, node id, incarnation).
+ * Nothing else is accepted before the peer's Hello. Then each side starts a y-protocols
+ * sync of the registry document (`Sync` frames: step 1, step 2, updates); the peer counts
+ * as up (`nodeup`, its names visible) once its step 2 has arrived, so a healed peer shows
+ * its current truth at once and nothing stale flickers back.
+ *
+ *   A                          B
+ *   |--- Hello --------------->|
+ *   |<-------------- Hello ----|
+ *   |--- Sync(step1) --------->|
+ *   |<------------ Sync(step1)-|
+ *   |<------------ Sync(step2)-|   A: B is up
+ *   |--- Sync(step2) --------->|   B: A is up
+ *   |=== Call/Reply/Cast/Info/Monitor/Down/Rpc/RpcReply, Sync(update) ===|
+ *   |--- Bye ----------------->|   graceful stop: B drops A's names at once
+ *
+ * Requests carry a `ref` chosen by the sender, unique per link direction; the answer
+ * (`Reply`, `RpcReply`, `Down`) echoes it. Frames are msgpack arrays `[type, ...fields]`
+ * with the numeric type first; `decodeFrame` checks every field, so the rest of the code
+ * only ever sees well-formed frames.
+ */
+import { decodeValue, encodeValue } from './codec.js'
+import { ProtocolError } from './errors.js'
+import { Pid, isIncarnation } from './pid.js'
+
+/** Version of this protocol; a peer speaking another version is refused at Hello. */
+export const PROTOCOL_VERSION = 1
+
+/** Numeric frame types. */
+export const FrameType = {
+  Hello: 1,
+  Bye: 2,
+  Sync: 3,
+  Call: 4,
+  Reply: 5,
+  Cast: 6,
+  Info: 7,
+  Monitor: 8,
+  Demonitor: 9,
+  Down: 10,
+  Rpc: 11,
+  RpcReply: 12,
+} as const
+
+/** An error as it travels: its name, message and, for exits, the exit reason. */
+export interface WireError {
+  readonly name: string
+  readonly message: string
+  readonly reason?: unknown
+}
+
+export interface HelloFrame {
+  readonly type: typeof FrameType.Hello
+  readonly version: number
+  /** The room the sender is in; a node refuses peers of another room. */
+  readonly room: string
+  readonly nodeId: string
+  readonly incarnation: number
+}
+export interface ByeFrame {
+  readonly type: typeof FrameType.Bye
+}
+export interface SyncFrame {
+  readonly type: typeof FrameType.Sync
+  /** Name of the shared document. */
+  readonly doc: string
+  /** A y-protocols sync message (step 1, step 2 or update). */
+  readonly data: Uint8Array
+  /** Why the sender changed the document (registry updates only): a watch event reason. */
+  readonly cause: string | null
+}
+export interface CallFrame {
+  readonly type: typeof FrameType.Call
+  readonly ref: number
+  readonly to: Pid
+  readonly from: Pid | null
+  readonly msg: unknown
+}
+export type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: WireError }
+export type ReplyFrame = { readonly type: typeof FrameType.Reply; readonly ref: number } & Outcome
+export interface CastFrame {
+  readonly type: typeof FrameType.Cast
+  readonly to: Pid
+  readonly msg: unknown
+}
+export interface InfoFrame {
+  readonly type: typeof FrameType.Info
+  readonly to: Pid
+  readonly msg: unknown
+}
+export interface MonitorFrame {
+  readonly type: typeof FrameType.Monitor
+  readonly ref: number
+  readonly pid: Pid
+}
+export interface DemonitorFrame {
+  readonly type: typeof FrameType.Demonitor
+  readonly ref: number
+}
+export interface DownFrame {
+  readonly type: typeof FrameType.Down
+  readonly ref: number
+  readonly reason: unknown
+}
+export interface RpcFrame {
+  readonly type: typeof FrameType.Rpc
+  readonly ref: number
+  readonly module: string
+  readonly fn: string
+  readonly args: readonly unknown[]
+  /** `'module.fn'` of an exposed function the target calls with the result, or null. */
+  readonly callback: string | null
+  readonly from: Pid | null
+}
+export type RpcReplyFrame = { readonly type: typeof FrameType.RpcReply; readonly ref: number } & Outcome
+
+/** Every frame of the protocol. */
+export type Frame =
+  | HelloFrame
+  | ByeFrame
+  | SyncFrame
+  | CallFrame
+  | ReplyFrame
+  | CastFrame
+  | InfoFrame
+  | MonitorFrame
+  | DemonitorFrame
+  | DownFrame
+  | RpcFrame
+  | RpcReplyFrame
+
+/** Encodes a frame; throws `EncodeError` when a payload cannot travel. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  return encodeValue(toTuple(frame))
+}
+
+function toTuple(f: Frame): unknown[] {
+  switch (f.type) {
+    case FrameType.Hello: return [f.type, f.version, f.room, f.nodeId, f.incarnation]
+    case FrameType.Bye: return [f.type]
+    case FrameType.Sync: return [f.type, f.doc, f.data, f.cause]
+    case FrameType.Call: return [f.type, f.ref, f.to, f.from, f.msg]
+    case FrameType.Reply:
+    case FrameType.RpcReply:
+      return f.ok ? [f.type, f.ref, true, f.value] : [f.type, f.ref, false, wireErrorTuple(f.error)]
+    case FrameType.Cast:
+    case FrameType.Info:
+      return [f.type, f.to, f.msg]
+    case FrameType.Monitor: return [f.type, f.ref, f.pid]
+    case FrameType.Demonitor: return [f.type, f.ref]
+    case FrameType.Down: return [f.type, f.ref, f.reason]
+    case FrameType.Rpc: return [f.type, f.ref, f.module, f.fn, f.args, f.callback, f.from]
+  }
+}
+
+function wireErrorTuple(e: WireError): unknown[] {
+  return 'reason' in e ? [e.name, e.message, e.reason] : [e.name, e.message]
+}
+
+/**
+ * Decodes and validates one frame from a peer. Throws `ProtocolError` for anything that is
+ * not a well-formed frame of this protocol, including frames over `maxBytes`.
+ */
+export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
+  if (bytes.byteLength > maxBytes) {
+    throw new ProtocolError(`frame of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes}`)
+  }
+  let tuple: unknown
+  try {
+    tuple = decodeValue(bytes)
+  } catch (cause) {
+    throw new ProtocolError(`undecodable frame: ${(cause as Error).message}`, undefined, { cause })
+  }
+  if (!Array.isArray(tuple) || tuple.length === 0) throw malformed('not a frame tuple')
+  const t = tuple as unknown[]
+  switch (t[0]) {
+    case FrameType.Hello:
+      arity(t, 5)
+      return { type: FrameType.Hello, version: uint(t[1]), room: str(t[2]), nodeId: nodeId(t[3]), incarnation: incarnation(t[4]) }
+    case FrameType.Bye:
+      arity(t, 1)
+      return { type: FrameType.Bye }
+    case FrameType.Sync:
+      arity(t, 4)
+      return { type: FrameType.Sync, doc: str(t[1]), data: bytesField(t[2]), cause: t[3] === null ? null : str(t[3]) }
+    case FrameType.Call:
+      arity(t, 5)
+      return { type: FrameType.Call, ref: uint(t[1]), to: pid(t[2]), from: optionalPid(t[3]), msg: t[4] }
+    case FrameType.Reply:
+    case FrameType.RpcReply: {
+      arity(t, 4)
+      const base = { type: t[0], ref: uint(t[1]) } as const
+      if (t[2] === true) return { ...base, ok: true, value: t[3] }
+      if (t[2] === false) return { ...base, ok: false, error: wireError(t[3]) }
+      throw malformed('reply without ok flag')
+    }
+    case FrameType.Cast:
+    case FrameType.Info:
+      arity(t, 3)
+      return { type: t[0], to: pid(t[1]), msg: t[2] }
+    case FrameType.Monitor:
+      arity(t, 3)
+      return { type: FrameType.Monitor, ref: uint(t[1]), pid: pid(t[2]) }
+    case FrameType.Demonitor:
+      arity(t, 2)
+      return { type: FrameType.Demonitor, ref: uint(t[1]) }
+    case FrameType.Down:
+      arity(t, 3)
+      return { type: FrameType.Down, ref: uint(t[1]), reason: t[2] }
+    case FrameType.Rpc: {
+      arity(t, 7)
+      if (!Array.isArray(t[4])) throw malformed('rpc args are not a list')
+      return {
+        type: FrameType.Rpc, ref: uint(t[1]), module: str(t[2]), fn: str(t[3]), args: t[4] as unknown[],
+        callback: t[5] === null ? null : str(t[5]), from: optionalPid(t[6]),
+      }
+    }
+    default:
+      throw malformed(`unknown frame type ${String(t[0])}`)
+  }
+}
+
+function malformed(what: string): ProtocolError {
+  return new ProtocolError(`malformed frame: ${what}`)
+}
+
+function arity(t: unknown[], n: number): void {
+  if (t.length !== n) throw malformed(`type ${String(t[0])} has ${t.length} fields, expected ${n}`)
+}
+
+function uint(v: unknown): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v
+  throw malformed(`expected a non-negative integer, got ${typeof v}`)
+}
+
+function str(v: unknown): string {
+  if (typeof v === 'string') return v
+  throw malformed(`expected a string, got ${typeof v}`)
+}
+
+function nodeId(v: unknown): string {
+  if (typeof v === 'string' && v !== '' && v.length <= 256) return v
+  throw malformed('bad node id')
+}
+
+function incarnation(v: unknown): number {
+  if (isIncarnation(v)) return v
+  throw malformed('bad incarnation')
+}
+
+function bytesField(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v
+  throw malformed('expected bytes')
+}
+
+function pid(v: unknown): Pid {
+  if (v instanceof Pid) return v
+  throw malformed('expected a pid')
+}
+
+function optionalPid(v: unknown): Pid | null {
+  return v === null ? null : pid(v)
+}
+
+function wireError(v: unknown): WireError {
+  if (!Array.isArray(v) || (v.length !== 2 && v.length !== 3)) throw malformed('bad error')
+  const [name, message] = [str(v[0]), str(v[1])]
+  return v.length === 3 ? { name, message, reason: v[2] } : { name, message }
+}
