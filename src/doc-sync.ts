@@ -1,0 +1,142 @@
+/**
+ * Keeps Yjs documents in sync with every connected peer, with the y-protocols sync
+ * messages carried in `Sync` frames (see wire.ts):
+ *
+ * - when a peer joins, we send it step 1 (our state vector) for every shared document;
+ * - on step 1 we answer step 2 (what the peer lacks), and our own step 1 if we had not sent
+ *   one yet (the document was shared after the peer joined);
+ * - on step 2 the peer is synced for that document (`synced` hook);
+ * - every local change is sent as an update to every peer. Updates from a peer are not
+ *   relayed: the mesh is full, and each node hears every owner directly.
+ *
+ * Messages are read here rather than with y-protocols' `readSyncMessage`, which logs bad
+ * updates to the console; a bad update from a peer becomes a `ProtocolError` instead.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import * as sync from 'y-protocols/sync'
+import * as Y from 'yjs'
+import { ArgumentError, ProtocolError } from './errors.js'
+import { LocalChange, RemoteChange } from './registry.js'
+import { FrameType, type SyncFrame } from './wire.js'
+
+/** A peer as document sync sees it. */
+export interface SyncPeer {
+  readonly nodeId: string
+  send(frame: SyncFrame): void
+}
+
+/** What document sync tells its owner. */
+export interface DocSyncHooks {
+  /** The peer's step 2 for `doc` arrived: we hold the peer's state of it. */
+  synced(peer: SyncPeer, doc: string): void
+}
+
+interface SharedDoc {
+  readonly doc: Y.Doc
+  readonly stepOneSent: WeakSet<SyncPeer>
+  readonly onUpdate: (update: Uint8Array, origin: unknown) => void
+}
+
+/** Syncs a set of named documents with a set of peers. */
+export class DocSync {
+  private readonly docs = new Map<string, SharedDoc>()
+  private readonly peers = new Set<SyncPeer>()
+
+  constructor(private readonly hooks: DocSyncHooks) {}
+
+  /** Starts syncing `doc` under `name` with every peer; returns a function that stops it. */
+  share(name: string, doc: Y.Doc): () => void {
+    if (this.docs.has(name)) throw new ArgumentError(`a document is already shared as ${JSON.stringify(name)}`)
+    const onUpdate = (update: Uint8Array, origin: unknown): void => {
+      if (origin instanceof RemoteChange) return
+      const cause = origin instanceof LocalChange ? origin.reason : null
+      const data = message((e) => sync.writeUpdate(e, update))
+      for (const peer of this.peers) peer.send({ type: FrameType.Sync, doc: name, data, cause })
+    }
+    const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate }
+    this.docs.set(name, shared)
+    doc.on('update', onUpdate)
+    for (const peer of this.peers) this.sendStepOne(peer, name, shared)
+    return () => {
+      if (this.docs.get(name) !== shared) return
+      doc.off('update', onUpdate)
+      this.docs.delete(name)
+    }
+  }
+
+  /** A peer completed its handshake: start syncing every document with it. */
+  addPeer(peer: SyncPeer): void {
+    this.peers.add(peer)
+    for (const [name, shared] of this.docs) this.sendStepOne(peer, name, shared)
+  }
+
+  /** The peer is gone. */
+  removePeer(peer: SyncPeer): void {
+    this.peers.delete(peer)
+  }
+
+  /** Handles a Sync frame; throws `ProtocolError` for a malformed message or update. */
+  receive(peer: SyncPeer, frame: SyncFrame): void {
+    const shared = this.docs.get(frame.doc)
+    // A document the peer shares and we do not (yet): our step 1 will ask for it later.
+    if (shared === undefined) return
+    let kind: number
+    let payload: Uint8Array
+    try {
+      const decoder = decoding.createDecoder(frame.data)
+      kind = decoding.readVarUint(decoder)
+      payload = decoding.readVarUint8Array(decoder)
+    } catch (cause) {
+      throw new ProtocolError(`malformed sync message for ${frame.doc}`, peer.nodeId, { cause })
+    }
+    switch (kind) {
+      case sync.messageYjsSyncStep1: {
+        let answer: Uint8Array
+        try {
+          answer = message((e) => sync.writeSyncStep2(e, shared.doc, payload))
+        } catch (cause) {
+          throw new ProtocolError(`malformed state vector for ${frame.doc}`, peer.nodeId, { cause })
+        }
+        peer.send({ type: FrameType.Sync, doc: frame.doc, data: answer, cause: null })
+        if (!shared.stepOneSent.has(peer)) this.sendStepOne(peer, frame.doc, shared)
+        return
+      }
+      case sync.messageYjsSyncStep2:
+        this.apply(peer, frame, shared, payload)
+        this.hooks.synced(peer, frame.doc)
+        return
+      case sync.messageYjsUpdate:
+        this.apply(peer, frame, shared, payload)
+        return
+      default:
+        throw new ProtocolError(`unknown sync message type ${kind}`, peer.nodeId)
+    }
+  }
+
+  /** Stops syncing everything. */
+  destroy(): void {
+    for (const shared of this.docs.values()) shared.doc.off('update', shared.onUpdate)
+    this.docs.clear()
+    this.peers.clear()
+  }
+
+  private apply(peer: SyncPeer, frame: SyncFrame, shared: SharedDoc, update: Uint8Array): void {
+    try {
+      Y.applyUpdate(shared.doc, update, new RemoteChange(peer.nodeId, frame.cause))
+    } catch (cause) {
+      throw new ProtocolError(`bad update for ${frame.doc}: ${(cause as Error).message}`, peer.nodeId, { cause })
+    }
+  }
+
+  private sendStepOne(peer: SyncPeer, name: string, shared: SharedDoc): void {
+    shared.stepOneSent.add(peer)
+    peer.send({ type: FrameType.Sync, doc: name, data: message((e) => sync.writeSyncStep1(e, shared.doc)), cause: null })
+  }
+}
+
+function message(write: (encoder: encoding.Encoder) => void): Uint8Array {
+  const encoder = encoding.createEncoder()
+  write(encoder)
+  return encoding.toUint8Array(encoder)
+}

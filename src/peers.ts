@@ -1,0 +1,153 @@
+/**
+ * The links of a node and their handshake. A link is anonymous until the peer's Hello
+ * names its node id and incarnation; only then do its frames reach the node. Per node id
+ * one peer is current:
+ *
+ * - a Hello from a newer incarnation replaces the current peer at once (it restarted: its
+ *   old processes are dead, whatever its old link still says);
+ * - a Hello from the same or an older incarnation, from this node's own id, from another
+ *   room or protocol version is refused by closing that link.
+ *
+ * Every frame is decoded and checked here first; a bad one is reported as a
+ * `ProtocolError` and dropped, and the link, the peer and the node carry on.
+ */
+import { DistribunatorError, ProtocolError } from './errors.js'
+import { logger } from './log.js'
+import type { Link, LocalEndpoint, TransportHandlers } from './transport/transport.js'
+import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type HelloFrame } from './wire.js'
+
+/** An identified peer: a node incarnation at the other end of a link. */
+export class Peer {
+  /** True once connected and synced: its names are visible and it counts in `nodes()`. */
+  up = false
+
+  constructor(
+    readonly nodeId: string,
+    readonly incarnation: number,
+    readonly link: Link,
+  ) {}
+
+  /** Encodes and sends a frame; throws `EncodeError` if a payload cannot travel. */
+  send(frame: Frame): void {
+    this.link.send(encodeFrame(frame))
+  }
+}
+
+/** What the peer table tells its node. */
+export interface PeerHooks {
+  /** A link completed its Hello. */
+  identified(peer: Peer): void
+  /** A well-formed frame from an identified peer; may throw to report it as bad. */
+  frame(peer: Peer, frame: Frame): void
+  /** The current peer of a node id is gone. */
+  down(peer: Peer, reason: string): void
+  /** The peer was replaced by a newer incarnation of its node. */
+  replaced(peer: Peer): void
+  error(error: DistribunatorError): void
+}
+
+const log = logger('peers')
+
+/** Every link of a node, by link and by node id. */
+export class Peers {
+  /** Links in handshake map to null. */
+  private readonly byLink = new Map<Link, Peer | null>()
+  private readonly byNode = new Map<string, Peer>()
+  /** The callbacks to give the transport. */
+  readonly handlers: TransportHandlers
+
+  constructor(
+    private readonly self: LocalEndpoint,
+    private readonly maxFrameBytes: number,
+    private readonly hooks: PeerHooks,
+  ) {
+    this.handlers = {
+      linkOpened: (link) => this.opened(link),
+      frameReceived: (link, bytes) => this.received(link, bytes),
+      linkClosed: (link, reason) => this.closed(link, reason),
+    }
+  }
+
+  /** The current peer of a node id, up or not. */
+  get(nodeId: string): Peer | undefined {
+    return this.byNode.get(nodeId)
+  }
+
+  /** The current peer of a node id if it is up. */
+  up(nodeId: string): Peer | undefined {
+    const peer = this.byNode.get(nodeId)
+    return peer?.up === true ? peer : undefined
+  }
+
+  /** Ids of the peers that are up. */
+  upIds(): string[] {
+    const ids: string[] = []
+    for (const peer of this.byNode.values()) if (peer.up) ids.push(peer.nodeId)
+    return ids
+  }
+
+  /** Tells every identified peer that this node is leaving. */
+  sayGoodbye(): void {
+    for (const peer of this.byNode.values()) peer.send({ type: FrameType.Bye })
+  }
+
+  /** Forgets every link without reporting anything (the node stopped). */
+  clear(): void {
+    this.byLink.clear()
+    this.byNode.clear()
+  }
+
+  private opened(link: Link): void {
+    this.byLink.set(link, null)
+    const { nodeId, incarnation, room } = this.self
+    link.send(encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room, nodeId, incarnation }))
+  }
+
+  private received(link: Link, bytes: Uint8Array): void {
+    const peer = this.byLink.get(link)
+    if (peer === undefined) return
+    const from = peer?.nodeId ?? link.remoteNodeId
+    try {
+      const frame = decodeFrame(bytes, this.maxFrameBytes)
+      if (peer !== null) this.hooks.frame(peer, frame)
+      else if (frame.type === FrameType.Hello) this.hello(link, frame)
+      else throw new ProtocolError(`frame type ${frame.type} before Hello`)
+    } catch (error) {
+      this.hooks.error(error instanceof ProtocolError && error.peer === undefined
+        ? new ProtocolError(error.message, from, { cause: error.cause })
+        : error instanceof DistribunatorError ? error : new ProtocolError(`handling a frame from ${from} failed`, from, { cause: error }))
+    }
+  }
+
+  private closed(link: Link, reason: string): void {
+    const peer = this.byLink.get(link)
+    this.byLink.delete(link)
+    if (peer === null || peer === undefined || this.byNode.get(peer.nodeId) !== peer) return
+    this.byNode.delete(peer.nodeId)
+    this.hooks.down(peer, reason)
+  }
+
+  private hello(link: Link, hello: HelloFrame): void {
+    const refuse = (why: string): void => {
+      log('%s refuses %s: %s', this.self.nodeId, hello.nodeId, why)
+      this.byLink.delete(link)
+      link.close(why)
+      throw new ProtocolError(`refused a link from ${hello.nodeId}: ${why}`, hello.nodeId)
+    }
+    if (hello.version !== PROTOCOL_VERSION) refuse(`protocol version ${hello.version}, expected ${PROTOCOL_VERSION}`)
+    if (hello.room !== this.self.room) refuse(`it is in room ${JSON.stringify(hello.room)}`)
+    if (hello.nodeId === this.self.nodeId) refuse('it has this node\'s id')
+    const existing = this.byNode.get(hello.nodeId)
+    if (existing !== undefined) {
+      if (hello.incarnation <= existing.incarnation) refuse('an incarnation as new is already linked')
+      this.byNode.delete(existing.nodeId)
+      this.hooks.down(existing, 'restarted')
+      this.hooks.replaced(existing)
+      existing.link.close('restarted')
+    }
+    const peer = new Peer(hello.nodeId, hello.incarnation, link)
+    this.byLink.set(link, peer)
+    this.byNode.set(peer.nodeId, peer)
+    this.hooks.identified(peer)
+  }
+}

@@ -1,0 +1,413 @@
+/**
+ * The name registry, a replicated `:pg`: name → pids, held in a Yjs document.
+ *
+ * Layout: the root map `owners` has one subtree per node incarnation, keyed
+ * `nodeId@incarnation`; a subtree maps `pidId:name` to a join count. Only the owner writes
+ * its subtree (so no two nodes ever write one key). The one exception is garbage: a survivor
+ * deletes the subtree of an incarnation that is certainly dead (a newer incarnation or a
+ * Bye was seen) at once, and of one that stayed unreachable for the grace period later.
+ * If the owner was only partitioned it sees its subtree deleted and writes it again from
+ * the truth it keeps in memory — so a heal yields the union of each owner's current truth,
+ * and nothing dead comes back, since the dead do not write.
+ *
+ * Lookups see only live owners: this node and the peers the node marked up (connected and
+ * synced). Views are kept sorted by `Pid.compare`, so `pick: 'first'` agrees on every
+ * converged node. A replica of every subtree is kept in plain maps because a deleted Yjs
+ * type can no longer be read, and leave events need to know what it held.
+ */
+import * as Y from 'yjs'
+import { logger } from './log.js'
+import { Pid } from './pid.js'
+import type { LocalEndpoint } from './transport/transport.js'
+
+/** Why a name was joined or left, as seen by `watch`. */
+export type WatchReason = 'register' | 'unregister' | 'exit' | 'nodeup' | 'nodedown' | 'sync'
+
+/** One join or leave of one registration. */
+export interface WatchEvent {
+  readonly type: 'join' | 'leave'
+  readonly name: string
+  readonly pid: Pid
+  readonly reason: WatchReason
+}
+
+/** Receives watch events. */
+export type WatchListener = (event: WatchEvent) => void
+
+/** Transaction origin of this node's own registry writes; its reason travels as the cause. */
+export class LocalChange {
+  constructor(readonly reason: WatchReason) {}
+}
+
+/** Transaction origin of updates applied from a peer. */
+export class RemoteChange {
+  constructor(
+    readonly peer: string,
+    readonly cause: string | null,
+  ) {}
+}
+
+interface Replica {
+  readonly nodeId: string
+  readonly incarnation: number
+  readonly entries: Map<string, number>
+  readonly pids: Map<number, Pid>
+}
+
+const log = logger('registry')
+
+/** The registry of one node. */
+export class Registry {
+  readonly doc = new Y.Doc()
+  private readonly owners = this.doc.getMap<Y.Map<number>>('owners')
+  private readonly ownKey: string
+  private readonly replicas = new Map<string, Replica>()
+  private readonly live = new Map<string, number>()
+  private readonly visible = new Map<string, Pid[]>()
+  private readonly truth = new Map<string, number>()
+  private readonly truthByPid = new Map<number, Set<string>>()
+  private readonly watchers = new Map<string, Set<WatchListener>>()
+  private readonly unreachableSince = new Map<string, number>()
+  private pending: WatchEvent[] = []
+
+  constructor(
+    private readonly self: LocalEndpoint,
+    private readonly listenerFailed: (error: unknown) => void,
+  ) {
+    this.ownKey = ownerKey(self.nodeId, self.incarnation)
+    this.live.set(self.nodeId, self.incarnation)
+    this.owners.observeDeep((events, transaction) => this.integrate(events, transaction))
+  }
+
+  /** Adds one registration of a local pid (counted, like `:pg.join`). */
+  join(name: string, pid: Pid): void {
+    const key = entryKey(pid.id, name)
+    const count = (this.truth.get(key) ?? 0) + 1
+    this.truth.set(key, count)
+    let names = this.truthByPid.get(pid.id)
+    if (names === undefined) this.truthByPid.set(pid.id, (names = new Set()))
+    names.add(name)
+    this.doc.transact(() => this.ownSubtree().set(key, count), new LocalChange('register'))
+  }
+
+  /** Removes one registration of a local pid. */
+  leave(name: string, pid: Pid): 'ok' | 'not_joined' {
+    const key = entryKey(pid.id, name)
+    const count = this.truth.get(key)
+    if (count === undefined) return 'not_joined'
+    this.doc.transact(() => {
+      if (count > 1) {
+        this.truth.set(key, count - 1)
+        this.ownSubtree().set(key, count - 1)
+      } else {
+        this.forgetTruth(pid.id, name)
+        this.ownSubtree().delete(key)
+      }
+    }, new LocalChange('unregister'))
+    return 'ok'
+  }
+
+  /** Removes every registration of a local pid in one transaction (process exit). */
+  leaveAll(pid: Pid): void {
+    const names = this.truthByPid.get(pid.id)
+    if (names === undefined) return
+    this.doc.transact(() => {
+      const subtree = this.ownSubtree()
+      for (const name of [...names]) {
+        this.forgetTruth(pid.id, name)
+        subtree.delete(entryKey(pid.id, name))
+      }
+    }, new LocalChange('exit'))
+  }
+
+  /** Live pids of a name, sorted by `Pid.compare`, a pid once per join. Do not mutate. */
+  pids(name: string): readonly Pid[] {
+    return this.visible.get(name) ?? []
+  }
+
+  /** Every non-empty name with its live pids. */
+  snapshot(): Map<string, Pid[]> {
+    const copy = new Map<string, Pid[]>()
+    for (const [name, pids] of this.visible) copy.set(name, [...pids])
+    return copy
+  }
+
+  /** Calls `listener` for every join and leave of `name` ('*': of every name). */
+  watch(name: string, listener: WatchListener): () => void {
+    let set = this.watchers.get(name)
+    if (set === undefined) this.watchers.set(name, (set = new Set()))
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.watchers.get(name) === set) this.watchers.delete(name)
+    }
+  }
+
+  /** Shows the names of a peer incarnation (it is connected and synced). */
+  markUp(nodeId: string, incarnation: number): void {
+    const previous = this.live.get(nodeId)
+    if (previous === incarnation) return
+    if (previous !== undefined) this.markDown(nodeId)
+    this.live.set(nodeId, incarnation)
+    const key = ownerKey(nodeId, incarnation)
+    this.unreachableSince.delete(key)
+    const replica = this.replicas.get(key)
+    if (replica !== undefined) {
+      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, count, 'nodeup')
+    }
+    this.flush()
+  }
+
+  /** Hides the names of a peer at once (it went down); `forget` or `collect` delete them. */
+  markDown(nodeId: string, now = Date.now()): void {
+    const incarnation = this.live.get(nodeId)
+    if (incarnation === undefined || nodeId === this.self.nodeId) return
+    this.live.delete(nodeId)
+    const key = ownerKey(nodeId, incarnation)
+    this.unreachableSince.set(key, now)
+    const replica = this.replicas.get(key)
+    if (replica !== undefined) {
+      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, 'nodedown')
+    }
+    this.flush()
+  }
+
+  /** Deletes the subtree of an incarnation that is certainly dead. */
+  forget(nodeId: string, incarnation: number): void {
+    if (this.live.get(nodeId) === incarnation) this.markDown(nodeId)
+    const key = ownerKey(nodeId, incarnation)
+    this.unreachableSince.delete(key)
+    if (this.owners.has(key)) this.doc.transact(() => this.owners.delete(key), new LocalChange('sync'))
+  }
+
+  /**
+   * Deletes subtrees of owners unreachable for `grace` ms. Returns the ms until the next
+   * one is due, or undefined when none is waiting.
+   */
+  collect(grace: number, now = Date.now()): number | undefined {
+    let next: number | undefined
+    const expired: string[] = []
+    for (const [key, replica] of this.replicas) {
+      if (this.isLive(replica)) continue
+      let since = this.unreachableSince.get(key)
+      if (since === undefined) this.unreachableSince.set(key, (since = now))
+      const due = since + grace - now
+      if (due <= 0) expired.push(key)
+      else next = next === undefined ? due : Math.min(next, due)
+    }
+    if (expired.length > 0) {
+      log('collecting %d unreachable subtrees', expired.length)
+      this.doc.transact(() => {
+        for (const key of expired) {
+          this.unreachableSince.delete(key)
+          this.owners.delete(key)
+        }
+      }, new LocalChange('sync'))
+    }
+    return next
+  }
+
+  /** Releases the document and every listener. */
+  destroy(): void {
+    this.watchers.clear()
+    this.doc.destroy()
+  }
+
+  private ownSubtree(): Y.Map<number> {
+    let subtree = this.owners.get(this.ownKey)
+    if (subtree === undefined) {
+      subtree = new Y.Map<number>()
+      this.owners.set(this.ownKey, subtree)
+    }
+    return subtree
+  }
+
+  private forgetTruth(pidId: number, name: string): void {
+    this.truth.delete(entryKey(pidId, name))
+    const names = this.truthByPid.get(pidId)
+    names?.delete(name)
+    if (names?.size === 0) this.truthByPid.delete(pidId)
+  }
+
+  /** Folds a transaction's changes into the replicas and the visible view. */
+  private integrate(events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): void {
+    const reasons = reasonsOf(transaction.origin)
+    const remote = transaction.origin instanceof RemoteChange
+    let ownTouched = false
+    const rebuilt = new Set<string>()
+    for (const event of events) {
+      if (event.target !== this.owners) continue
+      for (const key of event.changes.keys.keys()) {
+        rebuilt.add(key)
+        this.rebuild(key, reasons)
+      }
+    }
+    for (const event of events) {
+      if (event.target === this.owners) continue
+      const key = event.path[0]
+      if (typeof key !== 'string' || rebuilt.has(key)) continue
+      const replica = this.replicas.get(key)
+      if (replica === undefined) {
+        this.rebuild(key, reasons)
+        continue
+      }
+      const subtree = event.target as Y.Map<unknown>
+      for (const entry of event.changes.keys.keys()) this.setEntry(replica, entry, subtree.get(entry), reasons)
+      if (key === this.ownKey) ownTouched = true
+    }
+    if (rebuilt.has(this.ownKey)) ownTouched = true
+    this.flush()
+    if (remote && ownTouched) this.reassert()
+  }
+
+  /** Re-reads one owner's whole subtree, e.g. after it was added or deleted. */
+  private rebuild(key: string, reasons: Reasons): void {
+    const owner = parseOwnerKey(key)
+    if (owner === undefined) {
+      log('ignoring malformed owner key %o', key)
+      return
+    }
+    const subtree = this.owners.get(key)
+    let replica = this.replicas.get(key)
+    if (subtree === undefined) {
+      if (replica === undefined) return
+      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, reasons.leave)
+      this.replicas.delete(key)
+      this.unreachableSince.delete(key)
+      return
+    }
+    if (owner.nodeId === this.self.nodeId && owner.incarnation < this.self.incarnation) {
+      // A subtree of this node's previous run: its processes died with it.
+      queueMicrotask(() => this.forget(owner.nodeId, owner.incarnation))
+    }
+    if (replica === undefined) {
+      replica = { ...owner, entries: new Map(), pids: new Map() }
+      this.replicas.set(key, replica)
+    }
+    for (const entry of [...replica.entries.keys()]) {
+      if (!subtree.has(entry)) this.setEntry(replica, entry, undefined, reasons)
+    }
+    for (const [entry, count] of subtree) this.setEntry(replica, entry, count, reasons)
+  }
+
+  /** Sets one entry of a replica to `value` (a count; anything else means absent). */
+  private setEntry(replica: Replica, entry: string, value: unknown, reasons: Reasons): void {
+    const count = typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0
+    if (value !== undefined && count === 0) log('ignoring malformed count %o for %o', value, entry)
+    if (parseEntryKey(entry) === undefined) {
+      log('ignoring malformed entry key %o', entry)
+      return
+    }
+    const old = replica.entries.get(entry) ?? 0
+    if (count === old) return
+    if (count === 0) replica.entries.delete(entry)
+    else replica.entries.set(entry, count)
+    if (this.isLive(replica)) this.showEntry(replica, entry, count - old, count > old ? reasons.join : reasons.leave)
+  }
+
+  /** Adds (delta > 0) or removes (delta < 0) visible copies of one entry, queueing events. */
+  private showEntry(replica: Replica, entry: string, delta: number, reason: WatchReason): void {
+    const parsed = parseEntryKey(entry)
+    if (parsed === undefined || delta === 0) return
+    let pid = replica.pids.get(parsed.pidId)
+    if (pid === undefined) {
+      pid = new Pid(replica.nodeId, replica.incarnation, parsed.pidId)
+      replica.pids.set(parsed.pidId, pid)
+    }
+    const { name } = parsed
+    let list = this.visible.get(name)
+    if (list === undefined) this.visible.set(name, (list = []))
+    const at = lowerBound(list, pid)
+    if (delta > 0) {
+      list.splice(at, 0, ...new Array<Pid>(delta).fill(pid))
+    } else {
+      list.splice(at, -delta)
+      if (list.length === 0) this.visible.delete(name)
+    }
+    if (this.watchers.has(name) || this.watchers.has('*')) {
+      const type = delta > 0 ? 'join' : 'leave'
+      for (let i = Math.abs(delta); i > 0; i--) this.pending.push({ type, name, pid, reason })
+    }
+  }
+
+  private flush(): void {
+    const events = this.pending
+    if (events.length === 0) return
+    this.pending = []
+    for (const event of events) {
+      for (const set of [this.watchers.get(event.name), this.watchers.get('*')]) {
+        if (set === undefined) continue
+        for (const listener of [...set]) {
+          try {
+            listener(event)
+          } catch (error) {
+            this.listenerFailed(error)
+          }
+        }
+      }
+    }
+  }
+
+  /** Writes this node's truth back after a peer deleted or changed its subtree. */
+  private reassert(): void {
+    log('re-asserting own subtree')
+    this.doc.transact(() => {
+      const subtree = this.truth.size > 0 ? this.ownSubtree() : this.owners.get(this.ownKey)
+      if (subtree === undefined) return
+      for (const [key, count] of this.truth) if (subtree.get(key) !== count) subtree.set(key, count)
+      for (const key of [...subtree.keys()]) if (!this.truth.has(key)) subtree.delete(key)
+    }, new LocalChange('sync'))
+  }
+
+  private isLive(replica: Replica): boolean {
+    return this.live.get(replica.nodeId) === replica.incarnation
+  }
+}
+
+interface Reasons {
+  readonly join: WatchReason
+  readonly leave: WatchReason
+}
+
+function reasonsOf(origin: unknown): Reasons {
+  const cause = origin instanceof LocalChange ? origin.reason : origin instanceof RemoteChange ? origin.cause : null
+  return {
+    join: cause === 'register' ? 'register' : 'sync',
+    leave: cause === 'unregister' || cause === 'exit' ? cause : 'sync',
+  }
+}
+
+/** `nodeId@incarnation`, the key of one owner's subtree. */
+export function ownerKey(nodeId: string, incarnation: number): string {
+  return `${nodeId}@${incarnation}`
+}
+
+function parseOwnerKey(key: string): { nodeId: string; incarnation: number } | undefined {
+  const at = key.lastIndexOf('@')
+  const incarnation = Number(key.slice(at + 1))
+  if (at < 1 || !Number.isSafeInteger(incarnation) || incarnation < 0 || key.slice(at + 1) !== String(incarnation)) return undefined
+  return { nodeId: key.slice(0, at), incarnation }
+}
+
+function entryKey(pidId: number, name: string): string {
+  return `${pidId}:${name}`
+}
+
+function parseEntryKey(key: string): { pidId: number; name: string } | undefined {
+  const colon = key.indexOf(':')
+  const pidId = Number(key.slice(0, colon))
+  if (colon < 1 || !Number.isSafeInteger(pidId) || pidId < 0 || key.slice(0, colon) !== String(pidId)) return undefined
+  return { pidId, name: key.slice(colon + 1) }
+}
+
+/** First index in the sorted list whose pid is not before `pid`. */
+function lowerBound(list: readonly Pid[], pid: Pid): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (Pid.compare(list[mid] as Pid, pid) < 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
