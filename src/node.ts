@@ -44,6 +44,8 @@ export interface NodeOptions {
   readonly registryGracePeriod?: number
   /** Nodes the Manager keeps connected, and its timing. */
   readonly manager?: ManagerOptions
+  /** How long `stop()` waits for peers to acknowledge the goodbye, ms. @default 1000 */
+  readonly stopTimeout?: number
 }
 
 /** Options of `call`. */
@@ -104,6 +106,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   private readonly callTimeout: number
   private readonly maxFrameBytes: number
   private readonly gracePeriod: number
+  private readonly stopTimeout: number
   private readonly processes = new Map<number, LocalProcess>()
   private nextPidId = 1
   private readonly names: Registry
@@ -129,6 +132,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.callTimeout = positive(options.callTimeout ?? 5000, 'callTimeout')
     this.maxFrameBytes = positive(options.maxFrameBytes ?? 8 * 1024 * 1024, 'maxFrameBytes')
     this.gracePeriod = positive(options.registryGracePeriod ?? 30_000, 'registryGracePeriod')
+    this.stopTimeout = positive(options.stopTimeout ?? 1000, 'stopTimeout')
     const self = { nodeId: this.id, incarnation: this.incarnation, room: this.room }
     this.names = new Registry(self, (error) => this.report(new DistribunatorError('a watch listener threw', { cause: error })))
     this.docs = new DocSync({ synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer) })
@@ -330,17 +334,20 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     return this.docs.share(name, doc)
   }
 
-  /** Leaves gracefully: peers drop this node's names at once; local processes exit 'shutdown'. */
+  /**
+   * Leaves gracefully: peers drop this node's names at once (they are told, and the node
+   * waits up to `stopTimeout` for them to hang up); local processes exit with 'shutdown'.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     log('%s stopping', this.id)
     this.manager.stop()
     clearTimeout(this.collectTimer)
-    this.peers.sayGoodbye()
+    this.requests.failAll(() => new NodeStoppedError(this.id))
+    await this.peers.sayGoodbye(this.stopTimeout)
     this.session?.close()
     this.peers.clear()
-    this.requests.failAll(() => new NodeStoppedError(this.id))
     for (const process of [...this.processes.values()]) process.exit('shutdown')
     this.monitors.stop()
     this.docs.destroy()
@@ -471,7 +478,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.scheduleCollect(this.gracePeriod)
     this.requests.nodeDown(peer.nodeId)
     this.monitors.nodeDown(peer.nodeId)
-    if (!peer.up) return
+    // While this node stops, its own leaving is the news, not each peer's.
+    if (!peer.up || this.stopped) return
     this.manager.nodeDown(peer.nodeId)
     log('%s: %s down (%s)', this.id, peer.nodeId, reason)
     this.emit('nodedown', [{ node: peer.nodeId, reason }])

@@ -53,6 +53,8 @@ export class Peers {
   /** Links in handshake map to null. */
   private readonly byLink = new Map<Link, Peer | null>()
   private readonly byNode = new Map<string, Peer>()
+  /** Set while `sayGoodbye` waits for the last link to close. */
+  private allClosed: (() => void) | undefined
   /** The callbacks to give the transport. */
   readonly handlers: TransportHandlers
 
@@ -86,9 +88,26 @@ export class Peers {
     return ids
   }
 
-  /** Tells every identified peer that this node is leaving. */
-  sayGoodbye(): void {
-    for (const peer of this.byNode.values()) peer.send({ type: FrameType.Bye })
+  /**
+   * Leaves gracefully: sends Bye to every identified peer and resolves once each has closed
+   * its link in answer (so the Bye was not lost in flight), or after `timeout` ms.
+   * Links still in handshake are closed at once.
+   */
+  async sayGoodbye(timeout: number): Promise<void> {
+    for (const [link, peer] of [...this.byLink]) {
+      if (peer === null) link.close('stop')
+      else peer.send({ type: FrameType.Bye })
+    }
+    if (this.byLink.size === 0) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeout)
+      this.allClosed = done
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    this.allClosed = undefined
   }
 
   /** Forgets every link without reporting anything (the node stopped). */
@@ -122,6 +141,7 @@ export class Peers {
   private closed(link: Link, reason: string): void {
     const peer = this.byLink.get(link)
     this.byLink.delete(link)
+    if (this.byLink.size === 0) this.allClosed?.()
     if (peer === null || peer === undefined || this.byNode.get(peer.nodeId) !== peer) return
     this.byNode.delete(peer.nodeId)
     this.hooks.down(peer, reason)

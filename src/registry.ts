@@ -69,6 +69,7 @@ export class Registry {
   private readonly watchers = new Map<string, Set<WatchListener>>()
   private readonly unreachableSince = new Map<string, number>()
   private pending: WatchEvent[] = []
+  private destroyed = false
 
   constructor(
     private readonly self: LocalEndpoint,
@@ -156,6 +157,9 @@ export class Registry {
       for (const [entry, count] of replica.entries) this.showEntry(replica, entry, count, 'nodeup')
     }
     this.flush()
+    for (const other of [...this.replicas.values()]) {
+      if (other.nodeId === nodeId && other.incarnation < incarnation) this.forget(nodeId, other.incarnation)
+    }
   }
 
   /** Hides the names of a peer at once (it went down); `forget` or `collect` delete them. */
@@ -209,6 +213,7 @@ export class Registry {
 
   /** Releases the document and every listener. */
   destroy(): void {
+    this.destroyed = true
     this.watchers.clear()
     this.doc.destroy()
   }
@@ -245,7 +250,8 @@ export class Registry {
     for (const event of events) {
       if (event.target === this.owners) continue
       const key = event.path[0]
-      if (typeof key !== 'string' || rebuilt.has(key)) continue
+      // Deeper events are changes inside a nested type: junk, never an entry.
+      if (typeof key !== 'string' || event.path.length !== 1 || rebuilt.has(key)) continue
       const replica = this.replicas.get(key)
       if (replica === undefined) {
         this.rebuild(key, reasons)
@@ -267,18 +273,23 @@ export class Registry {
       log('ignoring malformed owner key %o', key)
       return
     }
-    const subtree = this.owners.get(key)
+    const found: unknown = this.owners.get(key)
+    // Anything but a map under an owner key is junk from a peer: read as no subtree.
+    const subtree = found instanceof Y.Map ? (found as Y.Map<number>) : undefined
     let replica = this.replicas.get(key)
     if (subtree === undefined) {
       if (replica === undefined) return
-      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, reasons.leave)
+      if (this.isLive(replica)) {
+        for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, reasons.leave)
+      }
       this.replicas.delete(key)
       this.unreachableSince.delete(key)
       return
     }
-    if (owner.nodeId === this.self.nodeId && owner.incarnation < this.self.incarnation) {
-      // A subtree of this node's previous run: its processes died with it.
-      queueMicrotask(() => this.forget(owner.nodeId, owner.incarnation))
+    const liveIncarnation = this.live.get(owner.nodeId)
+    if (liveIncarnation !== undefined && owner.incarnation < liveIncarnation) {
+      // A subtree of an earlier run of a live node (maybe this one): its processes died with it.
+      queueMicrotask(() => this.destroyed || this.forget(owner.nodeId, owner.incarnation))
     }
     if (replica === undefined) {
       replica = { ...owner, entries: new Map(), pids: new Map() }
