@@ -4,7 +4,9 @@
  *
  * - when a peer joins, we send it step 1 (our state vector) for every shared document;
  * - on step 1 we answer step 2 (what the peer lacks), and our own step 1 if we had not sent
- *   one yet (the document was shared after the peer joined);
+ *   one yet;
+ * - a document shared while peers are already connected is also sent whole to each of
+ *   them (they asked for it before we had it, and will not ask again);
  * - on step 2 the peer is synced for that document (`synced` hook);
  * - every local change is sent as an update to every peer. Updates from a peer are not
  *   relayed: the mesh is full, and each node hears every owner directly.
@@ -57,7 +59,15 @@ export class DocSync {
     const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate }
     this.docs.set(name, shared)
     doc.on('update', onUpdate)
-    for (const peer of this.peers) this.sendStepOne(peer, name, shared)
+    if (this.peers.size > 0) {
+      // Peers that shared this name earlier sent their step 1 before we had the document,
+      // so they will not ask again: send them our whole state along with our step 1.
+      const state = message((e) => sync.writeUpdate(e, Y.encodeStateAsUpdate(doc)))
+      for (const peer of this.peers) {
+        this.sendStepOne(peer, name, shared)
+        peer.send({ type: FrameType.Sync, doc: name, data: state, cause: null })
+      }
+    }
     return () => {
       if (this.docs.get(name) !== shared) return
       doc.off('update', onUpdate)
