@@ -7,7 +7,7 @@
  *
  * One timer at most, ever: scheduling replaces the pending round.
  */
-import { ArgumentError, DuplicateNodeError, NoNodeError } from './errors.js'
+import { ArgumentError, DuplicateNodeError, NoNodeError, NodeStoppedError } from './errors.js'
 import { logger } from './log.js'
 
 /** Manager settings. */
@@ -22,6 +22,8 @@ export interface ManagerOptions {
 
 /** What the Manager needs from its node. */
 export interface ManagerHost {
+  /** Id of the node this Manager belongs to: it cannot manage itself. */
+  readonly selfId: string
   /** Whether a link to the node is up. */
   isUp(nodeId: string): boolean
   /** Asks the transport for a link. */
@@ -68,7 +70,7 @@ export class Manager {
    * `DuplicateNodeError` if any is already managed, and then manages none of them.
    */
   connect(nodes: string | readonly string[]): void {
-    const list = nodeList(nodes)
+    const list = this.nodeList(nodes)
     const known = list.filter((n) => this.absentNodes.has(n) || this.presentNodes.has(n))
     if (known.length > 0) throw new DuplicateNodeError(known)
     for (const node of list) {
@@ -85,7 +87,7 @@ export class Manager {
    * link again later; the Manager just no longer insists.)
    */
   disconnect(nodes: string | readonly string[]): void {
-    const list = nodeList(nodes)
+    const list = this.nodeList(nodes)
     const unknown = list.filter((n) => !this.absentNodes.has(n) && !this.presentNodes.has(n))
     if (unknown.length > 0) throw new NoNodeError(`no node: ${unknown.join(', ')}`)
     for (const node of list) {
@@ -97,7 +99,7 @@ export class Manager {
 
   /** Runs a reconcile round now: dial every absent node. */
   reconcile(): void {
-    this.timer = undefined
+    this.cancel() // called by hand, the pending round must not stay behind as a second timer
     if (this.stopped) return
     for (const node of this.absentNodes) {
       log('dialling %s', node)
@@ -130,6 +132,17 @@ export class Manager {
     this.cancel()
   }
 
+  /** Checks a connect/disconnect argument: a list of other nodes' ids, while running. */
+  private nodeList(nodes: string | readonly string[]): string[] {
+    if (this.stopped) throw new NodeStoppedError(this.host.selfId)
+    const list = typeof nodes === 'string' ? [nodes] : [...nodes]
+    for (const node of list) {
+      if (typeof node !== 'string' || node === '') throw new ArgumentError('node ids must be non-empty strings')
+      if (node === this.host.selfId) throw new ArgumentError(`a node cannot manage itself (${node})`)
+    }
+    return [...new Set(list)]
+  }
+
   private schedule(delay: number): void {
     if (this.stopped) return
     this.cancel()
@@ -142,13 +155,6 @@ export class Manager {
   }
 }
 
-function nodeList(nodes: string | readonly string[]): string[] {
-  const list = typeof nodes === 'string' ? [nodes] : [...nodes]
-  for (const node of list) {
-    if (typeof node !== 'string' || node === '') throw new ArgumentError('node ids must be non-empty strings')
-  }
-  return [...new Set(list)]
-}
 
 function positive(value: number, name: string): number {
   if (!(value > 0) || !Number.isFinite(value)) throw new ArgumentError(`${name} must be a positive number of ms`)

@@ -144,11 +144,6 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       send: (node, frame) => this.sendTo(node, frame),
       fired: (event) => this.emit('down', [event]),
     })
-    this.manager = new Manager({
-      isUp: (node) => this.peers.up(node) !== undefined,
-      dial: (node) => this.session?.connect(node),
-      hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
-    }, options.manager)
     this.peers = new Peers(self, this.maxFrameBytes, {
       identified: (peer) => this.docs.addPeer(peer),
       frame: (peer, frame) => this.dispatch(peer, frame),
@@ -156,6 +151,13 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       replaced: (peer) => this.names.forget(peer.nodeId, peer.incarnation),
       error: (error) => this.report(error),
     })
+    // After peers: options.manager.nodes makes the Manager ask isUp() at once.
+    this.manager = new Manager({
+      selfId: this.id,
+      isUp: (node) => this.peers.up(node) !== undefined,
+      dial: (node) => this.session?.connect(node),
+      hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
+    }, options.manager)
     this.session = options.transport?.open(self, this.peers.handlers)
   }
 
@@ -165,6 +167,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   }
 
   /** Starts a local process; returns its pid at once (init runs first, messages wait). */
+  spawn(behaviour: GenServer<never, unknown, never, never>): Pid
+  spawn(behaviour: Behaviour<DistribunatorNode>): Pid
   spawn(behaviour: Behaviour<DistribunatorNode> | GenServer<never, unknown, never, never>): Pid {
     return this.spawnProcess(behaviour).pid
   }
