@@ -1,15 +1,24 @@
 /**
  * Values to bytes and back: MessagePack (`@msgpack/msgpack`) with extension types for what
- * JSON loses. Payloads keep `Uint8Array` (msgpack bin), `Date` (msgpack timestamp), and
- * through the extensions below `Map`, `Set`, `BigInt`, `Error` and `Pid`. `undefined`
- * becomes `null` (msgpack has no undefined). Functions, symbols and cycles cannot travel:
- * encoding them throws `EncodeError`.
+ * JSON loses. Payloads keep `Uint8Array` (msgpack bin; other typed arrays arrive as a
+ * `Uint8Array` of their bytes), `Date` (msgpack timestamp), and through the extensions below
+ * `Map`, `Set`, `BigInt`, `Error` (name and message only) and `Pid`. `undefined` becomes
+ * `null` (msgpack has no undefined) and `-0` becomes `0`. What cannot travel makes encoding
+ * throw `EncodeError`: functions, symbols, an `ArrayBuffer` (send a `Uint8Array`), an invalid
+ * `Date`, a BigInt of more than 8192 bits, an object key `__proto__`, and nesting deeper than
+ * `MAX_DEPTH` containers (which is also how cycles are caught).
+ *
+ * Decoding assumes a hostile peer: `scanMsgpack` (msgpack-scan.ts) checks the bytes before
+ * anything is built, then the extensions check their contents. Whatever decodes re-encodes.
  *
  * The extension codec belongs to this module's encoder and decoder only; nothing is
  * registered globally, so an app's own msgpack use is unaffected.
  */
-import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack'
+import {
+  Decoder, EXT_TIMESTAMP, Encoder, ExtData, ExtensionCodec, decodeTimestampExtension, encodeTimestampExtension,
+} from '@msgpack/msgpack'
 import { EncodeError } from './errors.js'
+import { scanMsgpack, type ExtensionShape } from './msgpack-scan.js'
 import { Pid, isIncarnation } from './pid.js'
 
 /** Extension type codes (0..127 are application types in msgpack). */
@@ -19,24 +28,38 @@ const EXT_SET = 3
 const EXT_BIGINT = 4
 const EXT_ERROR = 5
 
-/** Raised while decoding an extension whose content is malformed. */
-class MalformedExtension extends Error {
-  override name = 'MalformedExtension'
+/** Most containers (arrays, objects, Maps, Sets, Errors, Pids) a value may nest. */
+const MAX_DEPTH = 64
+/** BigInts travel as hex; 2048 digits (8192 bits) bound the work a peer can ask for. */
+const MAX_BIGINT_DIGITS = 2048
+const BIGINT_LIMIT = 1n << BigInt(4 * MAX_BIGINT_DIGITS)
+const BIGINT_HEX = new RegExp(`^-?[0-9a-f]{1,${MAX_BIGINT_DIGITS}}$`)
+
+/** Raised while decoding an extension whose content is not what `encodeValue` writes. */
+class MalformedValue extends Error {
+  override name = 'MalformedValue'
 }
 
 const extensions = new ExtensionCodec()
+extensions.register({
+  type: EXT_TIMESTAMP,
+  encode: encodeTimestampExtension,
+  decode: (data) => {
+    const date = decodeTimestampExtension(data)
+    // Seconds beyond Date's range would decode to an invalid Date that cannot re-encode.
+    if (Number.isNaN(date.getTime())) throw new MalformedValue('timestamp out of range')
+    return date
+  },
+})
 extensions.register({
   type: EXT_PID,
   encode: (v) => (v instanceof Pid ? inner.encode([v.node, v.incarnation, v.id]) : null),
   decode: (data) => {
     const a = innerDecoder.decode(data)
-    if (!Array.isArray(a) || a.length !== 3) throw new MalformedExtension('pid')
-    const [node, incarnation, id] = a as unknown[]
-    if (typeof node !== 'string' || node === '' || !isIncarnation(incarnation) ||
-        typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-      throw new MalformedExtension('pid')
-    }
-    return new Pid(node, incarnation, id)
+    if (!Array.isArray(a) || a.length !== 3) throw new MalformedValue('pid')
+    const pid = pidOf(a[0], a[1], a[2])
+    if (pid === null) throw new MalformedValue('pid')
+    return pid
   },
 })
 extensions.register({
@@ -44,7 +67,7 @@ extensions.register({
   encode: (v) => (v instanceof Map ? inner.encode([...v.entries()].flat()) : null),
   decode: (data) => {
     const flat = innerDecoder.decode(data)
-    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new MalformedExtension('map')
+    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new MalformedValue('map')
     const map = new Map<unknown, unknown>()
     for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1])
     return map
@@ -55,7 +78,7 @@ extensions.register({
   encode: (v) => (v instanceof Set ? inner.encode([...v]) : null),
   decode: (data) => {
     const items = innerDecoder.decode(data)
-    if (!Array.isArray(items)) throw new MalformedExtension('set')
+    if (!Array.isArray(items)) throw new MalformedValue('set')
     return new Set(items)
   },
 })
@@ -64,29 +87,32 @@ extensions.register({
   encode: (v) => (typeof v === 'bigint' ? inner.encode(v.toString(16)) : null),
   decode: (data) => {
     const hex = innerDecoder.decode(data)
-    if (typeof hex !== 'string' || !/^-?[0-9a-f]{1,2048}$/.test(hex)) throw new MalformedExtension('bigint')
+    if (typeof hex !== 'string' || !BIGINT_HEX.test(hex)) throw new MalformedValue('bigint')
     return hex.startsWith('-') ? -BigInt(`0x${hex.slice(1)}`) : BigInt(`0x${hex}`)
   },
 })
 extensions.register({
   type: EXT_ERROR,
-  encode: (v) => (v instanceof Error ? inner.encode([v.name, v.message]) : null),
+  encode: (v) => (v instanceof Error ? inner.encode([String(v.name), String(v.message)]) : null),
   decode: (data) => {
     const a = innerDecoder.decode(data)
-    if (!Array.isArray(a) || typeof a[0] !== 'string' || typeof a[1] !== 'string') {
-      throw new MalformedExtension('error')
+    if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || typeof a[1] !== 'string') {
+      throw new MalformedValue('error')
     }
     const error = new Error(a[1])
-    error.name = a[0]
+    if (a[0] !== error.name) error.name = a[0]
     return error
   },
 })
 
-const inner = new Encoder({ extensionCodec: extensions, maxDepth: 64 })
+// `check` enforces MAX_DEPTH across extensions; the encoder's own limit (per extension
+// level, leaves counted) is only a backstop.
+const inner = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
 const innerDecoder = new Decoder({ extensionCodec: extensions })
 
 /** Encodes a value; throws `EncodeError` for what cannot travel. */
 export function encodeValue(value: unknown): Uint8Array {
+  check(value, 0)
   try {
     return inner.encode(value)
   } catch (cause) {
@@ -94,7 +120,70 @@ export function encodeValue(value: unknown): Uint8Array {
   }
 }
 
+/** What each extension's content must look like, for the scan before decoding. */
+const EXTENSION_SHAPES: ReadonlyMap<number, ExtensionShape> = new Map([
+  [EXT_TIMESTAMP, 'timestamp'],
+  [EXT_PID, 'array'],
+  [EXT_MAP, 'array'],
+  [EXT_SET, 'array'],
+  [EXT_ERROR, 'array'],
+  [EXT_BIGINT, 'string'],
+])
+
 /** Decodes bytes produced by `encodeValue`; throws on malformed input. */
 export function decodeValue(bytes: Uint8Array): unknown {
+  scanMsgpack(bytes, MAX_DEPTH, EXTENSION_SHAPES)
   return innerDecoder.decode(bytes)
+}
+
+function pidOf(node: unknown, incarnation: unknown, id: unknown): Pid | null {
+  return typeof node === 'string' && node !== '' && isIncarnation(incarnation) &&
+    typeof id === 'number' && Number.isSafeInteger(id) && id >= 0
+    ? new Pid(node, incarnation, id)
+    : null
+}
+
+function cannot(what: string): EncodeError {
+  return new EncodeError(`cannot encode message: ${what}`)
+}
+
+/** Throws `EncodeError` for what could not travel or not decode on the other side. */
+function check(value: unknown, depth: number): void {
+  switch (typeof value) {
+    case 'function':
+    case 'symbol':
+      throw cannot(`a ${typeof value} cannot travel`)
+    case 'bigint':
+      if (value >= BIGINT_LIMIT || value <= -BIGINT_LIMIT) throw cannot('BigInt of more than 8192 bits')
+      return
+    case 'object':
+      break
+    default:
+      return
+  }
+  if (value === null || ArrayBuffer.isView(value)) return
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw cannot('invalid Date')
+    return
+  }
+  if (value instanceof ArrayBuffer) throw cannot('an ArrayBuffer (send a Uint8Array)')
+  if (value instanceof ExtData) throw cannot('raw msgpack ExtData')
+  if (depth >= MAX_DEPTH) throw cannot(`nested deeper than ${MAX_DEPTH} levels (or cyclic)`)
+  if (value instanceof Pid) {
+    if (pidOf(value.node, value.incarnation, value.id) === null) throw cannot(`malformed pid ${String(value)}`)
+  } else if (value instanceof Error) {
+    // Travels as name and message, both leaves.
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      check(k, depth + 1)
+      check(v, depth + 1)
+    }
+  } else if (value instanceof Set || Array.isArray(value)) {
+    for (const item of value) check(item, depth + 1)
+  } else {
+    for (const key of Object.keys(value)) {
+      if (key === '__proto__') throw cannot('object key __proto__')
+      check((value as Record<string, unknown>)[key], depth + 1)
+    }
+  }
 }

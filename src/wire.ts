@@ -221,7 +221,7 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
       }
     }
     default:
-      throw malformed(`unknown frame type ${String(t[0])}`)
+      throw malformed(`unknown frame type ${describe(t[0])}`)
   }
 }
 
@@ -230,7 +230,12 @@ function malformed(what: string): ProtocolError {
 }
 
 function arity(t: unknown[], n: number): void {
-  if (t.length !== n) throw malformed(`type ${String(t[0])} has ${t.length} fields, expected ${n}`)
+  if (t.length !== n) throw malformed(`type ${describe(t[0])} has ${t.length} fields, expected ${n}`)
+}
+
+/** Names a field for a message without `String()`, which a peer's value can make throw. */
+function describe(v: unknown): string {
+  return typeof v === 'number' ? String(v) : typeof v
 }
 
 function uint(v: unknown): number {
