@@ -16,6 +16,7 @@
  * type can no longer be read, and leave events need to know what it held.
  */
 import * as Y from 'yjs'
+import { ArgumentError } from './errors.js'
 import { logger } from './log.js'
 import { Pid } from './pid.js'
 import type { LocalEndpoint } from './transport/transport.js'
@@ -56,6 +57,9 @@ interface Replica {
 
 const log = logger('registry')
 
+/** Most registrations of one pid under one name; a larger count from a peer is ignored. */
+const MAX_JOIN_COUNT = 65_536
+
 /** The registry of one node. */
 export class Registry {
   readonly doc = new Y.Doc()
@@ -84,6 +88,7 @@ export class Registry {
   join(name: string, pid: Pid): void {
     const key = entryKey(pid.id, name)
     const count = (this.truth.get(key) ?? 0) + 1
+    if (count > MAX_JOIN_COUNT) throw new ArgumentError(`${pid} is already registered ${MAX_JOIN_COUNT} times as ${JSON.stringify(name)}`)
     this.truth.set(key, count)
     let names = this.truthByPid.get(pid.id)
     if (names === undefined) this.truthByPid.set(pid.id, (names = new Set()))
@@ -220,7 +225,8 @@ export class Registry {
 
   private ownSubtree(): Y.Map<number> {
     let subtree = this.owners.get(this.ownKey)
-    if (subtree === undefined) {
+    // Not a map: junk a peer wrote over our key; our truth replaces it.
+    if (!(subtree instanceof Y.Map)) {
       subtree = new Y.Map<number>()
       this.owners.set(this.ownKey, subtree)
     }
@@ -303,7 +309,8 @@ export class Registry {
 
   /** Sets one entry of a replica to `value` (a count; anything else means absent). */
   private setEntry(replica: Replica, entry: string, value: unknown, reasons: Reasons): void {
-    const count = typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0
+    // A count over MAX_JOIN_COUNT is junk: expanding it into the view would exhaust memory.
+    const count = typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= MAX_JOIN_COUNT ? value : 0
     if (value !== undefined && count === 0) log('ignoring malformed count %o for %o', value, entry)
     if (parseEntryKey(entry) === undefined) {
       log('ignoring malformed entry key %o', entry)
@@ -363,7 +370,7 @@ export class Registry {
   private reassert(): void {
     log('re-asserting own subtree')
     this.doc.transact(() => {
-      const subtree = this.truth.size > 0 ? this.ownSubtree() : this.owners.get(this.ownKey)
+      const subtree = this.truth.size > 0 || this.owners.has(this.ownKey) ? this.ownSubtree() : undefined
       if (subtree === undefined) return
       for (const [key, count] of this.truth) if (subtree.get(key) !== count) subtree.set(key, count)
       for (const key of [...subtree.keys()]) if (!this.truth.has(key)) subtree.delete(key)

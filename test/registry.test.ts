@@ -3,7 +3,7 @@
  * check, late joiners, process exit, watch events, and lookups that agree across nodes.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { GenServer, NotLocalError, NoProcError, type WatchEvent } from '../src/index.js'
+import { ArgumentError, GenServer, NotLocalError, NoProcError, type WatchEvent } from '../src/index.js'
 import { cluster, idle, pidsOf, until, view, type Cluster } from './helpers.js'
 
 let running: Cluster | undefined
@@ -195,5 +195,15 @@ describe('lookups', () => {
     await until(() => b.nodes().includes('a'))
     expect(b.registry().size).toBe(10_000)
     expect(String(b.pidOf('name-9999'))).toBe(String(pid))
+  })
+})
+
+describe('limits', () => {
+  it('refuses a join past the per-name count limit, keeping what is there', async () => {
+    const { nodes: [a] } = await start(['a'])
+    const pid = idle(a!)
+    for (let i = 0; i < 65_536; i++) a!.register('many', pid)
+    expect(() => a!.register('many', pid)).toThrow(ArgumentError)
+    expect(a!.allPidsOf('many')).toHaveLength(65_536)
   })
 })
