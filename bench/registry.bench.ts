@@ -11,7 +11,7 @@ import { createMemoryNetwork, startNode, type DistribunatorNode } from '../src/i
 const NAMES = 10_000
 const PEERS_IN_BURST = 8
 /** Time bounds (ms) the issue asks the registry to stay under on this 2-core machine. */
-const BOUNDS = { burst: 3000, lateJoin: 1500, syncBurst: 4000 }
+const BOUNDS = { burst: 1500, lateJoin: 500, syncBurst: 1500 }
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 0))
