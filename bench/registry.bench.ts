@@ -67,12 +67,18 @@ function burstFloor(): number {
   return performance.now() - t0
 }
 
-/** Ours: a node holding NAMES names; time until a late joiner sees them all. */
-async function lateJoinOurs(): Promise<number> {
+/** A one-node cluster whose node holds NAMES names. */
+async function holdingNames(): ReturnType<typeof cluster> {
   const c = await cluster(['a'])
   const a = c.nodes[0]!
   const pid = a.spawn({})
   for (let i = 0; i < NAMES; i++) a.register(`name-${i}`, pid)
+  return c
+}
+
+/** Ours: a node holding NAMES names; time until a late joiner sees them all. */
+async function lateJoinOurs(): Promise<number> {
+  const c = await holdingNames()
   const t0 = performance.now()
   const late = await c.join('late')
   await seesJoins(late, NAMES)
@@ -96,10 +102,7 @@ function lateJoinFloor(): number {
 
 /** Ours: PEERS_IN_BURST nodes join at once a node holding NAMES names (a burst of syncs). */
 async function syncBurstOurs(): Promise<number> {
-  const c = await cluster(['a'])
-  const a = c.nodes[0]!
-  const pid = a.spawn({})
-  for (let i = 0; i < NAMES; i++) a.register(`name-${i}`, pid)
+  const c = await holdingNames()
   const t0 = performance.now()
   const joiners = await Promise.all(Array.from({ length: PEERS_IN_BURST }, (_, i) => c.join(`j${i}`)))
   await Promise.all(joiners.map((j) => seesJoins(j, NAMES)))

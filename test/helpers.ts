@@ -2,7 +2,7 @@
  * Shared test helpers: clusters on a memory network, and waits on conditions or events
  * (never on sleeps).
  */
-import { vi } from 'vitest'
+import { afterAll, beforeAll, vi } from 'vitest'
 import {
   createMemoryNetwork, startNode,
   type DistribunatorNode, type MemoryNetwork, type NodeEvents, type MemoryNetworkOptions, type NodeOptions, type Pid,
@@ -74,4 +74,21 @@ export function view(node: DistribunatorNode): Record<string, string[]> {
 /** A process that does nothing: a pid to register. */
 export function idle(node: DistribunatorNode): Pid {
   return node.spawn({})
+}
+
+/** Records uncaught exceptions and unhandled rejections while a file's tests run. */
+export function recordUncaught(): unknown[] {
+  const uncaught: unknown[] = []
+  const record = (error: unknown): void => {
+    uncaught.push(error)
+  }
+  beforeAll(() => {
+    process.on('uncaughtException', record)
+    process.on('unhandledRejection', record)
+  })
+  afterAll(() => {
+    process.off('uncaughtException', record)
+    process.off('unhandledRejection', record)
+  })
+  return uncaught
 }

@@ -11,14 +11,14 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import * as sync from 'y-protocols/sync'
 import * as Y from 'yjs'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { encodeValue } from '../src/codec.js'
 import {
   Pid, ProtocolError, createMemoryNetwork, startNode,
   type DistribunatorError, type DistribunatorNode, type MemoryNetwork,
 } from '../src/index.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type ReplyFrame, type RpcReplyFrame } from '../src/wire.js'
-import { fullyConnected, until, view } from './helpers.js'
+import { fullyConnected, recordUncaught, until, view } from './helpers.js'
 import { REGISTRY_DOC, RawPeer, message, tapTransport, type TappedFrame } from './raw-peer.js'
 
 const MAX_FRAME = 4096
@@ -31,18 +31,7 @@ const MAX_FRAME = 4096
 const PROPERTY_RUNS = { numRuns: 40, endOnFailure: true }
 
 /** Uncaught errors of the process while these tests run; vitest fails on them too. */
-const uncaught: unknown[] = []
-const onUncaught = (error: unknown): void => {
-  uncaught.push(error)
-}
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught)
-  process.on('unhandledRejection', onUncaught)
-})
-afterAll(() => {
-  process.off('uncaughtException', onUncaught)
-  process.off('unhandledRejection', onUncaught)
-})
+const uncaught = recordUncaught()
 
 interface Setup {
   network: MemoryNetwork

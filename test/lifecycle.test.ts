@@ -6,26 +6,15 @@
  * the library and the memory network hold; time only moves when the test moves it.
  */
 import * as Y from 'yjs'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   GenServer, NodeDownError, NodeStoppedError, createMemoryNetwork, startNode,
   type DistribunatorNode, type DownEvent, type Pid, type WatchEvent,
 } from '../src/index.js'
-import { cluster, fullyConnected, until, view } from './helpers.js'
+import { cluster, fullyConnected, recordUncaught, until, view } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
 
-const uncaught: unknown[] = []
-const onUncaught = (error: unknown): void => {
-  uncaught.push(error)
-}
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught)
-  process.on('unhandledRejection', onUncaught)
-})
-afterAll(() => {
-  process.off('uncaughtException', onUncaught)
-  process.off('unhandledRejection', onUncaught)
-})
+const uncaught = recordUncaught()
 afterEach(() => {
   vi.useRealTimers()
   expect(uncaught).toEqual([])
