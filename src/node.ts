@@ -46,6 +46,10 @@ export interface NodeOptions {
   readonly manager?: ManagerOptions
   /** How long `stop()` waits for peers to acknowledge the goodbye, ms. @default 1000 */
   readonly stopTimeout?: number
+  /** ms between heartbeats on every link. @default 500 */
+  readonly heartbeatInterval?: number
+  /** ms of silence after which a peer is declared down (a crash, a closed laptop). @default 2000 */
+  readonly heartbeatTimeout?: number
 }
 
 /** Options of `call`. */
@@ -144,7 +148,12 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       send: (node, frame) => this.sendTo(node, frame),
       fired: (event) => this.emit('down', [event]),
     })
-    this.peers = new Peers(self, this.maxFrameBytes, {
+    const heartbeat = {
+      interval: positive(options.heartbeatInterval ?? 500, 'heartbeatInterval'),
+      timeout: positive(options.heartbeatTimeout ?? 2000, 'heartbeatTimeout'),
+    }
+    if (heartbeat.timeout <= heartbeat.interval) throw new ArgumentError('heartbeatTimeout must be longer than heartbeatInterval')
+    this.peers = new Peers(self, this.maxFrameBytes, heartbeat, {
       identified: (peer) => this.docs.addPeer(peer),
       frame: (peer, frame) => this.dispatch(peer, frame),
       down: (peer, reason) => this.peerDown(peer, reason),

@@ -9,7 +9,8 @@
  *   room or protocol version is refused by closing that link.
  *
  * Every frame is decoded and checked here first; a bad one is reported as a
- * `ProtocolError` and dropped, and the link, the peer and the node carry on.
+ * `ProtocolError` and dropped, and the link, the peer and the node carry on. Heartbeats
+ * (Ping/Pong) are answered here too, and a link silent for the heartbeat timeout is closed.
  */
 import { DistribunatorError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
@@ -20,6 +21,8 @@ import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type
 export class Peer {
   /** True once connected and synced: its names are visible and it counts in `nodes()`. */
   up = false
+  /** Last measured round-trip time in ms (from heartbeats), or undefined before the first. */
+  rtt: number | undefined = undefined
 
   constructor(
     readonly nodeId: string,
@@ -48,11 +51,23 @@ export interface PeerHooks {
 
 const log = logger('peers')
 
+/** Heartbeat timing: see wire.ts. */
+export interface Heartbeat {
+  /** ms between Pings. */
+  readonly interval: number
+  /** ms of silence after which a link is closed. */
+  readonly timeout: number
+}
+
 /** Every link of a node, by link and by node id. */
 export class Peers {
   /** Links in handshake map to null. */
   private readonly byLink = new Map<Link, Peer | null>()
   private readonly byNode = new Map<string, Peer>()
+  /** When each link last delivered a frame (performance.now()). */
+  private readonly lastHeard = new Map<Link, number>()
+  /** Runs only while there are links. */
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
   /** The callbacks to give the transport. */
@@ -61,6 +76,7 @@ export class Peers {
   constructor(
     private readonly self: LocalEndpoint,
     private readonly maxFrameBytes: number,
+    private readonly heartbeat: Heartbeat,
     private readonly hooks: PeerHooks,
   ) {
     this.handlers = {
@@ -114,10 +130,14 @@ export class Peers {
   clear(): void {
     this.byLink.clear()
     this.byNode.clear()
+    this.lastHeard.clear()
+    this.stopHeartbeat()
   }
 
   private opened(link: Link): void {
     this.byLink.set(link, null)
+    this.lastHeard.set(link, performance.now())
+    this.heartbeatTimer ??= setInterval(() => this.beat(), this.heartbeat.interval)
     const { nodeId, incarnation, room } = this.self
     link.send(encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room, nodeId, incarnation }))
   }
@@ -125,10 +145,13 @@ export class Peers {
   private received(link: Link, bytes: Uint8Array): void {
     const peer = this.byLink.get(link)
     if (peer === undefined) return
+    this.lastHeard.set(link, performance.now())
     const from = peer?.nodeId ?? link.remoteNodeId
     try {
       const frame = decodeFrame(bytes, this.maxFrameBytes)
-      if (peer !== null) this.hooks.frame(peer, frame)
+      if (peer !== null && frame.type === FrameType.Ping) peer.send({ type: FrameType.Pong, time: frame.time })
+      else if (peer !== null && frame.type === FrameType.Pong) peer.rtt = Math.max(0, performance.now() - frame.time)
+      else if (peer !== null) this.hooks.frame(peer, frame)
       else if (frame.type === FrameType.Hello) this.hello(link, frame)
       else throw new ProtocolError(`frame type ${frame.type} before Hello`)
     } catch (error) {
@@ -141,10 +164,32 @@ export class Peers {
   private closed(link: Link, reason: string): void {
     const peer = this.byLink.get(link)
     this.byLink.delete(link)
-    if (this.byLink.size === 0) this.allClosed?.()
+    this.lastHeard.delete(link)
+    if (this.byLink.size === 0) {
+      this.stopHeartbeat()
+      this.allClosed?.()
+    }
     if (peer === null || peer === undefined || this.byNode.get(peer.nodeId) !== peer) return
     this.byNode.delete(peer.nodeId)
     this.hooks.down(peer, reason)
+  }
+
+  /** One heartbeat round: close silent links (also ones stuck in handshake), ping the rest. */
+  private beat(): void {
+    const now = performance.now()
+    for (const [link, peer] of [...this.byLink]) {
+      if (now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
+        log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, this.heartbeat.timeout)
+        link.close('heartbeat timeout')
+      } else if (peer !== null) {
+        peer.send({ type: FrameType.Ping, time: now })
+      }
+    }
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer)
+    this.heartbeatTimer = undefined
   }
 
   private hello(link: Link, hello: HelloFrame): void {

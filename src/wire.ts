@@ -17,6 +17,10 @@
  *   |=== Call/Reply/Cast/Info/Monitor/Down/Rpc/RpcReply, Sync(update) ===|
  *   |--- Bye ----------------->|   graceful stop: B drops A's names at once
  *
+ * Heartbeats: each side sends `Ping` every heartbeat interval and answers `Pong` (for the
+ * round-trip time). Any frame counts as a sign of life; a link silent for the heartbeat
+ * timeout is closed, which declares the peer down — a crashed peer is seen in about that
+ * long, whatever the transport notices.
  * Requests carry a `ref` chosen by the sender, unique per link direction; the answer
  * (`Reply`, `RpcReply`, `Down`) echoes it. Frames are msgpack arrays `[type, ...fields]`
  * with the numeric type first; `decodeFrame` checks every field, so the rest of the code
@@ -43,6 +47,8 @@ export const FrameType = {
   Down: 10,
   Rpc: 11,
   RpcReply: 12,
+  Ping: 13,
+  Pong: 14,
 } as const
 
 /** An error as it travels: its name, message and, for exits, the exit reason. */
@@ -118,6 +124,15 @@ export interface RpcFrame {
   readonly from: Pid | null
 }
 export type RpcReplyFrame = { readonly type: typeof FrameType.RpcReply; readonly ref: number } & Outcome
+/** Heartbeat; `time` is the sender's clock in ms, echoed by `Pong` to measure the round trip. */
+export interface PingFrame {
+  readonly type: typeof FrameType.Ping
+  readonly time: number
+}
+export interface PongFrame {
+  readonly type: typeof FrameType.Pong
+  readonly time: number
+}
 
 /** Every frame of the protocol. */
 export type Frame =
@@ -133,6 +148,8 @@ export type Frame =
   | DownFrame
   | RpcFrame
   | RpcReplyFrame
+  | PingFrame
+  | PongFrame
 
 /** Encodes a frame; throws `EncodeError` when a payload cannot travel. */
 export function encodeFrame(frame: Frame): Uint8Array {
@@ -155,6 +172,9 @@ function toTuple(f: Frame): unknown[] {
     case FrameType.Demonitor: return [f.type, f.ref]
     case FrameType.Down: return [f.type, f.ref, f.reason]
     case FrameType.Rpc: return [f.type, f.ref, f.module, f.fn, f.args, f.callback, f.from]
+    case FrameType.Ping:
+    case FrameType.Pong:
+      return [f.type, f.time]
   }
 }
 
@@ -220,6 +240,11 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
         callback: t[5] === null ? null : str(t[5]), from: optionalPid(t[6]),
       }
     }
+    case FrameType.Ping:
+    case FrameType.Pong:
+      arity(t, 2)
+      if (typeof t[1] !== 'number' || !Number.isFinite(t[1])) throw malformed('heartbeat time is not a finite number')
+      return { type: t[0], time: t[1] }
     default:
       throw malformed(`unknown frame type ${describe(t[0])}`)
   }

@@ -32,6 +32,8 @@ const samples: readonly Frame[] = [
   { type: FrameType.Rpc, ref: 6, module: 'math', fn: 'add', args: [], callback: 'stats.record', from: a },
   { type: FrameType.RpcReply, ref: 5, ok: true, value: 3n },
   { type: FrameType.RpcReply, ref: 6, ok: false, error: { name: 'Error', message: 'no', reason: null } },
+  { type: FrameType.Ping, time: 1234.5 },
+  { type: FrameType.Pong, time: 0 },
 ]
 const encodedSamples = samples.map((f) => encodeFrame(f))
 
@@ -140,7 +142,7 @@ describe('decodeFrame refuses with ProtocolError', () => {
   })
 
   it('unknown frame types, including values whose String() throws', () => {
-    for (const t of [0, 13, -1, 1.5, 2 ** 40, '1', null, true, [1], new Map(), 1n, { toString: 1 }]) {
+    for (const t of [0, 99, -1, 1.5, 2 ** 40, '1', null, true, [1], new Map(), 1n, { toString: 1 }]) {
       expect(refuses(encodeValue([t])).message).toMatch(/unknown frame type/)
     }
     const noPrototype = new Uint8Array([0x91, 0x81, 0xa8, ...new TextEncoder().encode('toString'), 0x01])

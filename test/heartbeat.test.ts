@@ -1,0 +1,68 @@
+/**
+ * Failure detection by heartbeats: a peer that goes silent (crashed, frozen, laptop lid
+ * closed) is declared down after the heartbeat timeout even though its link never closes.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
+import { FrameType } from '../src/wire.js'
+import { nextEvent, until } from './helpers.js'
+import { RawPeer } from './raw-peer.js'
+
+const stops: (() => unknown)[] = []
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop()
+})
+
+async function nodeWithRawPeer(options: { heartbeatInterval: number; heartbeatTimeout: number }): Promise<{ node: DistribunatorNode; raw: RawPeer }> {
+  const network = createMemoryNetwork()
+  // The raw peer never hangs up after Bye: a short stopTimeout keeps stop() quick.
+  const node = await startNode({ room: 'test', nodeId: 'a', transport: network.transport(), stopTimeout: 20, ...options })
+  stops.push(() => node.stop())
+  const raw = new RawPeer(network, 'silent')
+  stops.push(() => raw.close())
+  await raw.join('a')
+  await until(() => node.nodes().includes('silent'))
+  return { node, raw }
+}
+
+describe('heartbeats', () => {
+  it('pings every linked peer, and answers pings with pongs', async () => {
+    const { raw } = await nodeWithRawPeer({ heartbeatInterval: 10, heartbeatTimeout: 1000 })
+    const ping = await raw.expectFrame('a', (f) => f.type === FrameType.Ping)
+    raw.sendFrame('a', { type: FrameType.Ping, time: 42 })
+    const pong = await raw.expectFrame('a', (f) => f.type === FrameType.Pong)
+    expect(pong).toEqual({ type: FrameType.Pong, time: 42 })
+    expect(ping.type).toBe(FrameType.Ping)
+  })
+
+  it('declares a silent peer down after the timeout, with reason heartbeat timeout', async () => {
+    const { node, raw } = await nodeWithRawPeer({ heartbeatInterval: 10, heartbeatTimeout: 60 })
+    const started = performance.now()
+    // The raw peer never answers: its link stays open, but nothing comes from it.
+    const down = await nextEvent(node, 'nodedown')
+    const elapsed = performance.now() - started
+    expect(down).toEqual({ node: 'silent', reason: 'heartbeat timeout' })
+    expect(elapsed).toBeGreaterThanOrEqual(50)
+    expect(node.nodes()).toEqual([])
+    expect(raw.closed.map((c) => c.reason)).toEqual(['heartbeat timeout'])
+  })
+
+  it('keeps a peer that only sends heartbeats', async () => {
+    const { node, raw } = await nodeWithRawPeer({ heartbeatInterval: 10, heartbeatTimeout: 60 })
+    let downs = 0
+    node.on('nodedown', () => downs++)
+    // Answer like a live peer for several timeouts' worth of pings.
+    for (let i = 0; i < 30; i++) {
+      const seen = raw.from('a').filter((f) => f.type === FrameType.Ping).length
+      await raw.when(() => raw.from('a').filter((f) => f.type === FrameType.Ping).length > seen)
+      raw.sendFrame('a', { type: FrameType.Ping, time: i })
+    }
+    expect(downs).toBe(0)
+    expect(node.nodes()).toEqual(['silent'])
+  })
+
+  it('refuses a timeout not longer than the interval', async () => {
+    await expect(startNode({ room: 'r', heartbeatInterval: 500, heartbeatTimeout: 500 })).rejects.toBeInstanceOf(ArgumentError)
+    await expect(startNode({ room: 'r', heartbeatInterval: 0 })).rejects.toBeInstanceOf(ArgumentError)
+  })
+})
