@@ -1,0 +1,138 @@
+/**
+ * One signaling server, kept connected: opens the socket, subscribes to the topic, pings,
+ * and reconnects with backoff whenever the socket closes, fails or falls silent.
+ *
+ * The subscription has no acknowledgement in this protocol, so a ping follows it at once:
+ * the first frame back (the pong, or a publish the server forwards) confirms it, and only
+ * then is the connection reported `opened` — a peer that publishes after that reaches us.
+ *
+ * Liveness: a ping goes out on open and every `pingInterval`; any frame from the server
+ * proves it alive. A socket that shows no sign of life for 2 × `pingInterval` — one stuck
+ * in its opening handshake or never confirming the subscription too — is dropped.
+ * Backoff: the first retry waits `minReconnectDelay`, each further failure doubles the
+ * wait up to `maxReconnectDelay`, all ±25 % jitter so that a restarted server is not hit
+ * by every client at once. The count resets once a server has answered on a socket, so a
+ * server that accepts and at once closes (or never answers) gets no tight reconnect loop.
+ */
+import type { Logger } from '../log.js'
+import { encodeMessage } from './protocol.js'
+import { openWebSocket, type WebSocketLike } from './websocket.js'
+
+/** Timing of one server connection, every field resolved (see `SignalingClientOptions`). */
+export interface ServerConnectionOptions {
+  readonly topic: string
+  readonly minReconnectDelay: number
+  readonly maxReconnectDelay: number
+  readonly pingInterval: number
+}
+
+/** What a server connection reports to its owner. */
+export interface ServerConnectionHandlers {
+  /** The socket is open and the server has confirmed the subscription (its first frame). */
+  opened(): void
+  /** A socket that had `opened` is gone; a reconnect is scheduled unless closed. */
+  closed(): void
+  /** A frame from the server, unparsed. */
+  received(frame: unknown): void
+}
+
+/** A self-healing connection to one signaling server, until `close()`. */
+export class ServerConnection {
+  private socket: WebSocketLike | undefined
+  private isOpen = false
+  private stopped = false
+  private failures = 0
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined
+  private pingTimer: ReturnType<typeof setInterval> | undefined
+  private watchdog: ReturnType<typeof setTimeout> | undefined
+
+  constructor(
+    readonly url: string,
+    private readonly options: ServerConnectionOptions,
+    private readonly handlers: ServerConnectionHandlers,
+    private readonly log: Logger,
+  ) {
+    this.connect()
+  }
+
+  /** Whether the socket is open and the subscription confirmed. */
+  get connected(): boolean {
+    return this.isOpen
+  }
+
+  /** Sends a text frame if connected; returns whether it went out. */
+  send(text: string): boolean {
+    return this.isOpen && this.socket !== undefined && this.socket.send(text)
+  }
+
+  /** Closes the socket and every timer for good. */
+  close(): void {
+    if (this.stopped) return
+    this.stopped = true
+    clearTimeout(this.reconnectTimer)
+    this.drop('closed by the client')
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined
+    const socket = openWebSocket(this.url)
+    this.socket = socket
+    this.armWatchdog()
+    socket.onopen = () => {
+      this.armWatchdog()
+      socket.send(encodeMessage({ type: 'subscribe', topics: [this.options.topic] }))
+      socket.send(encodeMessage({ type: 'ping' }))
+      this.pingTimer = setInterval(() => socket.send(encodeMessage({ type: 'ping' })), this.options.pingInterval)
+    }
+    socket.onmessage = (data) => {
+      this.armWatchdog()
+      if (!this.isOpen) {
+        // The server handles a connection's frames in order: whatever it sends after our
+        // subscribe (at the latest, the pong to the ping that follows it) shows the topic
+        // subscribed. Before that, a publish from a peer could still miss us.
+        this.isOpen = true
+        this.failures = 0
+        this.log('subscribed on %s', this.url)
+        this.handlers.opened()
+        if (this.socket !== socket) return
+      }
+      this.handlers.received(data)
+    }
+    socket.onerror = (error) => this.log('socket error on %s: %O', this.url, error)
+    socket.onclose = (code, reason) => {
+      if (this.socket === socket) this.drop(`closed by the server (${code}${reason === '' ? '' : ` ${reason}`})`)
+    }
+  }
+
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog)
+    this.watchdog = setTimeout(() => this.drop('silent for 2 ping intervals'), 2 * this.options.pingInterval)
+  }
+
+  /** Forgets the current socket, reports the loss, and schedules the next attempt. */
+  private drop(why: string): void {
+    const socket = this.socket
+    if (socket === undefined) return
+    this.socket = undefined
+    clearTimeout(this.watchdog)
+    clearInterval(this.pingTimer)
+    this.watchdog = undefined
+    this.pingTimer = undefined
+    socket.close()
+    const wasOpen = this.isOpen
+    this.isOpen = false
+    this.log('%s: %s', this.url, why)
+    // A listener of `closed` may close the whole client: check `stopped` after it.
+    if (wasOpen) this.handlers.closed()
+    if (!this.stopped) this.scheduleReconnect()
+  }
+
+  private scheduleReconnect(): void {
+    const { minReconnectDelay: min, maxReconnectDelay: max } = this.options
+    const base = Math.min(max, min * 2 ** Math.min(this.failures, 30))
+    const delay = base * (0.75 + Math.random() * 0.5)
+    this.failures++
+    this.log('reconnecting to %s in %d ms', this.url, Math.round(delay))
+    this.reconnectTimer = setTimeout(() => this.connect(), delay)
+  }
+}
