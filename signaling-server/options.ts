@@ -1,0 +1,91 @@
+/**
+ * Options of the signaling server: every limit with its default, and their validation.
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+import { ArgumentError } from '../src/errors.js'
+
+/** What `verifyClient` learns about a connection attempt. */
+export interface ClientInfo {
+  /** The `Origin` header (browsers always send it). */
+  readonly origin?: string
+  /** The request target, e.g. `/?token=abc`. */
+  readonly url: string
+  /** The request headers, e.g. `x-forwarded-for` or `authorization` from non-browser clients. */
+  readonly headers: IncomingHttpHeaders
+  /** The `token` query parameter: browsers cannot set headers on a WebSocket. */
+  readonly token?: string
+  /** The IP address the connection comes from (a proxy's, behind one: see `headers`). */
+  readonly remoteAddress?: string
+}
+
+/** A printf-style log function, like a `debug` logger. */
+export type SignalingLogger = (format: string, ...args: unknown[]) => void
+
+/** Options of `startSignalingServer`. */
+export interface SignalingServerOptions {
+  /** TCP port; 0 picks a free one. @default 4444 */
+  port?: number
+  /** Interface to listen on: loopback, so nothing is exposed by accident; '0.0.0.0' or '::' serves the network. @default '127.0.0.1' */
+  host?: string
+  /** Largest frame accepted; a larger one closes its socket with 1009. @default 65536 */
+  maxMessageBytes?: number
+  /** Topics one socket may be subscribed to at once; more closes it with 1008. @default 32 */
+  maxTopicsPerSocket?: number
+  /** Longest topic name, in UTF-16 units; longer closes the socket with 1008. @default 256 */
+  maxTopicLength?: number
+  /** Sustained messages per second per socket; faster closes it with 1008. @default 100 */
+  maxMessagesPerSecond?: number
+  /** Messages a socket may send at once, above the sustained rate (a newcomer answering a large room). @default 3 × maxMessagesPerSecond */
+  maxMessageBurst?: number
+  /** Open connections; an upgrade beyond is refused with HTTP 503. @default 1000 */
+  maxConnections?: number
+  /** Bytes queued to a socket that is not reading; beyond, it is dropped. @default 1048576 */
+  maxBufferedBytes?: number
+  /** Milliseconds between WebSocket pings; a socket that missed the previous pong is dropped. @default 30000 */
+  pingInterval?: number
+  /** Admits or refuses a connection attempt (refused → HTTP 401; throws → HTTP 500). @default admit all */
+  verifyClient?: (info: ClientInfo) => boolean | Promise<boolean>
+  /** Where the server logs. @default logger('signal'): silent unless `DEBUG=distribunator:signal` */
+  logger?: SignalingLogger
+  /** Aborting closes the server (or fails the start). */
+  signal?: AbortSignal
+}
+
+/** The defaults of every limit. */
+export const DEFAULT_SIGNALING_OPTIONS = {
+  port: 4444,
+  host: '127.0.0.1',
+  maxMessageBytes: 64 * 1024,
+  maxTopicsPerSocket: 32,
+  maxTopicLength: 256,
+  maxMessagesPerSecond: 100,
+  maxConnections: 1000,
+  maxBufferedBytes: 1024 * 1024,
+  pingInterval: 30_000,
+} as const
+
+/** Options with every default applied, validated; throws `ArgumentError`. */
+export function resolveOptions(options: SignalingServerOptions) {
+  const o = { ...DEFAULT_SIGNALING_OPTIONS, ...definedOnly(options) }
+  const resolved = { ...o, maxMessageBurst: options.maxMessageBurst ?? 3 * o.maxMessagesPerSecond }
+  validate(resolved)
+  return resolved
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function validate(o: Record<string, unknown>): void {
+  const port = o.port
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ArgumentError(`port must be an integer in 0..65535, got ${String(port)}`)
+  }
+  for (const key of ['maxMessageBytes', 'maxTopicsPerSocket', 'maxTopicLength', 'maxMessagesPerSecond', 'maxMessageBurst', 'maxConnections', 'maxBufferedBytes', 'pingInterval']) {
+    const value = o[key]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      throw new ArgumentError(`${key} must be a positive integer, got ${String(value)}`)
+    }
+  }
+  if (typeof o.host !== 'string' || o.host === '') throw new ArgumentError('host must be a non-empty string')
+}
