@@ -9,6 +9,7 @@ export { Pid } from './pid.js'
 export { Monitor } from './monitors.js'
 export { Manager } from './manager.js'
 export { createMemoryNetwork } from './transport/memory.js'
+export { webrtcTransport } from './transport/webrtc.js'
 export {
   DistribunatorError,
   NoNodeError,
@@ -36,4 +37,5 @@ export type { ManagerOptions } from './manager.js'
 export type { RpcModule, RpcCallback } from './rpc.js'
 export type { BadRpcReason } from './errors.js'
 export type { MemoryNetwork, MemoryNetworkOptions } from './transport/memory.js'
+export type { WebrtcTransportOptions } from './transport/webrtc.js'
 export type { Transport, TransportSession, TransportHandlers, Link, LocalEndpoint } from './transport/transport.js'

@@ -26,6 +26,7 @@ import { Registry, type WatchListener } from './registry.js'
 import { Requests } from './requests.js'
 import { RpcModules, rpcExitError, withDeadline, type RpcCallback, type RpcModule } from './rpc.js'
 import type { Transport, TransportSession } from './transport/transport.js'
+import { webrtcTransport } from './transport/webrtc.js'
 import { FrameType, type Frame, type Outcome } from './wire.js'
 
 /** Options of `startNode`. */
@@ -34,7 +35,13 @@ export interface NodeOptions {
   readonly room: string
   /** This node's id. @default a random id, new at every start */
   readonly nodeId?: string
-  /** What carries the links, e.g. `createMemoryNetwork().transport()`. @default none: a lone node */
+  /** y-webrtc-protocol signaling servers, e.g. `['ws://localhost:4444']`: joins the WebRTC mesh. */
+  readonly signaling?: readonly string[]
+  /** Room password: encrypts signaling end to end; nodes without it cannot join or read. */
+  readonly password?: string
+  /** STUN/TURN servers for WebRTC. @default [] (host candidates: same machine or LAN) */
+  readonly iceServers?: readonly RTCIceServer[]
+  /** Another transport instead of WebRTC, e.g. `createMemoryNetwork().transport()`. */
   readonly transport?: Transport
   /** Default timeout of `call`, `nodeRpc` and `doNodeRpc`, ms. @default 5000 */
   readonly callTimeout?: number
@@ -48,7 +55,10 @@ export interface NodeOptions {
   readonly stopTimeout?: number
   /** ms between heartbeats on every link. @default 500 */
   readonly heartbeatInterval?: number
-  /** ms of silence after which a peer is declared down (a crash, a closed laptop). @default 2000 */
+  /**
+   * ms of silence after which a peer is declared down (a crash, a closed laptop); it is seen
+   * within this plus one heartbeat interval (2 s at the defaults). @default 1500
+   */
   readonly heartbeatTimeout?: number
 }
 
@@ -150,7 +160,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     })
     const heartbeat = {
       interval: positive(options.heartbeatInterval ?? 500, 'heartbeatInterval'),
-      timeout: positive(options.heartbeatTimeout ?? 2000, 'heartbeatTimeout'),
+      timeout: positive(options.heartbeatTimeout ?? 1500, 'heartbeatTimeout'),
     }
     if (heartbeat.timeout <= heartbeat.interval) throw new ArgumentError('heartbeatTimeout must be longer than heartbeatInterval')
     this.peers = new Peers(self, this.maxFrameBytes, heartbeat, {
@@ -167,7 +177,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       dial: (node) => this.session?.connect(node),
       hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
     }, options.manager)
-    this.session = options.transport?.open(self, this.peers.handlers)
+    this.session = transportOf(options, this.maxFrameBytes)?.open(self, this.peers.handlers)
   }
 
   /** Ids of the connected (up) nodes, not including this one (Erlang's `Node.list()`). */
@@ -516,6 +526,25 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   private assertRunning(): void {
     if (this.stopped) throw new NodeStoppedError(this.id)
   }
+}
+
+/** The transport the options ask for: given, WebRTC through signaling, or none (a lone node). */
+function transportOf(options: NodeOptions, maxFrameBytes: number): Transport | undefined {
+  const { signaling, transport } = options
+  if (signaling === undefined) {
+    if (options.password !== undefined || options.iceServers !== undefined) {
+      throw new ArgumentError('password and iceServers need signaling servers')
+    }
+    return transport
+  }
+  if (transport !== undefined) throw new ArgumentError('give either signaling or transport, not both')
+  if (!Array.isArray(signaling) || signaling.length === 0 || !signaling.every((u) => typeof u === 'string' && /^wss?:\/\//.test(u))) {
+    throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs')
+  }
+  if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '')) {
+    throw new ArgumentError('password must be a non-empty string')
+  }
+  return webrtcTransport({ signaling, password: options.password, iceServers: options.iceServers, maxFrameBytes })
 }
 
 function nameOf(name: string | ServiceClass): string {

@@ -145,7 +145,8 @@ export class Peers {
   private received(link: Link, bytes: Uint8Array): void {
     const peer = this.byLink.get(link)
     if (peer === undefined) return
-    this.lastHeard.set(link, performance.now())
+    // Before its Hello, a link earns no time by sending: junk cannot keep it open.
+    if (peer !== null) this.lastHeard.set(link, performance.now())
     const from = peer?.nodeId ?? link.remoteNodeId
     try {
       const frame = decodeFrame(bytes, this.maxFrameBytes)
@@ -174,7 +175,10 @@ export class Peers {
     this.hooks.down(peer, reason)
   }
 
-  /** One heartbeat round: close silent links (also ones stuck in handshake), ping the rest. */
+  /**
+   * One heartbeat round: close links silent for the timeout (and links whose Hello did not
+   * come within it), ping the rest. A dead peer is thus seen within timeout + interval.
+   */
   private beat(): void {
     const now = performance.now()
     for (const [link, peer] of [...this.byLink]) {
@@ -212,6 +216,7 @@ export class Peers {
     }
     const peer = new Peer(hello.nodeId, hello.incarnation, link)
     this.byLink.set(link, peer)
+    this.lastHeard.set(link, performance.now())
     this.byNode.set(peer.nodeId, peer)
     this.hooks.identified(peer)
   }

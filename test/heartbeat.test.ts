@@ -66,3 +66,23 @@ describe('heartbeats', () => {
     await expect(startNode({ room: 'r', heartbeatInterval: 0 })).rejects.toBeInstanceOf(ArgumentError)
   })
 })
+
+describe('handshake deadline', () => {
+  it('closes a link that sends junk but never a Hello, after the heartbeat timeout', async () => {
+    const network = createMemoryNetwork()
+    const node = await startNode({ room: 'test', nodeId: 'a', transport: network.transport(), heartbeatInterval: 10, heartbeatTimeout: 60, stopTimeout: 20 })
+    stops.push(() => node.stop())
+    const raw = new RawPeer(network, 'junk')
+    stops.push(() => raw.close())
+    await raw.link('a')
+    const errors: string[] = []
+    node.on('error', (e) => errors.push(e.name))
+    // Junk keeps flowing, so a node that counted it as life would never close the link.
+    const timer = setInterval(() => raw.send('a', new Uint8Array([0xc1])), 5)
+    stops.push(() => clearInterval(timer))
+    await raw.when(() => raw.closed.length === 1)
+    expect(raw.closed).toEqual([{ node: 'a', reason: 'heartbeat timeout' }])
+    expect(errors.length).toBeGreaterThan(0)
+    expect(node.nodes()).toEqual([])
+  })
+})

@@ -1,0 +1,36 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ProtocolError } from '../src/index.js'
+import { FrameJoiner, splitFrame } from '../src/transport/chunking.js'
+
+describe('chunking', () => {
+  it('splits frames into bounded messages and joins them back, frame by frame', () => {
+    fc.assert(fc.property(
+      fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 1, max: 64 }),
+      (frames, chunkBytes) => {
+        const joiner = new FrameJoiner(1000)
+        const out: Uint8Array[] = []
+        for (const frame of frames) {
+          const messages = splitFrame(frame, chunkBytes)
+          expect(messages.length).toBe(Math.max(1, Math.ceil(frame.byteLength / chunkBytes)))
+          for (const m of messages) {
+            expect(m.byteLength).toBeLessThanOrEqual(chunkBytes + 1)
+            const done = joiner.push(m)
+            if (done !== undefined) out.push(done)
+          }
+        }
+        expect(out).toEqual(frames)
+      },
+    ))
+  })
+
+  it('refuses a frame over the limit as soon as it grows past it, and unflagged messages', () => {
+    const joiner = new FrameJoiner(10)
+    const [first, second] = splitFrame(new Uint8Array(12), 6)
+    expect(joiner.push(first!)).toBeUndefined()
+    expect(() => joiner.push(second!)).toThrow(ProtocolError)
+    expect(() => new FrameJoiner(10).push(new Uint8Array([7, 1]))).toThrow(ProtocolError)
+    expect(() => new FrameJoiner(10).push(new Uint8Array(0))).toThrow(ProtocolError)
+  })
+})
