@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config'
 import dts from 'vite-plugin-dts'
+import pkg from './package.json' with { type: 'json' }
+
+const dependencies = Object.keys(pkg.dependencies)
 
 export default defineConfig({
   build: {
@@ -11,8 +14,9 @@ export default defineConfig({
     sourcemap: true,
     target: 'es2022',
     rollupOptions: {
-      // Peer-facing libraries stay external in the ESM build so apps dedupe them (one Yjs).
-      external: [/^yjs/, /^y-protocols/, /^lib0/, /^@msgpack\/msgpack/, /^obug/],
+      // Every dependency stays an import: apps dedupe them (one Yjs), and their bundler
+      // picks each package's browser or Node build (webrtc-polyfill, ws).
+      external: (id) => dependencies.some((dep) => id === dep || id.startsWith(`${dep}/`)),
     },
   },
   plugins: [dts({ include: ['src'] })],

@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
 import { EdgeProcess } from './fixtures/edge-process.js'
+import { startYWebrtcServer } from './fixtures/y-webrtc-server.js'
 
 let server: SignalingServer
 let port = 0
@@ -99,6 +100,20 @@ describe('WebRTC mesh of Node processes', () => {
     } finally {
       server = await startSignalingServer({ port })
       await second.close()
+    }
+  })
+
+  it("forms the mesh through y-webrtc's own signaling server too", async () => {
+    const yServer = await startYWebrtcServer()
+    try {
+      const roomName = `room-${++room}`
+      const [a, b] = await Promise.all(['a', 'b'].map((id) => start(id, roomName, 'pw', undefined, [yServer.url])))
+      await Promise.all([a!.sees('b'), b!.sees('a')])
+      await b!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
+      await waitForName(a!, 'echo', ['b'])
+      expect(await a!.command({ cmd: 'call', name: 'echo', msg: 'through y-webrtc' })).toEqual({ echo: 'through y-webrtc', by: 'b' })
+    } finally {
+      await yServer.stop()
     }
   })
 

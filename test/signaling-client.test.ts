@@ -2,18 +2,17 @@
  * The signaling client against y-webrtc's own server (spawned), and against tiny fake
  * servers written here for what a real server would not do: fall silent, send garbage.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import net from 'node:net'
+import type net from 'node:net'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { WebSocket as WsWebSocket, WebSocketServer, type WebSocket as WsSocket } from 'ws'
 import { ArgumentError, EncodeError, ProtocolError, type DistribunatorError } from '../src/errors.js'
 import { SignalingClient, type SignalingClientEvents, type SignalingClientOptions } from '../src/signaling/client.js'
 import { DecryptionError, decryptJson, deriveKey, encryptJson } from '../src/signaling/crypto.js'
+import { freePort, startYWebrtcServer, type YWebrtcServer } from './fixtures/y-webrtc-server.js'
 import { recordUncaught, until } from './helpers.js'
 
-const SERVER = fileURLToPath(new URL('../node_modules/y-webrtc/bin/server.js', import.meta.url))
 const uncaught = recordUncaught()
 
 /** Everything a client reported, in order. */
@@ -40,33 +39,6 @@ function client(options: Partial<SignalingClientOptions> & { urls: readonly stri
 /** The next `name` event of a client. */
 function next<K extends keyof SignalingClientEvents>(c: SignalingClient, name: K): Promise<Parameters<SignalingClientEvents[K]>> {
   return new Promise((resolve) => c.once(name, ((...args: Parameters<SignalingClientEvents[K]>) => resolve(args)) as SignalingClientEvents[K]))
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-/** Starts y-webrtc's server on `port` and resolves once it accepts connections. */
-async function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' })
-  await vi.waitFor(() => new Promise<void>((resolve, reject) => {
-    const probe = net.connect(port, '127.0.0.1')
-    probe.once('connect', () => resolve(void probe.destroy()))
-    probe.once('error', reject)
-  }), { timeout: 5000, interval: 10 })
-  return child
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill()
-  await exited
 }
 
 /** A ws server run by the test; `behave` decides what it does with each connection. */
@@ -117,13 +89,12 @@ async function barrier(...all: [SignalingClient, Recorded][]): Promise<void> {
   await until(() => all.every(([, r]) => r.messages.some((m) => m.barrier === tag)))
 }
 
-const server: { a?: ChildProcess; b?: ChildProcess; urlA: string; urlB: string } = { urlA: '', urlB: '' }
+const server: { a?: YWebrtcServer; b?: YWebrtcServer; urlA: string; urlB: string } = { urlA: '', urlB: '' }
 
 beforeAll(async () => {
-  const [portA, portB] = [await freePort(), await freePort()]
-  ;[server.a, server.b] = await Promise.all([startServer(portA), startServer(portB)])
-  server.urlA = `ws://127.0.0.1:${portA}`
-  server.urlB = `ws://127.0.0.1:${portB}`
+  ;[server.a, server.b] = await Promise.all([startYWebrtcServer(), startYWebrtcServer()])
+  server.urlA = server.a.url
+  server.urlB = server.b.url
 })
 
 afterEach(() => {
@@ -132,7 +103,7 @@ afterEach(() => {
 })
 
 afterAll(async () => {
-  await Promise.all([server.a, server.b].map((child) => child && stopServer(child)))
+  await Promise.all([server.a?.stop(), server.b?.stop()])
   expect(uncaught).toEqual([])
 })
 
@@ -246,17 +217,16 @@ describe('SignalingClient on y-webrtc\'s server', () => {
   })
 
   it('reconnects after the server restarts, and publishing works again', async () => {
-    const port = await freePort()
-    const url = `ws://127.0.0.1:${port}`
-    let child = await startServer(port)
+    let yServer = await startYWebrtcServer()
+    const { url, port } = yServer
     const a = client({ urls: [url] })
     const b = client({ urls: [url] })
     await until(() => a[0].connectedCount() === 1 && b[0].connectedCount() === 1)
 
-    await stopServer(child)
+    await yServer.stop()
     await until(() => a[0].connectedCount() === 0 && b[0].connectedCount() === 0)
     a[0].publish({ lost: true }) // dropped, not thrown
-    child = await startServer(port)
+    yServer = await startYWebrtcServer(port)
     try {
       await until(() => a[0].connectedCount() === 1 && b[0].connectedCount() === 1)
       expect(a[1].events).toEqual([`connect ${url}`, `disconnect ${url}`, `connect ${url}`])
@@ -264,7 +234,7 @@ describe('SignalingClient on y-webrtc\'s server', () => {
       await until(() => b[1].messages.length === 1)
       expect(b[1].messages).toEqual([{ back: true }])
     } finally {
-      await stopServer(child)
+      await yServer.stop()
     }
   })
 

@@ -12,7 +12,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { RTCIceCandidate, RTCPeerConnection, RTCSessionDescription } from 'node-datachannel/polyfill'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -20,6 +19,7 @@ import { WebSocket } from 'ws'
 import { WebrtcProvider } from 'y-webrtc'
 import * as Y from 'yjs'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
+import { startYWebrtcServer } from './fixtures/y-webrtc-server.js'
 import { until } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -171,16 +171,6 @@ class Client {
   }
 }
 
-/** A free TCP port on loopback, for y-webrtc's server (which takes no port 0 report). */
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const address = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
-
 interface Target {
   url: string
   stop(): Promise<void>
@@ -192,23 +182,8 @@ const targets: Array<[string, () => Promise<Target>]> = [
     return { url: server.url, stop: () => server.close() }
   }],
   ["y-webrtc's own server", async () => {
-    const port = await freePort()
-    const child = spawn(process.execPath, ['node_modules/y-webrtc/bin/server.js'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let stdout = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += String(chunk)))
-    const exited = once(child, 'exit')
-    await until(() => stdout.includes('Signaling server running'), 10_000)
-    return {
-      url: `ws://127.0.0.1:${port}`,
-      stop: async () => {
-        child.kill('SIGTERM')
-        await exited
-      },
-    }
+    const server = await startYWebrtcServer()
+    return { url: server.url, stop: () => server.stop() }
   }],
 ]
 
