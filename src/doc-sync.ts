@@ -11,21 +11,27 @@
  * - every local change is sent as an update to every peer. Updates from a peer are not
  *   relayed: the mesh is full, and each node hears every owner directly.
  *
+ * Presence (y-protocols awareness), when shared with a document: each node sends its own
+ * client's state to every peer (on join and on every change, including the awareness's own
+ * 15 s renewal), and drops the states a peer sent the moment that peer goes down — not
+ * 30 s later, when awareness would time them out.
+ *
  * Messages are read here rather than with y-protocols' `readSyncMessage`, which logs bad
  * updates to the console; a bad update from a peer becomes a `ProtocolError` instead.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import * as awarenessProtocol from 'y-protocols/awareness'
 import * as sync from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { ArgumentError, ProtocolError } from './errors.js'
 import { LocalChange, RemoteChange } from './registry.js'
-import { FrameType, type SyncFrame } from './wire.js'
+import { FrameType, type AwarenessFrame, type SyncFrame } from './wire.js'
 
 /** A peer as document sync sees it. */
 export interface SyncPeer {
   readonly nodeId: string
-  send(frame: SyncFrame): void
+  send(frame: SyncFrame | AwarenessFrame): void
 }
 
 /** What document sync tells its owner. */
@@ -38,6 +44,15 @@ interface SharedDoc {
   readonly doc: Y.Doc
   readonly stepOneSent: WeakSet<SyncPeer>
   readonly onUpdate: (update: Uint8Array, origin: unknown) => void
+  readonly presence?: Presence
+}
+
+/** An awareness instance synced with peers: each node sends its own client's state only. */
+interface Presence {
+  readonly awareness: awarenessProtocol.Awareness
+  /** Awareness client ids whose states came from each peer, to remove when it goes. */
+  readonly clientsOf: Map<SyncPeer, Set<number>>
+  readonly onUpdate: (changes: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => void
 }
 
 /** Syncs a set of named documents with a set of peers. */
@@ -47,18 +62,24 @@ export class DocSync {
 
   constructor(private readonly hooks: DocSyncHooks) {}
 
-  /** Starts syncing `doc` under `name` with every peer; returns a function that stops it. */
-  share(name: string, doc: Y.Doc): () => void {
+  /**
+   * Starts syncing `doc` under `name` with every peer, and `awareness` (presence) if given;
+   * returns a function that stops it.
+   */
+  share(name: string, doc: Y.Doc, awareness?: awarenessProtocol.Awareness): () => void {
     if (this.docs.has(name)) throw new ArgumentError(`a document is already shared as ${JSON.stringify(name)}`)
+    if (awareness !== undefined && awareness.doc !== doc) throw new ArgumentError('the awareness belongs to another document')
     const onUpdate = (update: Uint8Array, origin: unknown): void => {
       if (origin instanceof RemoteChange) return
       const cause = origin instanceof LocalChange ? origin.reason : null
       const data = message((e) => sync.writeUpdate(e, update))
       for (const peer of this.peers) peer.send({ type: FrameType.Sync, doc: name, data, cause })
     }
-    const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate }
+    const presence = awareness === undefined ? undefined : this.presence(name, awareness)
+    const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate, presence }
     this.docs.set(name, shared)
     doc.on('update', onUpdate)
+    presence?.awareness.on('update', presence.onUpdate)
     if (this.peers.size > 0) {
       // Peers that shared this name earlier sent their step 1 before we had the document,
       // so they will not ask again: send them our whole state along with our step 1.
@@ -66,11 +87,12 @@ export class DocSync {
       for (const peer of this.peers) {
         this.sendStepOne(peer, name, shared)
         peer.send({ type: FrameType.Sync, doc: name, data: state, cause: null })
+        this.sendOwnPresence(peer, name, shared)
       }
     }
     return () => {
       if (this.docs.get(name) !== shared) return
-      doc.off('update', onUpdate)
+      this.stopSharing(shared)
       this.docs.delete(name)
     }
   }
@@ -78,12 +100,32 @@ export class DocSync {
   /** A peer completed its handshake: start syncing every document with it. */
   addPeer(peer: SyncPeer): void {
     this.peers.add(peer)
-    for (const [name, shared] of this.docs) this.sendStepOne(peer, name, shared)
+    for (const [name, shared] of this.docs) {
+      this.sendStepOne(peer, name, shared)
+      this.sendOwnPresence(peer, name, shared)
+    }
   }
 
-  /** The peer is gone. */
+  /** The peer is gone: so is its presence. */
   removePeer(peer: SyncPeer): void {
     this.peers.delete(peer)
+    for (const { presence } of this.docs.values()) {
+      const clients = presence?.clientsOf.get(peer)
+      if (presence === undefined || clients === undefined) continue
+      presence.clientsOf.delete(peer)
+      awarenessProtocol.removeAwarenessStates(presence.awareness, [...clients], 'peer down')
+    }
+  }
+
+  /** Handles an Awareness frame; throws `ProtocolError` for a malformed update. */
+  receiveAwareness(peer: SyncPeer, frame: AwarenessFrame): void {
+    const presence = this.docs.get(frame.doc)?.presence
+    if (presence === undefined) return
+    try {
+      awarenessProtocol.applyAwarenessUpdate(presence.awareness, frame.data, new RemoteChange(peer.nodeId, null))
+    } catch (cause) {
+      throw new ProtocolError(`bad awareness update for ${frame.doc}`, peer.nodeId, { cause })
+    }
   }
 
   /** Handles a Sync frame; throws `ProtocolError` for a malformed message or update. */
@@ -126,9 +168,47 @@ export class DocSync {
 
   /** Stops syncing everything. */
   destroy(): void {
-    for (const shared of this.docs.values()) shared.doc.off('update', shared.onUpdate)
+    for (const shared of this.docs.values()) this.stopSharing(shared)
     this.docs.clear()
     this.peers.clear()
+  }
+
+  private presence(name: string, awareness: awarenessProtocol.Awareness): Presence {
+    const clientsOf = new Map<SyncPeer, Set<number>>()
+    const peerOf = (origin: unknown): SyncPeer | undefined =>
+      origin instanceof RemoteChange ? [...this.peers].find((p) => p.nodeId === origin.peer) : undefined
+    const onUpdate: Presence['onUpdate'] = ({ added, updated, removed }, origin) => {
+      const from = peerOf(origin)
+      if (from !== undefined) {
+        let clients = clientsOf.get(from)
+        if (clients === undefined) clientsOf.set(from, (clients = new Set()))
+        for (const id of [...added, ...updated]) clients.add(id)
+        for (const id of removed) clients.delete(id)
+        return
+      }
+      if (origin instanceof RemoteChange || ![...added, ...updated, ...removed].includes(awareness.clientID)) return
+      const data = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
+      for (const peer of this.peers) peer.send({ type: FrameType.Awareness, doc: name, data })
+    }
+    return { awareness, clientsOf, onUpdate }
+  }
+
+  private sendOwnPresence(peer: SyncPeer, name: string, shared: SharedDoc): void {
+    const awareness = shared.presence?.awareness
+    if (awareness === undefined || awareness.getLocalState() === null) return
+    const data = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
+    peer.send({ type: FrameType.Awareness, doc: name, data })
+  }
+
+  private stopSharing(shared: SharedDoc): void {
+    shared.doc.off('update', shared.onUpdate)
+    const presence = shared.presence
+    if (presence === undefined) return
+    presence.awareness.off('update', presence.onUpdate)
+    for (const clients of presence.clientsOf.values()) {
+      awarenessProtocol.removeAwarenessStates(presence.awareness, [...clients], 'unshared')
+    }
+    presence.clientsOf.clear()
   }
 
   private apply(peer: SyncPeer, frame: SyncFrame, shared: SharedDoc, update: Uint8Array): void {

@@ -8,6 +8,7 @@
  *   link closes, Bye, or a newer incarnation ──► peer down ('nodedown'): its names
  *   vanish, its pending calls reject with NodeDownError, monitors fire 'noconnection'
  */
+import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { DocSync } from './doc-sync.js'
 import {
@@ -348,13 +349,16 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     throw rpcExitError(outcome.error)
   }
 
-  /** Syncs an app's Y.Doc with every peer that shares one under the same name. */
-  share(doc: Y.Doc, name: string): () => void {
+  /**
+   * Syncs an app's Y.Doc with every peer that shares one under the same name, and its
+   * y-protocols `awareness` (presence), if given. Returns a function that stops sharing.
+   */
+  share(doc: Y.Doc, name: string, options: { awareness?: Awareness } = {}): () => void {
     this.assertRunning()
     if (typeof name !== 'string' || name === '' || name.startsWith('distribunator/')) {
       throw new ArgumentError(`cannot share a document as ${JSON.stringify(name)}`)
     }
-    return this.docs.share(name, doc)
+    return this.docs.share(name, doc, options.awareness)
   }
 
   /**
@@ -441,6 +445,9 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
         return
       case FrameType.Sync:
         this.docs.receive(peer, frame)
+        return
+      case FrameType.Awareness:
+        this.docs.receiveAwareness(peer, frame)
         return
       case FrameType.Call: {
         const process = this.localProcess(frame.to)

@@ -49,6 +49,7 @@ export const FrameType = {
   RpcReply: 12,
   Ping: 13,
   Pong: 14,
+  Awareness: 15,
 } as const
 
 /** An error as it travels: its name, message and, for exits, the exit reason. */
@@ -124,6 +125,12 @@ export interface RpcFrame {
   readonly from: Pid | null
 }
 export type RpcReplyFrame = { readonly type: typeof FrameType.RpcReply; readonly ref: number } & Outcome
+/** A y-protocols awareness update (presence) for a shared document: the sender's own state. */
+export interface AwarenessFrame {
+  readonly type: typeof FrameType.Awareness
+  readonly doc: string
+  readonly data: Uint8Array
+}
 /** Heartbeat; `time` is the sender's clock in ms, echoed by `Pong` to measure the round trip. */
 export interface PingFrame {
   readonly type: typeof FrameType.Ping
@@ -150,6 +157,7 @@ export type Frame =
   | RpcReplyFrame
   | PingFrame
   | PongFrame
+  | AwarenessFrame
 
 /** Encodes a frame; throws `EncodeError` when a payload cannot travel. */
 export function encodeFrame(frame: Frame): Uint8Array {
@@ -175,6 +183,7 @@ function toTuple(f: Frame): unknown[] {
     case FrameType.Ping:
     case FrameType.Pong:
       return [f.type, f.time]
+    case FrameType.Awareness: return [f.type, f.doc, f.data]
   }
 }
 
@@ -240,6 +249,9 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
         callback: t[5] === null ? null : str(t[5]), from: optionalPid(t[6]),
       }
     }
+    case FrameType.Awareness:
+      arity(t, 3)
+      return { type: FrameType.Awareness, doc: str(t[1]), data: bytesField(t[2]) }
     case FrameType.Ping:
     case FrameType.Pong:
       arity(t, 2)

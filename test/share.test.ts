@@ -1,5 +1,6 @@
 /** `node.share`: app documents synced over the same links as the registry. */
 import { afterEach, describe, expect, it } from 'vitest'
+import { Awareness } from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { ArgumentError, type DistribunatorNode } from '../src/index.js'
 import { cluster, until, type Cluster } from './helpers.js'
@@ -74,5 +75,52 @@ describe('share', () => {
     expect(() => a.share(new Y.Doc(), '')).toThrow(ArgumentError)
     a.share(new Y.Doc(), 'x')
     expect(() => a.share(new Y.Doc(), 'x')).toThrow(ArgumentError)
+  })
+})
+
+describe('presence (awareness)', () => {
+  function presence(node: DistribunatorNode, name: string): { doc: Y.Doc; awareness: Awareness } {
+    const doc = new Y.Doc()
+    const awareness = new Awareness(doc)
+    node.share(doc, 'board', { awareness })
+    awareness.setLocalState({ name })
+    return { doc, awareness }
+  }
+  /** Names in an awareness, sorted. */
+  function names(awareness: Awareness): string[] {
+    return [...awareness.getStates().values()].map((s) => String(s.name)).sort()
+  }
+
+  it('every node sees every node, updates travel, a late joiner gets them all', async () => {
+    running = await cluster(['a', 'b'])
+    const [a, b] = running.nodes as [DistribunatorNode, DistribunatorNode]
+    const pa = presence(a, 'ann')
+    const pb = presence(b, 'bob')
+    await until(() => names(pa.awareness).join() === 'ann,bob' && names(pb.awareness).join() === 'ann,bob')
+    pa.awareness.setLocalStateField('cursor', 7)
+    await until(() => pb.awareness.getStates().get(pa.awareness.clientID)?.cursor === 7)
+    const c = await running.add('c')
+    const pc = presence(c, 'cat')
+    await until(() => [pa, pb, pc].every((p) => names(p.awareness).join() === 'ann,bob,cat'))
+    for (const p of [pa, pb, pc]) p.awareness.destroy()
+  })
+
+  it("a peer's presence goes the moment the peer goes, not at awareness's 30 s timeout", async () => {
+    running = await cluster(['a', 'b', 'c'])
+    const [a, b, c] = running.nodes as [DistribunatorNode, DistribunatorNode, DistribunatorNode]
+    const [pa, pb, pc] = [presence(a, 'ann'), presence(b, 'bob'), presence(c, 'cat')]
+    await until(() => names(pa.awareness).join() === 'ann,bob,cat')
+    const removed: number[] = []
+    pa.awareness.on('change', ({ removed: gone }: { removed: number[] }) => removed.push(...gone))
+    running.network.kill('b')
+    await until(() => names(pa.awareness).join() === 'ann,cat' && names(pc.awareness).join() === 'ann,cat')
+    expect(removed).toEqual([pb.awareness.clientID])
+    for (const p of [pa, pb, pc]) p.awareness.destroy()
+  })
+
+  it('refuses an awareness of another document', async () => {
+    running = await cluster(['a'])
+    const [a] = running.nodes as [DistribunatorNode]
+    expect(() => a.share(new Y.Doc(), 'x', { awareness: new Awareness(new Y.Doc()) })).toThrow(ArgumentError)
   })
 })

@@ -34,6 +34,7 @@ const samples: readonly Frame[] = [
   { type: FrameType.RpcReply, ref: 6, ok: false, error: { name: 'Error', message: 'no', reason: null } },
   { type: FrameType.Ping, time: 1234.5 },
   { type: FrameType.Pong, time: 0 },
+  { type: FrameType.Awareness, doc: 'notes', data: new Uint8Array([1, 2]) },
 ]
 const encodedSamples = samples.map((f) => encodeFrame(f))
 
