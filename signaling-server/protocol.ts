@@ -36,7 +36,8 @@ export const CloseCode = {
 /** A message a client may send. `publish` keeps every field, to be relayed untouched. */
 export type ClientMessage =
   | { readonly type: 'subscribe' | 'unsubscribe'; readonly topics: readonly string[] }
-  | { readonly type: 'publish'; readonly topic: string; readonly fields: Readonly<Record<string, unknown>> }
+  /** `text`: the frame as the client sent it, relayed as is. */
+  | { readonly type: 'publish'; readonly topic: string; readonly text: string }
   | { readonly type: 'ping' }
 
 /** Why a frame was refused: the close code and reason to send the offender. */
@@ -74,7 +75,7 @@ export function parseClientMessage(text: string, maxTopicLength: number): ParseR
       const { topic } = fields
       if (typeof topic !== 'string') return violation('publish: topic must be a string')
       if (topic.length > maxTopicLength) return violation(`topic name longer than ${maxTopicLength}`)
-      return { ok: true, message: { type: 'publish', topic, fields } }
+      return { ok: true, message: { type: 'publish', topic, text } }
     }
     case 'ping':
       return { ok: true, message: { type: 'ping' } }
@@ -83,9 +84,15 @@ export function parseClientMessage(text: string, maxTopicLength: number): ParseR
   }
 }
 
-/** The frame relayed to subscribers: the publish as sent, with the subscriber count. */
-export function relayedPublish(fields: Readonly<Record<string, unknown>>, clients: number): string {
-  return JSON.stringify({ ...fields, clients })
+/**
+ * The frame relayed to subscribers: the publish as sent, with the subscriber count spliced in
+ * before its closing brace. Re-serialising parsed JSON could throw (JSON.stringify overflows
+ * the stack on nesting that JSON.parse accepts); the text is a non-empty object (it has
+ * `type` and `topic`), and a `clients` key of the sender's loses to ours, which comes last.
+ */
+export function relayedPublish(text: string, clients: number): string {
+  const body = text.trimEnd()
+  return `${body.slice(0, -1)},"clients":${clients}}`
 }
 
 /** The answer to a ping. */

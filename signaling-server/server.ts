@@ -55,6 +55,16 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   }
 
   const onMessage = (client: Client, data: RawData, isBinary: boolean): void => {
+    try {
+      handleMessage(client, data, isBinary)
+    } catch (error) {
+      // Nothing a client sends may escape as an uncaught exception: drop that client only.
+      log('a message broke handling: %s', (error as Error).message)
+      kick(client, CloseCode.policyViolation, 'message could not be handled')
+    }
+  }
+
+  const handleMessage = (client: Client, data: RawData, isBinary: boolean): void => {
     if (client.socket.readyState !== WebSocket.OPEN) return
     if (!client.bucket.take()) return kick(client, CloseCode.policyViolation, `rate limit exceeded (${o.maxMessagesPerSecond}/s)`)
     if (isBinary) return kick(client, CloseCode.unsupportedData, 'binary frames are not supported')
@@ -82,7 +92,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
       case 'publish': {
         const receivers = topics.subscribersOf(message.topic)
         if (receivers.size === 0) return
-        const frame = relayedPublish(message.fields, receivers.size)
+        const frame = relayedPublish(message.text, receivers.size)
         for (const receiver of receivers) send(receiver, frame)
         return
       }

@@ -340,6 +340,21 @@ describe('malformed input closes only the sender', () => {
     expect(relayed.clients).toBe(1)
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
+
+  it('relays a deeply nested publish that JSON.stringify could not re-serialise, and stays up', async () => {
+    const server = await start()
+    const a = await connect(server.url)
+    const b = await connect(server.url)
+    await a.subscribe('t')
+    await b.subscribe('t')
+    // 20k levels: parses fine, but re-serialising it overflows the stack (this crashed the server).
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`
+    a.socket.send(`{"type":"publish","topic":"t","data":${deep}}  `)
+    await until(() => b.of('publish').length === 1)
+    expect(b.of('publish')[0]!.clients).toBe(2)
+    await expectHealthy(a)
+    await expectHealthy(b)
+  })
 })
 
 describe('verifyClient', () => {
