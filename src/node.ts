@@ -152,6 +152,11 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.names = new Registry(self, (error) => this.report(new DistribunatorError('a watch listener threw', { cause: error })))
     this.docs = new DocSync({ synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer) })
     this.docs.share(REGISTRY_DOC, this.names.doc)
+    // Updates are not relayed, except one that deleted the subtree of an owner we still
+    // reach: the owner has to see it to write its names back (see registry.ts).
+    this.names.doc.on('update', (update: Uint8Array) => {
+      for (const owner of this.names.takeOwnersToTell()) this.peers.up(owner)?.sendUpdate(REGISTRY_DOC, update)
+    })
     this.monitors = new Monitors({
       self,
       isAlive: (pid) => this.localProcess(pid) !== undefined,
@@ -229,28 +234,23 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 
   /** One live pid of a name, or undefined. */
   pidOf(name: string | ServiceClass, options: { pick?: Pick } = {}): Pid | undefined {
-    const pids = this.names.pids(nameOf(name))
-    if (pids.length === 0) return undefined
-    switch (options.pick ?? 'random') {
-      case 'first':
-        return pids[0]
-      case 'local':
-        return pids.find((p) => p.node === this.id) ?? pickRandom(pids)
-      case 'random':
-        return pickRandom(pids)
-      default:
-        throw new ArgumentError(`pick must be 'random', 'first' or 'local'`)
-    }
+    const pick = options.pick ?? 'random'
+    if (pick !== 'random' && pick !== 'first' && pick !== 'local') throw new ArgumentError(`pick must be 'random', 'first' or 'local'`)
+    const runs = this.names.runs(nameOf(name))
+    if (runs.length === 0) return undefined
+    if (pick === 'first') return runs[0]?.pid
+    if (pick === 'local') return runs.find((r) => r.pid.node === this.id)?.pid ?? pickRandom(runs)
+    return pickRandom(runs)
   }
 
   /** Every live pid of a name, once per registration, in the agreed order. */
   allPidsOf(name: string | ServiceClass): Pid[] {
-    return [...this.names.pids(nameOf(name))]
+    return this.names.pids(nameOf(name))
   }
 
   /** Nodes having the name registered, each once, in the agreed order. */
   allNodesOf(name: string | ServiceClass): string[] {
-    return [...new Set(this.names.pids(nameOf(name)).map((p) => p.node))]
+    return [...new Set(this.names.runs(nameOf(name)).map((r) => r.pid.node))]
   }
 
   /** Every non-empty name with its live pids. */
@@ -563,8 +563,16 @@ function nameOf(name: string | ServiceClass): string {
   throw new ArgumentError('a name must be a string or a GenServer class')
 }
 
-function pickRandom(pids: readonly Pid[]): Pid {
-  return pids[Math.floor(Math.random() * pids.length)] as Pid
+/** A pid at random, each registration counting once (a pid joined twice is twice as likely). */
+function pickRandom(runs: readonly { readonly pid: Pid; readonly count: number }[]): Pid {
+  let total = 0
+  for (const run of runs) total += run.count
+  let ticket = Math.random() * total
+  for (const run of runs) {
+    ticket -= run.count
+    if (ticket < 0) return run.pid
+  }
+  return (runs[runs.length - 1] as { pid: Pid }).pid
 }
 
 function positive(value: number, name: string): number {

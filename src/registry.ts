@@ -24,12 +24,14 @@ import type { LocalEndpoint } from './transport/transport.js'
 /** Why a name was joined or left, as seen by `watch`. */
 export type WatchReason = 'register' | 'unregister' | 'exit' | 'nodeup' | 'nodedown' | 'sync'
 
-/** One join or leave of one registration. */
+/** A join or leave of one pid under one name. */
 export interface WatchEvent {
   readonly type: 'join' | 'leave'
   readonly name: string
   readonly pid: Pid
   readonly reason: WatchReason
+  /** How many registrations joined or left: 1 for one register or unregister, more when a node holding counted joins comes up or goes down. */
+  readonly count: number
 }
 
 /** Receives watch events. */
@@ -52,7 +54,14 @@ interface Replica {
   readonly nodeId: string
   readonly incarnation: number
   readonly entries: Map<string, number>
-  readonly pids: Map<number, Pid>
+  /** One Pid object per process id with entries here, and how many entries it has. */
+  readonly pids: Map<number, { pid: Pid; entries: number }>
+}
+
+/** Consecutive registrations of one pid under a name: the view stores counts, not copies. */
+interface Run {
+  readonly pid: Pid
+  count: number
 }
 
 const log = logger('registry')
@@ -67,11 +76,14 @@ export class Registry {
   private readonly ownKey: string
   private readonly replicas = new Map<string, Replica>()
   private readonly live = new Map<string, number>()
-  private readonly visible = new Map<string, Pid[]>()
+  private readonly visible = new Map<string, Run[]>()
   private readonly truth = new Map<string, number>()
   private readonly truthByPid = new Map<number, Set<string>>()
   private readonly watchers = new Map<string, Set<WatchListener>>()
+  /** Owners this node saw go down, since when: only these are ever collected here. */
   private readonly unreachableSince = new Map<string, number>()
+  /** Live peers whose subtree a peer's update just deleted: they must hear of it. */
+  private readonly deletedLive = new Set<string>()
   private pending: WatchEvent[] = []
   private destroyed = false
 
@@ -126,16 +138,28 @@ export class Registry {
     }, new LocalChange('exit'))
   }
 
-  /** Live pids of a name, sorted by `Pid.compare`, a pid once per join. Do not mutate. */
-  pids(name: string): readonly Pid[] {
+  /** Live pids of a name, sorted by `Pid.compare`, a pid once per join (a new array). */
+  pids(name: string): Pid[] {
+    return expand(this.visible.get(name))
+  }
+
+  /** Live pids of a name, each once with its join count, sorted. Do not mutate. */
+  runs(name: string): readonly { readonly pid: Pid; readonly count: number }[] {
     return this.visible.get(name) ?? []
   }
 
   /** Every non-empty name with its live pids. */
   snapshot(): Map<string, Pid[]> {
     const copy = new Map<string, Pid[]>()
-    for (const [name, pids] of this.visible) copy.set(name, [...pids])
+    for (const [name, runs] of this.visible) copy.set(name, expand(runs))
     return copy
+  }
+
+  /** Live peers that must be sent the last transaction: it deleted their subtree. */
+  takeOwnersToTell(): string[] {
+    const owners = [...this.deletedLive]
+    this.deletedLive.clear()
+    return owners
   }
 
   /** Calls `listener` for every join and leave of `name` ('*': of every name). */
@@ -190,16 +214,19 @@ export class Registry {
   }
 
   /**
-   * Deletes subtrees of owners unreachable for `grace` ms. Returns the ms until the next
-   * one is due, or undefined when none is waiting.
+   * Deletes the subtrees of owners that went down here and stayed unreachable for `grace`
+   * ms. Returns the ms until the next one is due, or undefined when none is waiting.
    */
   collect(grace: number, now = Date.now()): number | undefined {
     let next: number | undefined
     const expired: string[] = []
-    for (const [key, replica] of this.replicas) {
-      if (this.isLive(replica)) continue
-      let since = this.unreachableSince.get(key)
-      if (since === undefined) this.unreachableSince.set(key, (since = now))
+    // Only owners this node saw go down: one it never reached may well be alive for others.
+    for (const [key, since] of this.unreachableSince) {
+      const replica = this.replicas.get(key)
+      if (replica === undefined || this.isLive(replica)) {
+        this.unreachableSince.delete(key)
+        continue
+      }
       const due = since + grace - now
       if (due <= 0) expired.push(key)
       else next = next === undefined ? due : Math.min(next, due)
@@ -250,7 +277,8 @@ export class Registry {
       if (event.target !== this.owners) continue
       for (const key of event.changes.keys.keys()) {
         rebuilt.add(key)
-        this.rebuild(key, reasons)
+        // Our own entries come from our truth; a peer's change to them is repaired below.
+        if (!(remote && key === this.ownKey)) this.rebuild(key, reasons, remote)
       }
     }
     for (const event of events) {
@@ -258,14 +286,17 @@ export class Registry {
       const key = event.path[0]
       // Deeper events are changes inside a nested type: junk, never an entry.
       if (typeof key !== 'string' || event.path.length !== 1 || rebuilt.has(key)) continue
+      if (remote && key === this.ownKey) {
+        ownTouched = true
+        continue
+      }
       const replica = this.replicas.get(key)
       if (replica === undefined) {
-        this.rebuild(key, reasons)
+        this.rebuild(key, reasons, remote)
         continue
       }
       const subtree = event.target as Y.Map<unknown>
       for (const entry of event.changes.keys.keys()) this.setEntry(replica, entry, subtree.get(entry), reasons)
-      if (key === this.ownKey) ownTouched = true
     }
     if (rebuilt.has(this.ownKey)) ownTouched = true
     this.flush()
@@ -273,7 +304,7 @@ export class Registry {
   }
 
   /** Re-reads one owner's whole subtree, e.g. after it was added or deleted. */
-  private rebuild(key: string, reasons: Reasons): void {
+  private rebuild(key: string, reasons: Reasons, remote: boolean): void {
     const owner = parseOwnerKey(key)
     if (owner === undefined) {
       log('ignoring malformed owner key %o', key)
@@ -286,6 +317,9 @@ export class Registry {
     if (subtree === undefined) {
       if (replica === undefined) return
       if (this.isLive(replica)) {
+        // A peer collected the subtree of an owner we still reach (it lost the owner in a
+        // partial split): the owner must learn of it to write its truth back.
+        if (remote) this.deletedLive.add(replica.nodeId)
         for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, reasons.leave)
       }
       this.replicas.delete(key)
@@ -320,31 +354,42 @@ export class Registry {
     if (count === old) return
     if (count === 0) replica.entries.delete(entry)
     else replica.entries.set(entry, count)
+    if (old === 0) this.countPidEntry(replica, entry, 1)
     if (this.isLive(replica)) this.showEntry(replica, entry, count - old, count > old ? reasons.join : reasons.leave)
+    if (count === 0) this.countPidEntry(replica, entry, -1)
   }
 
-  /** Adds (delta > 0) or removes (delta < 0) visible copies of one entry, queueing events. */
+  /** Keeps one Pid object per process id while it has entries, dropping it with the last. */
+  private countPidEntry(replica: Replica, entry: string, delta: 1 | -1): void {
+    const pidId = (parseEntryKey(entry) as { pidId: number }).pidId
+    const known = replica.pids.get(pidId)
+    if (known === undefined) {
+      if (delta > 0) replica.pids.set(pidId, { pid: new Pid(replica.nodeId, replica.incarnation, pidId), entries: 1 })
+      return
+    }
+    known.entries += delta
+    if (known.entries <= 0) replica.pids.delete(pidId)
+  }
+
+  /** Adds (delta > 0) or removes (delta < 0) visible registrations of one entry, queueing an event. */
   private showEntry(replica: Replica, entry: string, delta: number, reason: WatchReason): void {
     const parsed = parseEntryKey(entry)
     if (parsed === undefined || delta === 0) return
-    let pid = replica.pids.get(parsed.pidId)
-    if (pid === undefined) {
-      pid = new Pid(replica.nodeId, replica.incarnation, parsed.pidId)
-      replica.pids.set(parsed.pidId, pid)
-    }
+    const pid = replica.pids.get(parsed.pidId)?.pid ?? new Pid(replica.nodeId, replica.incarnation, parsed.pidId)
     const { name } = parsed
-    let list = this.visible.get(name)
-    if (list === undefined) this.visible.set(name, (list = []))
-    const at = lowerBound(list, pid)
-    if (delta > 0) {
-      list.splice(at, 0, ...new Array<Pid>(delta).fill(pid))
-    } else {
-      list.splice(at, -delta)
-      if (list.length === 0) this.visible.delete(name)
+    let runs = this.visible.get(name)
+    if (runs === undefined) this.visible.set(name, (runs = []))
+    const at = lowerBound(runs, pid)
+    const run = runs[at]
+    if (run !== undefined && run.pid.equals(pid)) {
+      run.count += delta
+      if (run.count <= 0) runs.splice(at, 1)
+    } else if (delta > 0) {
+      runs.splice(at, 0, { pid, count: delta })
     }
+    if (runs.length === 0) this.visible.delete(name)
     if (this.watchers.has(name) || this.watchers.has('*')) {
-      const type = delta > 0 ? 'join' : 'leave'
-      for (let i = Math.abs(delta); i > 0; i--) this.pending.push({ type, name, pid, reason })
+      this.pending.push({ type: delta > 0 ? 'join' : 'leave', name, pid, reason, count: Math.abs(delta) })
     }
   }
 
@@ -418,14 +463,21 @@ function parseEntryKey(key: string): { pidId: number; name: string } | undefined
   return { pidId, name: key.slice(colon + 1) }
 }
 
-/** First index in the sorted list whose pid is not before `pid`. */
-function lowerBound(list: readonly Pid[], pid: Pid): number {
+/** First index in the sorted runs whose pid is not before `pid`. */
+function lowerBound(runs: readonly Run[], pid: Pid): number {
   let lo = 0
-  let hi = list.length
+  let hi = runs.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (Pid.compare(list[mid] as Pid, pid) < 0) lo = mid + 1
+    if (Pid.compare((runs[mid] as Run).pid, pid) < 0) lo = mid + 1
     else hi = mid
   }
   return lo
+}
+
+/** A pid once per registration, in order. */
+function expand(runs: readonly Run[] | undefined): Pid[] {
+  const pids: Pid[] = []
+  for (const { pid, count } of runs ?? []) for (let i = 0; i < count; i++) pids.push(pid)
+  return pids
 }

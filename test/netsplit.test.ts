@@ -145,6 +145,71 @@ describe('grace period, garbage collection and re-assertion', () => {
   })
 })
 
+describe('garbage collection never hides a node that is still reachable', () => {
+  it('a partial split outlasting the grace period: C keeps B, whom A collected', async () => {
+    running = await cluster(['a', 'b', 'c'], { node: { registryGracePeriod: 30 } })
+    const [a, b, c] = running.nodes as [DistribunatorNode, DistribunatorNode, DistribunatorNode]
+    const pb = idle(b)
+    b.register('svc', pb)
+    await converged([a, b, c], { svc: [pb] })
+    running.network.partition(['a'], ['b'])
+    await until(() => a.nodes().length === 1 && b.nodes().length === 1)
+    // a collects b's subtree after the grace period, and that deletion reaches c...
+    const aDoc = (a as unknown as { names: { doc: Y.Doc } }).names.doc
+    await until(() => ![...aDoc.getMap('owners').keys()].some((k) => k.startsWith('b@')))
+    // ...but c still reaches b: b hears of it, writes its names back, and c shows them.
+    await converged([c], { svc: [pb] })
+    const later = idle(b)
+    b.register('svc', later)
+    await converged([b, c], { svc: [pb, later] })
+    expect(c.nodes().sort()).toEqual(['a', 'b'])
+  })
+
+  it('a node never reached is not collected: a pair that cannot link leaves the others be', async () => {
+    running = await cluster(['b', 'c'], { node: { registryGracePeriod: 30 } })
+    const [b, c] = running.nodes as [DistribunatorNode, DistribunatorNode]
+    running.network.partition(['a'], ['b']) // a and b never link (say, two symmetric NATs)
+    const pb = idle(b)
+    b.register('svc', pb)
+    const a = await running.add('a')
+    const d = await running.add('d')
+    const e = await running.add('e')
+    await until(() => a.nodes().sort().join() === 'c,d,e' && c.nodes().length === 4)
+    for (const node of [d, e]) node.register('x', idle(node))
+    const aDoc = (a as unknown as { names: { doc: Y.Doc } }).names.doc
+    const has = (prefix: string): boolean => [...aDoc.getMap('owners').keys()].some((k) => k.startsWith(prefix))
+    await until(() => has('d@') && has('e@') && has('b@'))
+    const events: string[] = []
+    c.watch('svc', (ev) => events.push(`${ev.type} ${ev.reason}`))
+    // An unrelated crash runs a's collection; a later one, collected later still, is the
+    // barrier: once e's subtree is gone on a, any pass that would take b's has run too.
+    running.network.kill('d')
+    await until(() => !has('d@'))
+    running.network.kill('e')
+    await until(() => !has('e@'))
+    expect(has('b@')).toBe(true)
+    await converged([b, c], { svc: [pb] })
+    expect(events).toEqual([])
+  })
+
+  it("a node's own names never flicker when a peer collected them during a split", async () => {
+    running = await cluster(['a', 'b'], { node: { registryGracePeriod: 30 } })
+    const [a, b] = running.nodes as [DistribunatorNode, DistribunatorNode]
+    const pa = idle(a)
+    a.register('g', pa)
+    await converged([a, b], { g: [pa] })
+    const own: string[] = []
+    a.watch('g', (e) => own.push(`${e.type} ${e.reason}`))
+    running.network.partition(['a'], ['b'])
+    const bDoc = (b as unknown as { names: { doc: Y.Doc } }).names.doc
+    await until(() => ![...bDoc.getMap('owners').keys()].some((k) => k.startsWith('a@')))
+    running.network.heal()
+    await fullyConnected([a, b])
+    await converged([a, b], { g: [pa] })
+    expect(own).toEqual([])
+  })
+})
+
 describe('zombie race', () => {
   it('an unregister racing a heal leaves no dead entry (with latency jitter)', async () => {
     for (let round = 0; round < 5; round++) {
