@@ -416,3 +416,20 @@ describe('SignalingClient lifecycle and API', () => {
     expect(c.connectedCount()).toBe(0)
   })
 })
+
+describe('closing before the socket opens', () => {
+  it('opens nothing when closed before ws has loaded (a node stopped at once)', async () => {
+    const { startSignalingServer } = await import('../signaling-server/index.js')
+    const server = await startSignalingServer({ port: 0 })
+    try {
+      new SignalingClient({ urls: [server.url], topic: 'quick' }).close()
+      // Barrier: a second client fully connected means the first had every chance to.
+      const second = new SignalingClient({ urls: [server.url], topic: 'quick' })
+      await new Promise<void>((resolve) => second.once('connect', () => resolve()))
+      expect(server.connections()).toBe(1)
+      second.close()
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -28,7 +28,8 @@ export function openWebSocket(url: string): WebSocketLike {
     socket.attach(new Native(url) as RawSocket)
   } else {
     import('ws').then(
-      ({ WebSocket }) => socket.attach(new WebSocket(url) as unknown as RawSocket),
+      // Closed while ws loaded (a node stopped at once): open nothing, or it would linger.
+      ({ WebSocket }) => socket.isClosed || socket.attach(new WebSocket(url) as unknown as RawSocket),
       (error: unknown) => socket.fail(error),
     )
   }
@@ -57,6 +58,11 @@ class PortableWebSocket implements WebSocketLike {
   onerror: ((error: unknown) => void) | null = null
   private raw: RawSocket | undefined
   private closed = false
+
+  /** True once closed, by either side. */
+  get isClosed(): boolean {
+    return this.closed
+  }
 
   attach(raw: RawSocket): void {
     if (this.closed) return
