@@ -25,7 +25,7 @@ import { Pid, newIncarnation } from './pid.js'
 import { LocalProcess, executingPid, exitReasonForWire, toWireError, type Behaviour, type Envelope } from './process.js'
 import { Registry, type WatchListener } from './registry.js'
 import { Requests } from './requests.js'
-import { RpcModules, rpcExitError, withDeadline, type RpcCallback, type RpcModule } from './rpc.js'
+import { RpcModules, rpcExitError, type RpcCallback, type RpcModule } from './rpc.js'
 import type { Transport, TransportSession } from './transport/transport.js'
 import { webrtcTransport } from './transport/webrtc.js'
 import { FrameType, type Frame, type Outcome } from './wire.js'
@@ -133,6 +133,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   private readonly session: TransportSession | undefined
   private collectTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
+  private stopping: Promise<void> | undefined
 
   /** Use `startNode`. */
   constructor(options: NodeOptions) {
@@ -149,6 +150,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.gracePeriod = positive(options.registryGracePeriod ?? 30_000, 'registryGracePeriod')
     this.stopTimeout = positive(options.stopTimeout ?? 1000, 'stopTimeout')
     const self = { nodeId: this.id, incarnation: this.incarnation, room: this.room }
+    // Validated before anything below starts a timer that a throw would leave behind.
+    const transport = transportOf(options, this.maxFrameBytes)
     this.names = new Registry(self, (error) => this.report(new DistribunatorError('a watch listener threw', { cause: error })))
     this.docs = new DocSync({ synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer) })
     this.docs.share(REGISTRY_DOC, this.names.doc)
@@ -183,7 +186,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       dial: (node) => this.session?.connect(node),
       hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
     }, options.manager)
-    this.session = transportOf(options, this.maxFrameBytes)?.open(self, this.peers.handlers)
+    this.session = transport?.open(self, this.peers.handlers)
   }
 
   /** Ids of the connected (up) nodes, not including this one (Erlang's `Node.list()`). */
@@ -211,6 +214,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** Ends a local process: its names leave, its monitors fire, its pending calls fail. */
   exit(pid: Pid, reason: unknown = 'normal'): void {
     this.assertRunning()
+    if (!(pid instanceof Pid)) throw new ArgumentError('exit needs a pid')
     if (pid.node !== this.id) throw new NotLocalError(pid.toString())
     this.localProcess(pid)?.exit(reason)
   }
@@ -228,6 +232,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** Removes one registration; 'not_joined' if the pid had none under the name. */
   unregister(name: string | ServiceClass, pid: Pid): 'ok' | 'not_joined' {
     this.assertRunning()
+    if (!(pid instanceof Pid)) throw new ArgumentError('unregister needs a pid')
     if (pid.node !== this.id || pid.incarnation !== this.incarnation) throw new NotLocalError(pid.toString())
     return this.names.leave(nameOf(name), pid)
   }
@@ -331,20 +336,26 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     const timeout = options.timeout ?? this.callTimeout
     const caller = options.from ?? executingPid() ?? null
     const callback = options.callback ?? null
-    if (node === this.id) {
-      const work = this.rpc.run(module, fn, args, callback, caller).catch((error: unknown) => {
-        throw rpcExitError(toWireError(error))
-      })
-      return withDeadline(work, timeout, options.signal)
-    }
-    if (typeof callback === 'function') throw new ArgumentError("a remote rpc's callback must name an exposed function ('module.fn')")
-    const peer = this.peers.up(node)
-    if (peer === undefined) throw new BadRpcError('nodedown', `node ${node} is not connected`)
-    const outcome = await this.requests.open(node, {
+    const request = {
       timeout, signal: options.signal,
       onTimeout: () => new BadRpcError('timeout', `no answer from ${node} in ${timeout} ms`, { cause: new TimeoutError(timeout) }),
       onNodeDown: () => new BadRpcError('nodedown', `node ${node} went down`, { cause: new NodeDownError(node) }),
-    }, (ref) => peer.send({ type: FrameType.Rpc, ref, module, fn, args, callback, from: caller }))
+    }
+    let outcome: Outcome
+    if (node === this.id) {
+      // Through the request table like a remote rpc: timeout, abort and stop() apply alike.
+      outcome = await this.requests.open(this.id, request, (ref) => {
+        this.rpc.run(module, fn, args, callback, caller).then(
+          (value) => this.requests.answer(this.id, ref, { ok: true, value }),
+          (error: unknown) => this.requests.answer(this.id, ref, { ok: false, error: toWireError(error) }),
+        )
+      })
+    } else {
+      if (typeof callback === 'function') throw new ArgumentError("a remote rpc's callback must name an exposed function ('module.fn')")
+      const peer = this.peers.up(node)
+      if (peer === undefined) throw new BadRpcError('nodedown', `node ${node} is not connected`)
+      outcome = await this.requests.open(node, request, (ref) => peer.send({ type: FrameType.Rpc, ref, module, fn, args, callback, from: caller }))
+    }
     if (outcome.ok) return outcome.value
     throw rpcExitError(outcome.error)
   }
@@ -365,8 +376,12 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
    * Leaves gracefully: peers drop this node's names at once (they are told, and the node
    * waits up to `stopTimeout` for them to hang up); local processes exit with 'shutdown'.
    */
-  async stop(): Promise<void> {
-    if (this.stopped) return
+  stop(): Promise<void> {
+    this.stopping ??= this.leave()
+    return this.stopping
+  }
+
+  private async leave(): Promise<void> {
     this.stopped = true
     log('%s stopping', this.id)
     this.manager.stop()

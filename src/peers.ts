@@ -79,6 +79,8 @@ export class Peers {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
+  /** Set by `sayGoodbye`: links that open now are closed at once. */
+  private leaving = false
   /** The callbacks to give the transport. */
   readonly handlers: TransportHandlers
 
@@ -119,6 +121,7 @@ export class Peers {
    * Links still in handshake are closed at once.
    */
   async sayGoodbye(timeout: number): Promise<void> {
+    this.leaving = true
     for (const [link, peer] of [...this.byLink]) {
       if (peer === null) link.close('stop')
       else peer.send({ type: FrameType.Bye })
@@ -144,6 +147,7 @@ export class Peers {
   }
 
   private opened(link: Link): void {
+    if (this.leaving) return link.close('stop')
     this.byLink.set(link, null)
     this.lastHeard.set(link, performance.now())
     this.heartbeatTimer ??= setInterval(() => this.beat(), this.heartbeat.interval)

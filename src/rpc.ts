@@ -9,7 +9,7 @@
  * the name of an exposed function, `'module.fn'`, called with the result and the caller's
  * pid; on the local node it may also be a function.
  */
-import { ArgumentError, BadRpcError, RemoteError, TimeoutError } from './errors.js'
+import { ArgumentError, BadRpcError, RemoteError } from './errors.js'
 import type { Pid } from './pid.js'
 import type { WireError } from './wire.js'
 
@@ -65,23 +65,4 @@ export class RpcModules {
 /** The error an rpc rejects with when the target function (or callback) threw. */
 export function rpcExitError(error: WireError): BadRpcError {
   return new BadRpcError('exit', `${error.name}: ${error.message}`, { cause: new RemoteError(error.name, error.message) })
-}
-
-/** Runs `work` with a time limit and an abort signal, for rpcs on the local node. */
-export function withDeadline<T>(work: Promise<T>, timeout: number, signal: AbortSignal | undefined): Promise<T> {
-  if (signal?.aborted === true) return Promise.reject(signal.reason)
-  if (!Number.isFinite(timeout) && signal === undefined) return work
-  return new Promise<T>((resolve, reject) => {
-    const timer = Number.isFinite(timeout)
-      ? setTimeout(() => finish(() => reject(new BadRpcError('timeout', 'no answer in time', { cause: new TimeoutError(timeout) }))), timeout)
-      : undefined
-    const onAbort = (): void => finish(() => reject(signal?.reason))
-    const finish = (settle: () => void): void => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      settle()
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    work.then((value) => finish(() => resolve(value)), (error: unknown) => finish(() => reject(error)))
-  })
 }

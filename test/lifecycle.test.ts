@@ -8,7 +8,7 @@
 import * as Y from 'yjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
-  GenServer, NodeDownError, NodeStoppedError, createMemoryNetwork, startNode,
+  ArgumentError, GenServer, NodeDownError, NodeStoppedError, createMemoryNetwork, startNode,
   type DistribunatorNode, type DownEvent, type Pid, type WatchEvent,
 } from '../src/index.js'
 import { cluster, fullyConnected, recordUncaught, until, view } from './helpers.js'
@@ -258,5 +258,50 @@ describe('a graceful stop', () => {
     expect(reasons).toEqual([['exited', 'earlier'], ['worker', 'shutdown'], ['plain', 'shutdown'], ['async', 'shutdown']])
     await fullyConnected([c.nodes[1] as DistribunatorNode])
     await c.stop()
+  })
+})
+
+describe('stop and start edge cases', () => {
+  it('a startNode that throws leaves no Manager timer behind', async () => {
+    vi.useFakeTimers()
+    try {
+      await expect(startNode({ room: 'r', manager: { nodes: ['b'] }, signaling: ['http://not-ws'] })).rejects.toBeInstanceOf(ArgumentError)
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('stop() fails a pending local rpc, and a second stop() waits for the first', async () => {
+    const network = createMemoryNetwork()
+    const a = await startNode({ room: 'r', nodeId: 'a', transport: network.transport() })
+    const b = await startNode({ room: 'r', nodeId: 'b', transport: network.transport() })
+    await until(() => a.nodes().includes('b'))
+    a.expose('slow', { never: () => new Promise(() => undefined) })
+    const pending = expect(a.doNodeRpc('a', 'slow', 'never', [], { timeout: Number.POSITIVE_INFINITY }))
+      .rejects.toBeInstanceOf(NodeStoppedError)
+    let firstDone = false
+    const first = a.stop().then(() => (firstDone = true))
+    await a.stop()
+    expect(firstDone).toBe(true)
+    await first
+    await pending
+    await b.stop()
+  })
+
+  it('a local rpc validates its timeout like a remote one', async () => {
+    const a = await startNode({ room: 'r', nodeId: 'a' })
+    a.expose('m', { f: () => 1 })
+    await expect(a.doNodeRpc('a', 'm', 'f', [], { timeout: 0 })).rejects.toBeInstanceOf(ArgumentError)
+    await expect(a.doNodeRpc('a', 'm', 'f', [], { timeout: Number.NaN })).rejects.toBeInstanceOf(ArgumentError)
+    expect(await a.doNodeRpc('a', 'm', 'f', [])).toBe(1)
+    await a.stop()
+  })
+
+  it('unregister and exit refuse what is not a pid with ArgumentError', async () => {
+    const a = await startNode({ room: 'r', nodeId: 'a' })
+    expect(() => a.unregister('x', 'not a pid' as never)).toThrow(ArgumentError)
+    expect(() => a.exit({ node: 'a' } as never)).toThrow(ArgumentError)
+    await a.stop()
   })
 })
