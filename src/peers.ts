@@ -94,6 +94,10 @@ export class Peers {
       linkOpened: (link) => this.opened(link),
       frameReceived: (link, bytes) => this.received(link, bytes),
       linkClosed: (link, reason) => this.closed(link, reason),
+      // A long frame on its way: its pieces count as life, or the heartbeat behind it would time out.
+      linkActive: (link) => {
+        if (this.byLink.get(link) != null) this.lastHeard.set(link, performance.now())
+      },
     }
   }
 

@@ -2,9 +2,11 @@
  * Failure detection by heartbeats: a peer that goes silent (crashed, frozen, laptop lid
  * closed) is declared down after the heartbeat timeout even though its link never closes.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
-import { FrameType } from '../src/wire.js'
+import { Peers } from '../src/peers.js'
+import type { Link } from '../src/transport/transport.js'
+import { FrameType, PROTOCOL_VERSION, encodeFrame } from '../src/wire.js'
 import { nextEvent, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
 
@@ -84,5 +86,44 @@ describe('handshake deadline', () => {
     expect(raw.closed).toEqual([{ node: 'a', reason: 'heartbeat timeout' }])
     expect(errors.length).toBeGreaterThan(0)
     expect(node.nodes()).toEqual([])
+  })
+})
+
+describe('long frames', () => {
+  /** A Peers table with one identified link, driven by hand under fake timers. */
+  function tableWithLink(heartbeat: { interval: number; timeout: number }) {
+    const closed: string[] = []
+    const link: Link = {
+      remoteNodeId: 'b',
+      send: () => undefined,
+      close: (reason = 'closed') => {
+        closed.push(reason)
+        peers.handlers.linkClosed(link, reason)
+      },
+    }
+    const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
+      identified: () => undefined, frame: () => undefined, down: () => undefined, replaced: () => undefined, error: () => undefined,
+    })
+    peers.handlers.linkOpened(link)
+    peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }))
+    return { peers, link, closed }
+  }
+
+  it('pieces of a frame still arriving keep the link alive past the timeout', () => {
+    vi.useFakeTimers()
+    try {
+      const { peers, link, closed } = tableWithLink({ interval: 100, timeout: 250 })
+      // One long frame: pieces for 2 s, no whole frame (so no Pong) in between.
+      for (let t = 0; t < 2000; t += 50) {
+        vi.advanceTimersByTime(50)
+        peers.handlers.linkActive?.(link)
+      }
+      expect(closed).toEqual([])
+      // Then real silence: closed after the timeout (checked once per interval).
+      vi.advanceTimersByTime(400)
+      expect(closed).toEqual(['heartbeat timeout'])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

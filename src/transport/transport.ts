@@ -35,6 +35,11 @@ export interface TransportHandlers {
   linkOpened(link: Link): void
   frameReceived(link: Link, frame: Uint8Array): void
   linkClosed(link: Link, reason: string): void
+  /**
+   * Part of a frame arrived (a transport that splits frames calls this for every piece but
+   * the last): the link is alive even while one long frame holds up everything behind it.
+   */
+  linkActive?(link: Link): void
 }
 
 /** A node's membership in a network, from `open` until `close`. */

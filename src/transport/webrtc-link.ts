@@ -27,6 +27,8 @@ export interface WebrtcLinkEvents {
   /** The data channel is open: the link can carry frames. */
   opened(link: WebrtcLink): void
   frame(link: WebrtcLink, frame: Uint8Array): void
+  /** A piece of a longer frame arrived. */
+  active(link: WebrtcLink): void
   /** The connection ended; `wasOpen` tells whether `opened` had been reported. */
   closed(link: WebrtcLink, reason: string, wasOpen: boolean): void
 }
@@ -108,6 +110,7 @@ export class WebrtcLink implements Link {
       return
     }
     if (frame !== undefined) this.events.frame(this, frame)
+    else this.events.active(this)
   }
 
   private end(reason: string): void {

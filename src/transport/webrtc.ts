@@ -140,6 +140,7 @@ class WebrtcSession implements TransportSession {
       signal: (signal) => this.publish({ type: 'signal', to: peer, signal }),
       opened: (opened) => this.handlers.linkOpened(opened),
       frame: (from, frame) => this.handlers.frameReceived(from, frame),
+      active: (from) => this.handlers.linkActive?.(from),
       closed: (ended, reason, wasOpen) => {
         if (this.links.get(id) === ended) this.links.delete(id)
         if (wasOpen) this.handlers.linkClosed(ended, reason)
