@@ -42,6 +42,8 @@ export interface NodeOptions {
   readonly password?: string
   /** STUN/TURN servers for WebRTC. @default [] (host candidates: same machine or LAN) */
   readonly iceServers?: readonly RTCIceServer[]
+  /** 'relay': connect only through a TURN server of `iceServers`. @default 'all' */
+  readonly iceTransportPolicy?: 'all' | 'relay'
   /** Another transport instead of WebRTC, e.g. `createMemoryNetwork().transport()`. */
   readonly transport?: Transport
   /** Default timeout of `call`, `nodeRpc` and `doNodeRpc`, ms. @default 5000 */
@@ -554,8 +556,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 function transportOf(options: NodeOptions, maxFrameBytes: number): Transport | undefined {
   const { signaling, transport } = options
   if (signaling === undefined) {
-    if (options.password !== undefined || options.iceServers !== undefined) {
-      throw new ArgumentError('password and iceServers need signaling servers')
+    if (options.password !== undefined || options.iceServers !== undefined || options.iceTransportPolicy !== undefined) {
+      throw new ArgumentError('password, iceServers and iceTransportPolicy need signaling servers')
     }
     return transport
   }
@@ -566,7 +568,8 @@ function transportOf(options: NodeOptions, maxFrameBytes: number): Transport | u
   if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '')) {
     throw new ArgumentError('password must be a non-empty string')
   }
-  return webrtcTransport({ signaling, password: options.password, iceServers: options.iceServers, maxFrameBytes })
+  const { password, iceServers, iceTransportPolicy } = options
+  return webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes })
 }
 
 function nameOf(name: string | ServiceClass): string {

@@ -15,6 +15,7 @@ import type { Link } from './transport.js'
 export interface WebrtcLinkOptions {
   readonly initiator: boolean
   readonly iceServers: readonly RTCIceServer[]
+  readonly iceTransportPolicy: 'all' | 'relay'
   readonly maxFrameBytes: number
   readonly chunkBytes: number
   readonly connectTimeout: number
@@ -51,7 +52,7 @@ export class WebrtcLink implements Link {
     this.peer = new SimplePeer({
       initiator: options.initiator,
       trickle: true,
-      config: { iceServers: [...options.iceServers] },
+      config: { iceServers: [...options.iceServers], iceTransportPolicy: options.iceTransportPolicy },
     })
     this.peer.on('signal', (data) => this.events.signal(data))
     this.peer.on('connect', () => this.open())

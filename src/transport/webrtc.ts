@@ -20,6 +20,7 @@
  * pair negotiates exactly one connection. Signaling is needed only to meet: links stay up
  * while the servers are down, and newcomers are met again once a server is back.
  */
+import { ArgumentError } from '../errors.js'
 import { logger } from '../log.js'
 import { SignalingClient } from '../signaling/client.js'
 import { WebrtcLink } from './webrtc-link.js'
@@ -33,6 +34,11 @@ export interface WebrtcTransportOptions {
   readonly password?: string
   /** STUN/TURN servers. @default [] (host candidates only: same machine or LAN) */
   readonly iceServers?: readonly RTCIceServer[]
+  /**
+   * Which ICE candidates to use: 'relay' sends everything through a TURN server of
+   * `iceServers` (hides addresses, crosses strict firewalls). @default 'all'
+   */
+  readonly iceTransportPolicy?: 'all' | 'relay'
   /** Largest frame accepted from a peer, bytes. @default 8 MiB */
   readonly maxFrameBytes?: number
   /** Largest data channel message, bytes (frames are split to fit). @default 64 KiB */
@@ -50,6 +56,13 @@ const log = logger('webrtc')
 
 /** A Transport over a WebRTC mesh; `startNode({ signaling })` creates one for you. */
 export function webrtcTransport(options: WebrtcTransportOptions): Transport {
+  const { iceServers = [], iceTransportPolicy = 'all' } = options
+  if (iceTransportPolicy !== 'all' && iceTransportPolicy !== 'relay') {
+    throw new ArgumentError("iceTransportPolicy must be 'all' or 'relay'")
+  }
+  if (iceTransportPolicy === 'relay' && !(Array.isArray(iceServers) && iceServers.some(isTurnServer))) {
+    throw new ArgumentError("iceTransportPolicy 'relay' needs a TURN server (turn: or turns: URL) in iceServers")
+  }
   return { open: (self, handlers) => new WebrtcSession(self, handlers, options) }
 }
 
@@ -133,6 +146,7 @@ class WebrtcSession implements TransportSession {
     const link = new WebrtcLink(peer.nodeId, {
       initiator,
       iceServers: this.options.iceServers ?? [],
+      iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
       maxFrameBytes: this.options.maxFrameBytes ?? 8 * 1024 * 1024,
       chunkBytes: this.options.chunkBytes ?? 64 * 1024,
       connectTimeout: this.options.connectTimeout ?? 10_000,
@@ -159,6 +173,12 @@ class WebrtcSession implements TransportSession {
       if (!this.closed) this.announce()
     }, 1000)
   }
+}
+
+/** True for an ICE server with a turn: or turns: URL. */
+function isTurnServer(server: RTCIceServer): boolean {
+  const urls: unknown = server?.urls
+  return (Array.isArray(urls) ? urls : [urls]).some((url) => typeof url === 'string' && /^turns?:/i.test(url))
 }
 
 function key(peer: EndpointId): string {
