@@ -48,6 +48,18 @@ describe('WebRTC mesh of Node processes', () => {
     }
   })
 
+  it('a graceful stop is seen at once, with reason stop, and its names go with it', async () => {
+    const [a, b, c] = await mesh(['a', 'b', 'c'])
+    await c!.command({ cmd: 'serve', name: 'leaving', behaviour: 'echo' })
+    await waitForName(a!, 'leaving', ['c'])
+    await c!.close()
+    for (const survivor of [a!, b!]) {
+      await survivor.until(() => survivor.last('c')?.event === 'nodedown')
+      expect(survivor.last('c')?.reason).toBe('stop')
+      expect((await survivor.state()).registry).toEqual({})
+    }
+  })
+
   it('kill -9: names vanish everywhere and pending calls fail with NodeDownError, by heartbeat', async () => {
     const [a, b, c] = await mesh(['a', 'b', 'c'])
     await c!.command({ cmd: 'serve', name: 'slow', behaviour: 'silent' })
