@@ -124,6 +124,14 @@ export class ProtocolError extends DistribunatorError {
   }
 }
 
+/** A newer node with this node's id joined the room; this one stopped (ids are unique). */
+export class NodeIdTakenError extends DistribunatorError {
+  override name = 'NodeIdTakenError'
+  constructor(readonly node: string) {
+    super(`a newer node with id ${node} joined the room: this one stopped`)
+  }
+}
+
 /** The node was stopped; it cannot be used any more. */
 export class NodeStoppedError extends DistribunatorError {
   override name = 'NodeStoppedError'

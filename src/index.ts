@@ -26,6 +26,7 @@ export {
   EncodeError,
   ProtocolError,
   NodeStoppedError,
+  NodeIdTakenError,
 } from './errors.js'
 
 export type { NodeOptions, CallOptions, RpcOptions, Pick, NodeEvents } from './node.js'

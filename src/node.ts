@@ -12,7 +12,7 @@ import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { DocSync } from './doc-sync.js'
 import {
-  ArgumentError, CallingSelfError, DistribunatorError, EncodeError, NodeDownError, NodeStoppedError, NoNodeError, NoPidError,
+  ArgumentError, CallingSelfError, DistribunatorError, EncodeError, NodeDownError, NodeIdTakenError, NodeStoppedError, NoNodeError, NoPidError,
   NoProcError, NotLocalError, ProtocolError, RemoteError, TimeoutError, BadRpcError,
 } from './errors.js'
 import { SafeObservable } from './events.js'
@@ -179,6 +179,11 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       frame: (peer, frame) => this.dispatch(peer, frame),
       down: (peer, reason) => this.peerDown(peer, reason),
       replaced: (peer) => this.names.forget(peer.nodeId, peer.incarnation),
+      superseded: () => {
+        if (this.stopped) return
+        this.report(new NodeIdTakenError(this.id))
+        void this.stop()
+      },
       error: (error) => this.report(error),
     })
     // After peers: options.manager.nodes makes the Manager ask isUp() at once.

@@ -55,6 +55,8 @@ export interface PeerHooks {
   down(peer: Peer, reason: string): void
   /** The peer was replaced by a newer incarnation of its node. */
   replaced(peer: Peer): void
+  /** A peer says a newer incarnation of this node's own id holds it now. */
+  superseded(): void
   error(error: DistribunatorError): void
 }
 
@@ -167,6 +169,11 @@ export class Peers {
     const from = peer?.nodeId ?? link.remoteNodeId
     try {
       const frame = decodeFrame(bytes, this.maxFrameBytes)
+      // Whether or not the peer's own Hello came first: our id belongs to a newer node now.
+      if (frame.type === FrameType.Superseded) {
+        if (frame.incarnation > this.self.incarnation) this.hooks.superseded()
+        return
+      }
       if (peer !== null && frame.type === FrameType.Ping) peer.send({ type: FrameType.Pong, time: frame.time })
       else if (peer !== null && frame.type === FrameType.Pong) peer.rtt = Math.max(0, performance.now() - frame.time)
       else if (peer !== null) this.hooks.frame(peer, frame)
@@ -225,7 +232,14 @@ export class Peers {
     if (hello.nodeId === this.self.nodeId) refuse('it has this node\'s id')
     const existing = this.byNode.get(hello.nodeId)
     if (existing !== undefined) {
-      if (hello.incarnation <= existing.incarnation) refuse('an incarnation as new is already linked')
+      if (hello.incarnation < existing.incarnation) {
+        // A zombie of a restarted node (or a second node with the same id): it would
+        // re-announce and be refused forever. Tell it, and leave the link for it to close
+        // (closing here could drop the frame); the heartbeat closes it otherwise.
+        link.send(encodeFrame({ type: FrameType.Superseded, incarnation: existing.incarnation }))
+        throw new ProtocolError(`refused ${hello.nodeId}: a newer incarnation is linked`, hello.nodeId)
+      }
+      if (hello.incarnation === existing.incarnation) refuse('an incarnation as new is already linked')
       this.byNode.delete(existing.nodeId)
       this.hooks.down(existing, 'restarted')
       this.hooks.replaced(existing)

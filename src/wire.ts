@@ -17,6 +17,8 @@
  *   |=== Call/Reply/Cast/Info/Monitor/Down/Rpc/RpcReply, Sync(update) ===|
  *   |--- Bye ----------------->|   graceful stop: B drops A's names at once
  *
+ * A Hello from an older incarnation of a node id whose newer incarnation is linked is
+ * answered with `Superseded`: two nodes cannot share an id, and the newer one wins.
  * Heartbeats: each side sends `Ping` every heartbeat interval and answers `Pong` (for the
  * round-trip time). Any frame counts as a sign of life; a link silent for the heartbeat
  * timeout is closed, which declares the peer down — a crashed peer is seen in about that
@@ -50,6 +52,7 @@ export const FrameType = {
   Ping: 13,
   Pong: 14,
   Awareness: 15,
+  Superseded: 16,
 } as const
 
 /** An error as it travels: its name, message and, for exits, the exit reason. */
@@ -131,6 +134,12 @@ export interface AwarenessFrame {
   readonly doc: string
   readonly data: Uint8Array
 }
+/** Answer to a Hello from an older incarnation of a node id that a newer one now holds. */
+export interface SupersededFrame {
+  readonly type: typeof FrameType.Superseded
+  /** The newer incarnation. */
+  readonly incarnation: number
+}
 /** Heartbeat; `time` is the sender's clock in ms, echoed by `Pong` to measure the round trip. */
 export interface PingFrame {
   readonly type: typeof FrameType.Ping
@@ -158,6 +167,7 @@ export type Frame =
   | PingFrame
   | PongFrame
   | AwarenessFrame
+  | SupersededFrame
 
 /** Encodes a frame; throws `EncodeError` when a payload cannot travel. */
 export function encodeFrame(frame: Frame): Uint8Array {
@@ -184,6 +194,7 @@ function toTuple(f: Frame): unknown[] {
     case FrameType.Pong:
       return [f.type, f.time]
     case FrameType.Awareness: return [f.type, f.doc, f.data]
+    case FrameType.Superseded: return [f.type, f.incarnation]
   }
 }
 
@@ -249,6 +260,9 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
         callback: t[5] === null ? null : str(t[5]), from: optionalPid(t[6]),
       }
     }
+    case FrameType.Superseded:
+      arity(t, 2)
+      return { type: FrameType.Superseded, incarnation: incarnation(t[1]) }
     case FrameType.Awareness:
       arity(t, 3)
       return { type: FrameType.Awareness, doc: str(t[1]), data: bytesField(t[2]) }

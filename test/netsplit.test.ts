@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type * as Y from 'yjs'
-import type { DistribunatorNode, Pid, WatchEvent } from '../src/index.js'
+import { NodeStoppedError, type DistribunatorNode, type Pid, type WatchEvent } from '../src/index.js'
 import { cluster, fullyConnected, idle, nextEvent, until, view, type Cluster } from './helpers.js'
 
 let running: Cluster | undefined
@@ -287,5 +287,25 @@ describe('restart', () => {
     await a.stop()
     expect(await Promise.all(downs)).toEqual([{ node: 'a', reason: 'stop' }, { node: 'a', reason: 'stop' }])
     await converged([b, c], { g: [pb] })
+  })
+})
+
+describe('one node per id', () => {
+  it('an older node whose id a newer one took is told so when it comes back, and stops', async () => {
+    running = await cluster(['a', 'x'])
+    const [a, x1] = running.nodes as [DistribunatorNode, DistribunatorNode]
+    const errors: string[] = []
+    x1.on('error', (e) => errors.push(e.name))
+    const x2 = await running.add('x')
+    await until(() => a.nodes().includes('x') && x1.nodes().length === 0)
+    // x1 is alive and tries again (here: the network relinks reachable pairs on heal).
+    running.network.heal()
+    await until(() => errors.includes('NodeIdTakenError'))
+    await until(() => running!.network.nodes().filter((id) => id === 'x').length === 1)
+    expect(() => x1.register('g', x1.spawn({}))).toThrow(NodeStoppedError)
+    expect(a.nodes()).toEqual(['x'])
+    const fresh = idle(x2)
+    x2.register('g', fresh)
+    await until(() => a.allPidsOf('g').length === 1)
   })
 })

@@ -35,6 +35,7 @@ const samples: readonly Frame[] = [
   { type: FrameType.Ping, time: 1234.5 },
   { type: FrameType.Pong, time: 0 },
   { type: FrameType.Awareness, doc: 'notes', data: new Uint8Array([1, 2]) },
+  { type: FrameType.Superseded, incarnation: a.incarnation },
 ]
 const encodedSamples = samples.map((f) => encodeFrame(f))
 
