@@ -11,56 +11,10 @@ import { WebSocket, type ClientOptions } from 'ws'
 import { ArgumentError } from '../src/errors.js'
 import { CloseCode, startSignalingServer, type ClientInfo, type SignalingServer, type SignalingServerOptions } from '../signaling-server/index.js'
 import { TOKEN_ENV, UsageError, parseCommandLine } from '../signaling-server/cli-args.js'
+import { ProtocolClient as Client } from './fixtures/protocol-client.js'
 import { recordUncaught, until } from './helpers.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-type Message = Record<string, unknown>
-interface Closed {
-  readonly code: number
-  readonly reason: string
-}
-
-/** A WebSocket client that records every message and its close. */
-class Client {
-  readonly messages: Message[] = []
-  readonly closed: Promise<Closed>
-  #closedWith: Closed | undefined
-
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as Message))
-    // Errors after open (a reset connection) end in 'close', which the tests check.
-    socket.on('error', (err) => this.messages.push({ type: 'client-error', message: err.message }))
-    this.closed = new Promise((resolve) => socket.once('close', (code, reason) => {
-      this.#closedWith = { code, reason: reason.toString() }
-      resolve(this.#closedWith)
-    }))
-  }
-
-  get isClosed(): boolean {
-    return this.#closedWith !== undefined
-  }
-
-  send(message: unknown): void {
-    this.socket.send(JSON.stringify(message))
-  }
-
-  of(type: string): Message[] {
-    return this.messages.filter((m) => m.type === type)
-  }
-
-  /** A ping round trip: every frame the server sent this client before it has arrived. */
-  async sync(): Promise<void> {
-    const pongs = this.of('pong').length
-    this.send({ type: 'ping' })
-    await until(() => this.of('pong').length > pongs)
-  }
-
-  async subscribe(...topics: string[]): Promise<void> {
-    this.send({ type: 'subscribe', topics })
-    await this.sync()
-  }
-}
 
 const servers: SignalingServer[] = []
 const clients: Client[] = []
@@ -80,13 +34,8 @@ async function start(options: SignalingServerOptions = {}): Promise<SignalingSer
 }
 
 async function connect(url: string, options?: ClientOptions): Promise<Client> {
-  const socket = new WebSocket(url, options)
-  const client = new Client(socket)
+  const client = await Client.connect(url, options)
   clients.push(client)
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve())
-    socket.once('error', reject)
-  })
   return client
 }
 

@@ -19,6 +19,7 @@ import { WebSocket } from 'ws'
 import { WebrtcProvider } from 'y-webrtc'
 import * as Y from 'yjs'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
+import { ProtocolClient as Client } from './fixtures/protocol-client.js'
 import { startYWebrtcServer } from './fixtures/y-webrtc-server.js'
 import { until } from './helpers.js'
 
@@ -139,37 +140,6 @@ describe('y-webrtc providers sync through our server', () => {
     await until(() => server.connections() === 0)
   })
 })
-
-type Message = Record<string, unknown>
-
-/** A raw protocol client that records what it receives. */
-class Client {
-  readonly messages: Message[] = []
-  constructor(readonly socket: WebSocket) {
-    socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as Message))
-  }
-
-  static async connect(url: string): Promise<Client> {
-    const socket = new WebSocket(url)
-    await once(socket, 'open')
-    return new Client(socket)
-  }
-
-  send(message: unknown): void {
-    this.socket.send(JSON.stringify(message))
-  }
-
-  of(type: string): Message[] {
-    return this.messages.filter((m) => m.type === type)
-  }
-
-  /** A ping round trip: whatever the server sent before has arrived. */
-  async sync(): Promise<void> {
-    const pongs = this.of('pong').length
-    this.send({ type: 'ping' })
-    await until(() => this.of('pong').length > pongs)
-  }
-}
 
 interface Target {
   url: string
