@@ -69,6 +69,14 @@ const log = logger('registry')
 /** Most registrations of one pid under one name; a larger count from a peer is ignored. */
 const MAX_JOIN_COUNT = 65_536
 
+/**
+ * Every key ever deleted from a Y.Map stays in it as a tombstone (~18 bytes), so process
+ * churn would grow our subtree, and every peer's copy, without bound. Past this many
+ * deletions, outnumbering the live entries four to one, the owner replaces its subtree by a
+ * fresh map of its truth; Yjs then collects the old map whole.
+ */
+const COMPACT_AFTER_DELETES = 1024
+
 /** The registry of one node. */
 export class Registry {
   readonly doc = new Y.Doc()
@@ -86,6 +94,8 @@ export class Registry {
   private readonly deletedLive = new Set<string>()
   private pending: WatchEvent[] = []
   private destroyed = false
+  /** Keys deleted from our own subtree since it was last written fresh. */
+  private ownDeletes = 0
 
   constructor(
     private readonly self: LocalEndpoint,
@@ -120,8 +130,10 @@ export class Registry {
       } else {
         this.forgetTruth(pid.id, name)
         this.ownSubtree().delete(key)
+        this.ownDeletes++
       }
     }, new LocalChange('unregister'))
+    this.compactIfWorn()
     return 'ok'
   }
 
@@ -134,8 +146,10 @@ export class Registry {
       for (const name of [...names]) {
         this.forgetTruth(pid.id, name)
         subtree.delete(entryKey(pid.id, name))
+        this.ownDeletes++
       }
     }, new LocalChange('exit'))
+    this.compactIfWorn()
   }
 
   /** Live pids of a name, sorted by `Pid.compare`, a pid once per join (a new array). */
@@ -248,6 +262,18 @@ export class Registry {
     this.destroyed = true
     this.watchers.clear()
     this.doc.destroy()
+  }
+
+  /** Rewrites our subtree from our truth once deletions have worn it (see COMPACT_AFTER_DELETES). */
+  private compactIfWorn(): void {
+    if (this.ownDeletes < COMPACT_AFTER_DELETES || this.ownDeletes < 4 * this.truth.size) return
+    this.ownDeletes = 0
+    log('compacting own subtree (%d live entries)', this.truth.size)
+    this.doc.transact(() => {
+      const fresh = new Y.Map<number>()
+      for (const [key, count] of this.truth) fresh.set(key, count)
+      this.owners.set(this.ownKey, fresh)
+    }, new LocalChange('sync'))
   }
 
   private ownSubtree(): Y.Map<number> {

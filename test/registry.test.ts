@@ -3,6 +3,7 @@
  * check, late joiners, process exit, watch events, and lookups that agree across nodes.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
 import { ArgumentError, GenServer, NotLocalError, NoProcError, type WatchEvent } from '../src/index.js'
 import { cluster, idle, pidsOf, until, view, type Cluster } from './helpers.js'
 
@@ -205,5 +206,25 @@ describe('limits', () => {
     for (let i = 0; i < 65_536; i++) a!.register('many', pid)
     expect(() => a!.register('many', pid)).toThrow(ArgumentError)
     expect(a!.allPidsOf('many')).toHaveLength(65_536)
+  })
+})
+
+describe('compaction', () => {
+  it('process churn does not grow the registry document without bound', async () => {
+    const { nodes: [a, b] } = await start(['a', 'b'])
+    const keep = idle(a!)
+    a!.register('keep', keep)
+    for (let i = 0; i < 10_000; i++) {
+      const job = a!.spawn({})
+      a!.register('job', job)
+      a!.exit(job)
+    }
+    // Barrier on the same ordered link: every churn before it has reached b.
+    a!.register('done', keep)
+    await until(() => b!.allPidsOf('done').length === 1)
+    expect(view(b!)).toEqual({ keep: [String(keep)], done: [String(keep)] })
+    // What every peer holds: without compaction, 10k tombstoned keys (~180 kB).
+    const doc = (b as unknown as { names: { doc: Y.Doc } }).names.doc
+    expect(Y.encodeStateAsUpdate(doc).byteLength).toBeLessThan(40_000)
   })
 })
