@@ -97,6 +97,16 @@ function startChild(env: Record<string, string>): Child {
   return { process: child, saw, exited, stderr: () => stderr }
 }
 
+/** Waits until the server's /health counts at least `count` topics. */
+async function subscribedTopics(server: SignalingServer, count: number): Promise<void> {
+  const health = server.url.replace(/^ws/, 'http') + '/health'
+  for (;;) {
+    const { topics } = (await (await fetch(health)).json()) as { topics: number }
+    if (topics >= count) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
 describe('y-webrtc providers sync through our server', () => {
   let server: SignalingServer
   const globals = globalThis as { WebSocket?: unknown }
@@ -117,13 +127,17 @@ describe('y-webrtc providers sync through our server', () => {
     ['with a room password (encrypted signaling)', 'cookie'],
   ])('%s', async (_, password) => {
     const room = `compat-${password === '' ? 'clear' : 'password'}`
+    const child = startChild({ SIGNAL_URL: server.url, ROOM: room, PASSWORD: password })
+    // y-webrtc has no glare handling: two providers announcing at once may both make
+    // offers and stall. Start ours once the child is subscribed, so the child calls us.
+    await subscribedTopics(server, 1)
     const doc = new Y.Doc()
     const provider = new WebrtcProvider(room, doc, { signaling: [server.url], ...(password === '' ? {} : { password }), peerOpts })
-    const child = startChild({ SIGNAL_URL: server.url, ROOM: room, PASSWORD: password })
     try {
       const map = doc.getMap<string>('m')
       map.set('parent', 'hello from the parent')
-      await until(() => map.get('child') !== undefined, 10_000)
+      // Generous: PBKDF2 and ICE in two processes on a busy 2-core CI machine.
+      await until(() => map.get('child') !== undefined, 30_000)
       expect(map.get('child')).toBe('hello from the child')
       expect(await child.saw).toBe('hello from the parent')
       expect(server.connections()).toBe(2)
