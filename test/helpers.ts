@@ -92,3 +92,31 @@ export function recordUncaught(): unknown[] {
   })
   return uncaught
 }
+
+/** Conditions waited on by event: `when` resolves once its condition holds; call `check` after each change. */
+export class Conditions {
+  private readonly waiters = new Set<() => void>()
+
+  /** Resolves once `condition` holds, re-checked on every `check()`. */
+  when(condition: () => boolean): Promise<void> {
+    if (condition()) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiter = (): void => {
+        if (!condition()) return
+        this.waiters.delete(waiter)
+        resolve()
+      }
+      this.waiters.add(waiter)
+    })
+  }
+
+  /** Something changed: re-check every waiting condition. */
+  check(): void {
+    for (const waiter of [...this.waiters]) waiter()
+  }
+
+  /** Forgets every waiting condition. */
+  clear(): void {
+    this.waiters.clear()
+  }
+}

@@ -21,6 +21,7 @@ import * as Y from 'yjs'
 import type { MemoryNetwork } from '../src/transport/memory.js'
 import type { Link, Transport, TransportSession } from '../src/transport/transport.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type HelloFrame } from '../src/wire.js'
+import { Conditions } from './helpers.js'
 
 /** Name of the registry document on the wire (node.ts keeps it private). */
 export const REGISTRY_DOC = 'distribunator/registry'
@@ -39,7 +40,7 @@ export class RawPeer {
   readonly doc = new Y.Doc()
   private readonly session: TransportSession
   private readonly joined = new Set<string>()
-  private readonly waiters = new Set<() => void>()
+  private readonly conditions = new Conditions()
 
   constructor(
     network: MemoryNetwork,
@@ -69,15 +70,7 @@ export class RawPeer {
 
   /** Resolves once `condition` holds, re-checked whenever something arrives or a link changes. */
   when(condition: () => boolean): Promise<void> {
-    if (condition()) return Promise.resolve()
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (!condition()) return
-        this.waiters.delete(check)
-        resolve()
-      }
-      this.waiters.add(check)
-    })
+    return this.conditions.when(condition)
   }
 
   /** Resolves with the link to `node` once the network opened it. */
@@ -127,7 +120,7 @@ export class RawPeer {
   close(): void {
     this.session.close()
     this.doc.destroy()
-    this.waiters.clear()
+    this.conditions.clear()
   }
 
   private onFrame(link: Link, bytes: Uint8Array): void {
@@ -152,7 +145,7 @@ export class RawPeer {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter()
+    this.conditions.check()
   }
 }
 
