@@ -10,6 +10,8 @@ export { Monitor } from './monitors.js'
 export { Manager } from './manager.js'
 export { createMemoryNetwork } from './transport/memory.js'
 export { webrtcTransport } from './transport/webrtc.js'
+export { broadcastChannelTransport } from './transport/broadcast-channel.js'
+export { combineTransports } from './transport/combined.js'
 export {
   DistribunatorError,
   NoNodeError,
@@ -29,7 +31,7 @@ export {
   NodeIdTakenError,
 } from './errors.js'
 
-export type { NodeOptions, CallOptions, RpcOptions, Pick, NodeEvents } from './node.js'
+export type { NodeOptions, CallOptions, RpcOptions, Pick, NodeEvents, LinkInfo } from './node.js'
 export type { ServiceClass, Target } from './gen-server.js'
 export type { Behaviour, From, ProcessContext } from './process.js'
 export type { WatchEvent, WatchListener, WatchReason } from './registry.js'
@@ -39,4 +41,5 @@ export type { RpcModule, RpcCallback } from './rpc.js'
 export type { BadRpcReason } from './errors.js'
 export type { MemoryNetwork, MemoryNetworkOptions } from './transport/memory.js'
 export type { WebrtcTransportOptions } from './transport/webrtc.js'
+export type { BroadcastChannelTransportOptions } from './transport/broadcast-channel.js'
 export type { Transport, TransportSession, TransportHandlers, Link, LocalEndpoint } from './transport/transport.js'

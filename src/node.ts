@@ -27,6 +27,8 @@ import { Registry, type WatchListener } from './registry.js'
 import { Requests } from './requests.js'
 import { RpcModules, rpcExitError, type RpcCallback, type RpcModule } from './rpc.js'
 import type { Transport, TransportSession } from './transport/transport.js'
+import { broadcastChannelTransport } from './transport/broadcast-channel.js'
+import { combineTransports } from './transport/combined.js'
 import { webrtcTransport } from './transport/webrtc.js'
 import { FrameType, type Frame, type Outcome } from './wire.js'
 
@@ -44,6 +46,12 @@ export interface NodeOptions {
   readonly iceServers?: readonly RTCIceServer[]
   /** 'relay': connect only through a TURN server of `iceServers`. @default 'all' */
   readonly iceTransportPolicy?: 'all' | 'relay'
+  /**
+   * Same-origin tabs and workers also meet over a BroadcastChannel: with no signaling server
+   * reachable (offline), and mixed with the WebRTC mesh. @default true in browsers and
+   * workers, unless `transport` is given; false in Node
+   */
+  readonly broadcastChannel?: boolean
   /** Another transport instead of WebRTC, e.g. `createMemoryNetwork().transport()`. */
   readonly transport?: Transport
   /** Default timeout of `call`, `nodeRpc` and `doNodeRpc`, ms. @default 5000 */
@@ -86,6 +94,19 @@ export interface RpcOptions {
   readonly signal?: AbortSignal
   /** The calling process, passed to the callback. */
   readonly from?: Pid
+}
+
+/** One link of the node, as `links()` reports it. */
+export interface LinkInfo {
+  /** The node at the other end. */
+  readonly node: string
+  readonly incarnation: number
+  /** True once connected and synced (it is in `nodes()`). */
+  readonly up: boolean
+  /** Last heartbeat round trip, ms; undefined before the first. */
+  readonly rtt: number | undefined
+  /** What carries it: 'webrtc', 'broadcast-channel', 'memory', or a custom transport's name. */
+  readonly via: string
 }
 
 /** Which pid `pidOf` returns: any at random, the first in the agreed order, or a local one if any. */
@@ -136,6 +157,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   private collectTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
   private stopping: Promise<void> | undefined
+  /** A closing page says goodbye, so peers drop its names at once rather than after heartbeats. */
+  private readonly onPageHide = (): void => void this.stop()
 
   /** Use `startNode`. */
   constructor(options: NodeOptions) {
@@ -194,6 +217,18 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
     }, options.manager)
     this.session = transport?.open(self, this.peers.handlers)
+    globalThis.addEventListener?.('pagehide', this.onPageHide)
+  }
+
+  /** Every link to another node, with its round trip and transport (for inspectors). */
+  links(): LinkInfo[] {
+    return [...this.peers.all()].map((peer) => ({
+      node: peer.nodeId,
+      incarnation: peer.incarnation,
+      up: peer.up,
+      rtt: peer.rtt,
+      via: peer.link.via ?? 'custom',
+    }))
   }
 
   /** Ids of the connected (up) nodes, not including this one (Erlang's `Node.list()`). */
@@ -390,6 +425,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 
   private async leave(): Promise<void> {
     this.stopped = true
+    globalThis.removeEventListener?.('pagehide', this.onPageHide)
     log('%s stopping', this.id)
     this.manager.stop()
     clearTimeout(this.collectTimer)
@@ -559,22 +595,36 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 
 /** The transport the options ask for: given, WebRTC through signaling, or none (a lone node). */
 function transportOf(options: NodeOptions, maxFrameBytes: number): Transport | undefined {
-  const { signaling, transport } = options
-  if (signaling === undefined) {
-    if (options.password !== undefined || options.iceServers !== undefined || options.iceTransportPolicy !== undefined) {
-      throw new ArgumentError('password, iceServers and iceTransportPolicy need signaling servers')
-    }
-    return transport
-  }
-  if (transport !== undefined) throw new ArgumentError('give either signaling or transport, not both')
-  if (!Array.isArray(signaling) || signaling.length === 0 || !signaling.every((u) => typeof u === 'string' && /^wss?:\/\//.test(u))) {
-    throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs')
-  }
+  const { signaling, transport, broadcastChannel = transport === undefined && inBrowser() } = options
+  if (typeof broadcastChannel !== 'boolean') throw new ArgumentError('broadcastChannel must be true or false')
+  if (broadcastChannel && typeof BroadcastChannel !== 'function') throw new ArgumentError('broadcastChannel: this runtime has no BroadcastChannel')
   if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '')) {
     throw new ArgumentError('password must be a non-empty string')
   }
-  const { password, iceServers, iceTransportPolicy } = options
-  return webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes })
+  const { password } = options
+  const transports: Transport[] = []
+  if (broadcastChannel) transports.push(broadcastChannelTransport({ password }))
+  if (signaling === undefined) {
+    if (options.iceServers !== undefined || options.iceTransportPolicy !== undefined) {
+      throw new ArgumentError('iceServers and iceTransportPolicy need signaling servers')
+    }
+    if (password !== undefined && !broadcastChannel) throw new ArgumentError('password needs signaling servers or broadcastChannel')
+  } else {
+    if (transport !== undefined) throw new ArgumentError('give either signaling or transport, not both')
+    if (!Array.isArray(signaling) || signaling.length === 0 || !signaling.every((u) => typeof u === 'string' && /^wss?:\/\//.test(u))) {
+      throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs')
+    }
+    const { iceServers, iceTransportPolicy } = options
+    transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes }))
+  }
+  if (transport !== undefined) transports.push(transport)
+  return transports.length === 0 ? undefined : combineTransports(transports)
+}
+
+/** True in a browser page or worker (not in Node, which has a BroadcastChannel of its own). */
+function inBrowser(): boolean {
+  return typeof BroadcastChannel === 'function' &&
+    (typeof document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined')
 }
 
 function nameOf(name: string | ServiceClass): string {

@@ -100,6 +100,7 @@ export class Peers {
       linkActive: (link) => {
         if (this.byLink.get(link) != null) this.lastHeard.set(link, performance.now())
       },
+      linkedTo: (nodeId, incarnation) => (this.byNode.get(nodeId)?.incarnation ?? -Infinity) >= incarnation,
     }
   }
 
@@ -112,6 +113,11 @@ export class Peers {
   up(nodeId: string): Peer | undefined {
     const peer = this.byNode.get(nodeId)
     return peer?.up === true ? peer : undefined
+  }
+
+  /** Every identified peer, up or still syncing. */
+  all(): IterableIterator<Peer> {
+    return this.byNode.values()
   }
 
   /** Ids of the peers that are up. */
@@ -239,7 +245,15 @@ export class Peers {
         link.send(encodeFrame({ type: FrameType.Superseded, incarnation: existing.incarnation }))
         throw new ProtocolError(`refused ${hello.nodeId}: a newer incarnation is linked`, hello.nodeId)
       }
-      if (hello.incarnation === existing.incarnation) refuse('an incarnation as new is already linked')
+      if (hello.incarnation === existing.incarnation) {
+        // A second link to the same incarnation (two transports met it at once): not an
+        // error; the first one stays and the transport that made this one stands down.
+        log('%s: a second link to %s, closed', this.self.nodeId, hello.nodeId)
+        this.byLink.delete(link)
+        this.lastHeard.delete(link)
+        link.close('duplicate')
+        return
+      }
       this.byNode.delete(existing.nodeId)
       this.hooks.down(existing, 'restarted')
       this.hooks.replaced(existing)

@@ -96,6 +96,7 @@ class Side {
     // A plain frozen object, so handlers see nothing of the pipe's internals.
     this.link = Object.freeze({
       remoteNodeId,
+      via: 'memory',
       send: (frame: Uint8Array) => send(this, frame),
       close: (reason = 'closed') => close(this, reason),
     })

@@ -24,6 +24,8 @@ export interface LocalEndpoint {
 export interface Link {
   /** Node id of the other side as the transport knows it (the handshake confirms it). */
   readonly remoteNodeId: string
+  /** What carries it, for inspectors: 'webrtc', 'broadcast-channel', 'memory'... */
+  readonly via?: string
   /** Queues one frame for the other side. Must not throw once the link has closed. */
   send(frame: Uint8Array): void
   /** Closes the link; `linkClosed` follows. */
@@ -40,6 +42,11 @@ export interface TransportHandlers {
    * the last): the link is alive even while one long frame holds up everything behind it.
    */
   linkActive?(link: Link): void
+  /**
+   * True when the node already has a link to that incarnation (over another transport of a
+   * combined one): a transport asks before making a second link to it.
+   */
+  linkedTo?(nodeId: string, incarnation: number): boolean
 }
 
 /** A node's membership in a network, from `open` until `close`. */

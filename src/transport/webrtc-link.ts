@@ -38,6 +38,7 @@ const log = logger('webrtc')
 
 /** A connection to one peer; a transport `Link` once open. */
 export class WebrtcLink implements Link {
+  readonly via = 'webrtc'
   private readonly peer: SimplePeer
   private readonly joiner: FrameJoiner
   private state: 'connecting' | 'open' | 'closed' = 'connecting'

@@ -123,16 +123,22 @@ class WebrtcSession implements TransportSession {
     if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string)
     if (payload.type === 'announce') {
       if (payload.to !== undefined && payload.to !== this.self.nodeId) return
-      if (this.links.has(key(from))) return
+      if (this.links.has(key(from)) || this.linkedElsewhere(from)) return
       if (this.initiatesWith(from)) this.link(from, true)
       else this.announce(from.nodeId)
     } else if (payload.type === 'signal') {
       const to = endpoint(payload.to)
       if (to?.nodeId !== this.self.nodeId || to.incarnation !== this.self.incarnation) return
       // The peer calls us only when it sorts first; anything else is stale.
-      const link = this.links.get(key(from)) ?? (this.initiatesWith(from) ? undefined : this.link(from, false))
+      const link = this.links.get(key(from)) ??
+        (this.initiatesWith(from) || this.linkedElsewhere(from) ? undefined : this.link(from, false))
       link?.signal(payload.signal)
     }
+  }
+
+  /** True when the node reaches that peer over another transport (a tab's BroadcastChannel). */
+  private linkedElsewhere(peer: EndpointId): boolean {
+    return this.handlers.linkedTo?.(peer.nodeId, peer.incarnation) === true
   }
 
   /** True when this endpoint sorts first of the pair, and so makes the offer. */
@@ -152,14 +158,22 @@ class WebrtcSession implements TransportSession {
       connectTimeout: this.options.connectTimeout ?? 10_000,
     }, {
       signal: (signal) => this.publish({ type: 'signal', to: peer, signal }),
-      opened: (opened) => this.handlers.linkOpened(opened),
+      opened: (opened) => {
+        // The other transport won the race while we negotiated: one link per pair is enough.
+        if (this.linkedElsewhere(peer)) {
+          this.links.delete(id)
+          opened.discard()
+        } else {
+          this.handlers.linkOpened(opened)
+        }
+      },
       frame: (from, frame) => this.handlers.frameReceived(from, frame),
       active: (from) => this.handlers.linkActive?.(from),
       closed: (ended, reason, wasOpen) => {
         if (this.links.get(id) === ended) this.links.delete(id)
         if (wasOpen) this.handlers.linkClosed(ended, reason)
         // The peer may still be alive (a network blip): say hello again so it can call back.
-        if (!this.closed && reason !== 'restarted' && reason !== 'stop') this.scheduleReannounce()
+        if (!this.closed && reason !== 'restarted' && reason !== 'stop' && reason !== 'duplicate') this.scheduleReannounce()
       },
     })
     this.links.set(id, link)

@@ -1,0 +1,33 @@
+/**
+ * Several transports as one: a tab meets the tabs of its browser over BroadcastChannel and
+ * everyone else over WebRTC. Each transport asks `linkedTo` before linking, so a pair keeps
+ * the link that formed first (BroadcastChannel, in practice: it needs no negotiation).
+ */
+import type { Transport, TransportSession } from './transport.js'
+
+/** One Transport made of several; links from all of them reach the same node. */
+export function combineTransports(transports: readonly Transport[]): Transport {
+  if (transports.length === 1) return transports[0] as Transport
+  return {
+    open(self, handlers) {
+      const sessions: TransportSession[] = []
+      for (const transport of transports) {
+        const own = sessions.length
+        sessions.push(transport.open(self, {
+          ...handlers,
+          linkClosed(link, reason) {
+            handlers.linkClosed(link, reason)
+            // The pair may still reach each other another way (a tab's WebRTC link broke,
+            // its BroadcastChannel is fine): the other transports try it.
+            if (reason === 'stop' || reason === 'restarted' || reason === 'duplicate') return
+            sessions.forEach((session, index) => index !== own && session.connect(link.remoteNodeId))
+          },
+        }))
+      }
+      return {
+        connect: (nodeId) => sessions.forEach((session) => session.connect(nodeId)),
+        close: () => sessions.forEach((session) => session.close()),
+      }
+    },
+  }
+}
