@@ -27,10 +27,13 @@ import { Registry, type WatchListener } from './registry.js'
 import { Requests } from './requests.js'
 import { RpcModules, rpcExitError, type RpcCallback, type RpcModule } from './rpc.js'
 import type { Transport, TransportSession } from './transport/transport.js'
+import { Gateway } from './gateway.js'
 import { broadcastChannelTransport } from './transport/broadcast-channel.js'
+import { MessagePortTransport, acceptPorts, portFor, type WorkerScope } from './transport/message-port.js'
+import { RelayedTransport } from './transport/relayed.js'
 import { combineTransports } from './transport/combined.js'
 import { webrtcTransport } from './transport/webrtc.js'
-import { FrameType, type Frame, type Outcome } from './wire.js'
+import { FrameType, type Frame, type Outcome, type TunnelFrame } from './wire.js'
 
 /** Options of `startNode`. */
 export interface NodeOptions {
@@ -52,6 +55,12 @@ export interface NodeOptions {
    * workers, unless `transport` is given; false in Node
    */
   readonly broadcastChannel?: boolean
+  /**
+   * In a Web Worker or SharedWorker: `self`. The node links to every page that calls
+   * `attachWorker` on this worker, and reaches the whole mesh through those pages (workers
+   * have no WebRTC); BroadcastChannel then defaults to off, so the page link is the one used.
+   */
+  readonly parent?: WorkerScope
   /** Another transport instead of WebRTC, e.g. `createMemoryNetwork().transport()`. */
   readonly transport?: Transport
   /** Default timeout of `call`, `nodeRpc` and `doNodeRpc`, ms. @default 5000 */
@@ -153,7 +162,13 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   private readonly monitors: Monitors
   private readonly rpc = new RpcModules()
   private readonly peers: Peers
-  private readonly session: TransportSession | undefined
+  private readonly session: TransportSession
+  /** Links to workers and to the pages of a worker. */
+  private readonly ports = new MessagePortTransport()
+  /** Links through gateways (a worker's page), and this node's part as a gateway. */
+  private readonly relayed: RelayedTransport
+  private readonly gateway: Gateway
+  private readonly stopAcceptingPorts: (() => void) | undefined
   private collectTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
   private stopping: Promise<void> | undefined
@@ -176,7 +191,14 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.stopTimeout = positive(options.stopTimeout ?? 1000, 'stopTimeout')
     const self = { nodeId: this.id, incarnation: this.incarnation, room: this.room }
     // Validated before anything below starts a timer that a throw would leave behind.
-    const transport = transportOf(options, this.maxFrameBytes)
+    const sendTunnel = (node: string, frame: TunnelFrame): boolean => {
+      const peer = this.peers.get(node)
+      peer?.send(frame)
+      return peer !== undefined
+    }
+    this.relayed = new RelayedTransport(sendTunnel)
+    this.gateway = new Gateway({ send: sendTunnel, upIds: () => this.peers.upIds() })
+    const transport = combineTransports([...transportsOf(options, this.maxFrameBytes), this.ports, this.relayed])
     this.names = new Registry(self, (error) => this.report(new DistribunatorError('a watch listener threw', { cause: error })))
     this.docs = new DocSync({ synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer) })
     this.docs.share(REGISTRY_DOC, this.names.doc)
@@ -213,11 +235,22 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.manager = new Manager({
       selfId: this.id,
       isUp: (node) => this.peers.up(node) !== undefined,
-      dial: (node) => this.session?.connect(node),
+      dial: (node) => this.session.connect(node),
       hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
     }, options.manager)
-    this.session = transport?.open(self, this.peers.handlers)
+    this.session = transport.open(self, this.peers.handlers)
+    this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)
     globalThis.addEventListener?.('pagehide', this.onPageHide)
+  }
+
+  /**
+   * Links this node (a page) to a node running in `worker` (started with `parent: self`),
+   * and makes the worker reachable from every node this one reaches. Returns a function
+   * that detaches it. A MessagePort stands for a worker that listens on it.
+   */
+  attachWorker(worker: Worker | SharedWorker | MessagePort): () => void {
+    this.assertRunning()
+    return this.ports.add(portFor(worker))
   }
 
   /** Every link to another node, with its round trip and transport (for inspectors). */
@@ -431,7 +464,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     clearTimeout(this.collectTimer)
     this.requests.failAll(() => new NodeStoppedError(this.id))
     await this.peers.sayGoodbye(this.stopTimeout)
-    this.session?.close()
+    this.stopAcceptingPorts?.()
+    this.session.close()
     this.peers.clear()
     for (const process of [...this.processes.values()]) process.exit('shutdown')
     this.monitors.stop()
@@ -501,6 +535,10 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
         this.names.forget(peer.nodeId, peer.incarnation)
         peer.link.close('stop')
         return
+      case FrameType.Tunnel:
+        if (frame.deliver) this.relayed.delivered(peer.nodeId, frame)
+        else this.gateway.forward(peer.nodeId, frame)
+        return
       case FrameType.Sync:
         this.docs.receive(peer, frame)
         return
@@ -556,6 +594,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     peer.up = true
     this.names.markUp(peer.nodeId, peer.incarnation)
     this.manager.nodeUp(peer.nodeId)
+    this.gateway.peerUp(peer.nodeId, peer.link.via === 'message-port')
     log('%s: %s up', this.id, peer.nodeId)
     this.emit('nodeup', [{ node: peer.nodeId }])
   }
@@ -566,8 +605,10 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.scheduleCollect(this.gracePeriod)
     this.requests.nodeDown(peer.nodeId)
     this.monitors.nodeDown(peer.nodeId)
+    this.relayed.gatewayDown(peer.nodeId)
     // While this node stops, its own leaving is the news, not each peer's.
     if (!peer.up || this.stopped) return
+    this.gateway.peerDown(peer.nodeId)
     this.manager.nodeDown(peer.nodeId)
     log('%s: %s down (%s)', this.id, peer.nodeId, reason)
     this.emit('nodedown', [{ node: peer.nodeId, reason }])
@@ -594,9 +635,13 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 }
 
 /** The transport the options ask for: given, WebRTC through signaling, or none (a lone node). */
-function transportOf(options: NodeOptions, maxFrameBytes: number): Transport | undefined {
-  const { signaling, transport, broadcastChannel = transport === undefined && inBrowser() } = options
+/** The transports the options ask for (the node adds MessagePorts and tunnels to them). */
+function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] {
+  const { signaling, transport, broadcastChannel = transport === undefined && options.parent === undefined && inBrowser() } = options
   if (typeof broadcastChannel !== 'boolean') throw new ArgumentError('broadcastChannel must be true or false')
+  if (options.parent !== undefined && typeof options.parent?.addEventListener !== 'function') {
+    throw new ArgumentError('parent must be a worker\'s global scope (self) or a MessagePort')
+  }
   if (broadcastChannel && typeof BroadcastChannel !== 'function') throw new ArgumentError('broadcastChannel: this runtime has no BroadcastChannel')
   if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '')) {
     throw new ArgumentError('password must be a non-empty string')
@@ -618,7 +663,7 @@ function transportOf(options: NodeOptions, maxFrameBytes: number): Transport | u
     transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes }))
   }
   if (transport !== undefined) transports.push(transport)
-  return transports.length === 0 ? undefined : combineTransports(transports)
+  return transports
 }
 
 /** True in a browser page or worker (not in Node, which has a BroadcastChannel of its own). */

@@ -134,7 +134,10 @@ export class Peers {
    */
   async sayGoodbye(timeout: number): Promise<void> {
     this.leaving = true
-    for (const [link, peer] of [...this.byLink]) {
+    // Byes through a gateway first: once the gateway has its own Bye it drops our tunnels,
+    // and a Bye still queued behind it would be lost (the peer would see 'closed', not 'stop').
+    const links = [...this.byLink].sort(([a], [b]) => Number(isTunnel(b)) - Number(isTunnel(a)))
+    for (const [link, peer] of links) {
       if (peer === null) link.close('stop')
       else peer.send({ type: FrameType.Bye })
     }
@@ -265,4 +268,8 @@ export class Peers {
     this.byNode.set(peer.nodeId, peer)
     this.hooks.identified(peer)
   }
+}
+
+function isTunnel(link: Link): boolean {
+  return link.via?.startsWith('relay:') === true
 }

@@ -53,7 +53,12 @@ export const FrameType = {
   Pong: 14,
   Awareness: 15,
   Superseded: 16,
+  Tunnel: 17,
 } as const
+
+/** What a Tunnel frame does to the tunnel: see `TunnelFrame`. */
+export const TunnelOp = { Open: 0, Frame: 1, Close: 2 } as const
+export type TunnelOp = (typeof TunnelOp)[keyof typeof TunnelOp]
 
 /** An error as it travels: its name, message and, for exits, the exit reason. */
 export interface WireError {
@@ -140,6 +145,20 @@ export interface SupersededFrame {
   /** The newer incarnation. */
   readonly incarnation: number
 }
+/**
+ * A link between two nodes carried through a third, the gateway (a page for its workers,
+ * which cannot reach the WebRTC mesh): gateway.ts and transport/relayed.ts. `node` is the
+ * far end. `deliver` false: an end asks the gateway to pass it on; true: the gateway hands
+ * it to an end. The gateway opens each tunnel at both ends; either end closes it.
+ */
+export interface TunnelFrame {
+  readonly type: typeof FrameType.Tunnel
+  readonly node: string
+  readonly op: TunnelOp
+  /** An encoded frame of the tunnelled link (op Frame), else null. */
+  readonly data: Uint8Array | null
+  readonly deliver: boolean
+}
 /** Heartbeat; `time` is the sender's clock in ms, echoed by `Pong` to measure the round trip. */
 export interface PingFrame {
   readonly type: typeof FrameType.Ping
@@ -168,6 +187,7 @@ export type Frame =
   | PongFrame
   | AwarenessFrame
   | SupersededFrame
+  | TunnelFrame
 
 /** Encodes a frame; throws `EncodeError` when a payload cannot travel. */
 export function encodeFrame(frame: Frame): Uint8Array {
@@ -195,6 +215,7 @@ function toTuple(f: Frame): unknown[] {
       return [f.type, f.time]
     case FrameType.Awareness: return [f.type, f.doc, f.data]
     case FrameType.Superseded: return [f.type, f.incarnation]
+    case FrameType.Tunnel: return [f.type, f.node, f.op, f.data, f.deliver]
   }
 }
 
@@ -263,6 +284,15 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
     case FrameType.Superseded:
       arity(t, 2)
       return { type: FrameType.Superseded, incarnation: incarnation(t[1]) }
+    case FrameType.Tunnel: {
+      arity(t, 5)
+      const op = t[2]
+      if (op !== TunnelOp.Open && op !== TunnelOp.Frame && op !== TunnelOp.Close) throw malformed('bad tunnel op')
+      if (typeof t[4] !== 'boolean') throw malformed('tunnel direction is not a boolean')
+      const data = t[3] === null ? null : bytesField(t[3])
+      if ((op === TunnelOp.Frame) !== (data !== null)) throw malformed('tunnel data must come with, and only with, op Frame')
+      return { type: FrameType.Tunnel, node: nodeId(t[1]), op, data, deliver: t[4] }
+    }
     case FrameType.Awareness:
       arity(t, 3)
       return { type: FrameType.Awareness, doc: str(t[1]), data: bytesField(t[2]) }

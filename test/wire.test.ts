@@ -4,7 +4,7 @@ import { decode, encode } from '@msgpack/msgpack'
 import { encodeValue } from '../src/codec.js'
 import { EncodeError, ProtocolError } from '../src/errors.js'
 import { Pid } from '../src/pid.js'
-import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame } from '../src/wire.js'
+import { FrameType, PROTOCOL_VERSION, TunnelOp, decodeFrame, encodeFrame } from '../src/wire.js'
 import type { Frame } from '../src/wire.js'
 
 const LIMIT = 1 << 20
@@ -36,6 +36,9 @@ const samples: readonly Frame[] = [
   { type: FrameType.Pong, time: 0 },
   { type: FrameType.Awareness, doc: 'notes', data: new Uint8Array([1, 2]) },
   { type: FrameType.Superseded, incarnation: a.incarnation },
+  { type: FrameType.Tunnel, node: 'worker-1', op: TunnelOp.Open, data: null, deliver: true },
+  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Frame, data: new Uint8Array([145, 2]), deliver: false },
+  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Close, data: null, deliver: false },
 ]
 const encodedSamples = samples.map((f) => encodeFrame(f))
 
@@ -195,6 +198,16 @@ describe('decodeFrame refuses with ProtocolError', () => {
     for (const doc of [1, null]) refuses(withField(FrameType.Sync, 1, doc))
     for (const data of ['bytes', [0, 1], null, 1]) expect(refuses(withField(FrameType.Sync, 2, data)).message).toMatch(/bytes/)
     for (const cause of [1, false, ['leave']]) refuses(withField(FrameType.Sync, 3, cause))
+  })
+
+  it('bad Tunnel fields: node, op, data that does not match the op, direction', () => {
+    const tunnel = (fields: unknown[]): Uint8Array => encodeValue([FrameType.Tunnel, ...fields])
+    for (const fields of [
+      ['', TunnelOp.Open, null, true], [7, TunnelOp.Open, null, true],
+      ['w', 3, null, true], ['w', '0', null, true],
+      ['w', TunnelOp.Frame, null, false], ['w', TunnelOp.Open, new Uint8Array(1), true], ['w', TunnelOp.Frame, 'bytes', false],
+      ['w', TunnelOp.Close, null, 1],
+    ]) expect(attempt(tunnel(fields))).toBeInstanceOf(ProtocolError)
   })
 
   it('replies without a boolean ok, or with a bad error', () => {
@@ -371,6 +384,8 @@ describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', 
     fc.record({ type: fc.constant(FrameType.Demonitor), ref }, plain),
     fc.record({ type: fc.constant(FrameType.Down), ref, reason: payload }, plain),
     fc.record({ type: fc.constant(FrameType.Rpc), ref, module: str, fn: str, args: fc.array(payload, { maxLength: 3 }), callback: fc.option(str), from: fc.option(pid) }, plain),
+    fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(TunnelOp.Open, TunnelOp.Frame, TunnelOp.Close), fc.uint8Array({ maxLength: 16 }), fc.boolean())
+      .map(([node, op, data, deliver]) => ({ type: FrameType.Tunnel, node, op, data: op === TunnelOp.Frame ? data : null, deliver })),
   )
 
   it('generated frames round-trip', () => {

@@ -1,0 +1,165 @@
+/**
+ * Links over MessagePorts: a page and its Web Worker or SharedWorker (or two Node worker
+ * threads). The page makes a MessageChannel, keeps one port and hands the other to the
+ * worker inside `{ distribunator: 'port', port }` (`node.attachWorker(worker)`); a worker node
+ * started with `parent: self` links over every such port it receives. Messages on a port:
+ *
+ *   { type: 'announce', from: {nodeId, incarnation} }   each side's first message
+ *   { type: 'frame', data }                              one frame of the link
+ *   { type: 'bye' }                                      the link is closed
+ *
+ * A port queues messages until its other side listens, so the announces cannot be missed;
+ * the link opens when the other side's announce arrives. A terminated worker says nothing:
+ * heartbeats find out, as for a crashed tab.
+ */
+import { ArgumentError } from '../errors.js'
+import { logger } from '../log.js'
+import type { Link, LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
+
+/** The message that hands a port to a worker node. */
+export interface PortHandover {
+  readonly distribunator: 'port'
+  readonly port: MessagePort
+}
+
+/** A worker's global scope, as much as `parent` needs of it: `self` in a Worker or SharedWorker, or a MessagePort. */
+export interface WorkerScope {
+  addEventListener(type: 'message' | 'connect', listener: (event: MessageEvent) => void): void
+  removeEventListener(type: 'message' | 'connect', listener: (event: MessageEvent) => void): void
+  start?(): void
+}
+
+const log = logger('message-port')
+
+/** A transport whose links are MessagePorts added while the node runs. */
+export class MessagePortTransport implements Transport {
+  private session: MessagePortSession | undefined
+
+  /** Links over `port` (its other end must be a node too); returns a function that closes the link. */
+  add(port: MessagePort): () => void {
+    if (this.session === undefined) throw new ArgumentError('the node is not running')
+    return this.session.add(port)
+  }
+
+  open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession {
+    this.session = new MessagePortSession(self, handlers)
+    return this.session
+  }
+}
+
+/** True for `{ distribunator: 'port', port }`. */
+export function isPortHandover(data: unknown): data is PortHandover {
+  const d = data as Partial<PortHandover> | null
+  return typeof d === 'object' && d !== null && d.distribunator === 'port' && typeof d.port?.postMessage === 'function'
+}
+
+/** Makes a channel for a worker: posts one port to it, returns the other. */
+export function portFor(worker: Worker | SharedWorker | MessagePort): MessagePort {
+  const target = 'port' in worker ? worker.port : worker
+  if (typeof target?.postMessage !== 'function') throw new ArgumentError('attachWorker needs a Worker, SharedWorker or MessagePort')
+  const channel = new MessageChannel()
+  const handover: PortHandover = { distribunator: 'port', port: channel.port2 }
+  target.postMessage(handover, [channel.port2])
+  return channel.port1
+}
+
+/** Listens on a worker's scope for ports handed over by pages; returns a function that stops listening. */
+export function acceptPorts(scope: WorkerScope, transport: MessagePortTransport): () => void {
+  if (typeof scope?.addEventListener !== 'function') throw new ArgumentError('parent must be a worker\'s global scope (self)')
+  const onMessage = (event: MessageEvent): void => {
+    if (isPortHandover(event.data)) transport.add(event.data.port)
+  }
+  // A SharedWorker gets one 'connect' per page; the page's port then carries the handover.
+  const onConnect = (event: MessageEvent): void => {
+    const pagePort = event.ports[0]
+    if (pagePort === undefined) return
+    pagePort.addEventListener('message', onMessage)
+    pagePort.start()
+  }
+  scope.addEventListener('message', onMessage)
+  scope.addEventListener('connect', onConnect)
+  // A MessagePort standing in for the scope delivers to listeners only once started.
+  scope.start?.()
+  return () => {
+    scope.removeEventListener('message', onMessage)
+    scope.removeEventListener('connect', onConnect)
+  }
+}
+
+class PortLink implements Link {
+  readonly via = 'message-port'
+  remoteNodeId = ''
+  state: 'waiting' | 'open' | 'closed' = 'waiting'
+
+  constructor(readonly port: MessagePort, private readonly end: (link: PortLink, reason: string, tellPeer: boolean) => void) {}
+
+  send(frame: Uint8Array): void {
+    if (this.state === 'open') this.port.postMessage({ type: 'frame', data: frame })
+  }
+
+  close(reason = 'closed'): void {
+    if (this.state !== 'closed') this.end(this, reason, true)
+  }
+}
+
+class MessagePortSession implements TransportSession {
+  private readonly links = new Set<PortLink>()
+  private closed = false
+
+  constructor(
+    private readonly self: LocalEndpoint,
+    private readonly handlers: TransportHandlers,
+  ) {}
+
+  add(port: MessagePort): () => void {
+    if (this.closed) throw new ArgumentError('the node is not running')
+    const link = new PortLink(port, (ended, reason, tellPeer) => this.end(ended, reason, tellPeer))
+    this.links.add(link)
+    port.onmessage = (event: MessageEvent) => this.receive(link, event.data)
+    port.postMessage({ type: 'announce', from: { nodeId: this.self.nodeId, incarnation: this.self.incarnation } })
+    return () => link.close()
+  }
+
+  /** Ports are linked by whoever adds them; there is no one to dial. */
+  connect(): void {}
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const link of this.links) {
+      link.state = 'closed'
+      link.port.postMessage({ type: 'bye' })
+      link.port.close()
+    }
+    this.links.clear()
+  }
+
+  private receive(link: PortLink, data: unknown): void {
+    if (this.closed || link.state === 'closed') return
+    const m = data as { type?: unknown; from?: { nodeId?: unknown; incarnation?: unknown }; data?: unknown } | null
+    if (link.state === 'waiting' && m?.type === 'announce' && typeof m.from?.nodeId === 'string' && m.from.nodeId !== '') {
+      if (typeof m.from.incarnation === 'number' && this.handlers.linkedTo?.(m.from.nodeId, m.from.incarnation) === true) {
+        this.end(link, 'duplicate', true)
+        return
+      }
+      link.remoteNodeId = m.from.nodeId
+      link.state = 'open'
+      this.handlers.linkOpened(link)
+    } else if (link.state === 'open' && m?.type === 'frame' && m.data instanceof Uint8Array) {
+      this.handlers.frameReceived(link, m.data)
+    } else if (m?.type === 'bye') {
+      this.end(link, 'closed', false)
+    } else {
+      log('%s: dropped a malformed message on a port', this.self.nodeId)
+    }
+  }
+
+  private end(link: PortLink, reason: string, tellPeer: boolean): void {
+    const wasOpen = link.state === 'open'
+    link.state = 'closed'
+    this.links.delete(link)
+    if (tellPeer) link.port.postMessage({ type: 'bye' })
+    link.port.close()
+    if (wasOpen) this.handlers.linkClosed(link, reason)
+  }
+}

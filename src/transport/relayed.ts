@@ -1,0 +1,125 @@
+/**
+ * The ends of tunnels (wire.ts `TunnelFrame`): links to nodes this node cannot reach itself,
+ * carried by a gateway both can reach — a Web Worker reaches the mesh through its page, and
+ * the mesh reaches the worker. The gateway opens a tunnel at both ends (gateway.ts); each end
+ * then has an ordinary link, with its own Hello, sync and heartbeats, whose frames travel
+ * inside Tunnel frames on the links to the gateway.
+ */
+import { logger } from '../log.js'
+import { FrameType, TunnelOp, type TunnelFrame } from '../wire.js'
+import type { Link, LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
+
+/** How this transport sends a Tunnel frame to a gateway; false when the node has no link to it. */
+export type SendToGateway = (gateway: string, frame: TunnelFrame) => boolean
+
+const log = logger('relayed')
+
+/** Links through gateways; the node feeds it the Tunnel frames gateways deliver. */
+export class RelayedTransport implements Transport {
+  private session: RelayedSession | undefined
+
+  constructor(private readonly sendToGateway: SendToGateway) {}
+
+  open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession {
+    this.session = new RelayedSession(self, handlers, this.sendToGateway)
+    return this.session
+  }
+
+  /** A Tunnel frame a gateway delivered to this node. */
+  delivered(gateway: string, frame: TunnelFrame): void {
+    this.session?.delivered(gateway, frame)
+  }
+
+  /** The link to a gateway is gone, and with it every tunnel through it. */
+  gatewayDown(gateway: string): void {
+    this.session?.gatewayDown(gateway)
+  }
+}
+
+class TunnelLink implements Link {
+  readonly via: string
+  open = true
+
+  constructor(
+    readonly remoteNodeId: string,
+    readonly gateway: string,
+    private readonly session: RelayedSession,
+  ) {
+    this.via = `relay:${gateway}`
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.open) this.session.forward(this, TunnelOp.Frame, frame)
+  }
+
+  close(reason = 'closed'): void {
+    if (this.open) this.session.end(this, reason, true)
+  }
+}
+
+class RelayedSession implements TransportSession {
+  /** Tunnels by `gateway/far node`. */
+  private readonly links = new Map<string, TunnelLink>()
+  private closed = false
+
+  constructor(
+    private readonly self: LocalEndpoint,
+    private readonly handlers: TransportHandlers,
+    private readonly sendToGateway: SendToGateway,
+  ) {}
+
+  /** Gateways open tunnels; there is no one to dial. */
+  connect(): void {}
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const link of this.links.values()) {
+      link.open = false
+      this.forward(link, TunnelOp.Close, null)
+    }
+    this.links.clear()
+  }
+
+  delivered(gateway: string, frame: TunnelFrame): void {
+    if (this.closed) return
+    const id = `${gateway}/${frame.node}`
+    const link = this.links.get(id)
+    if (frame.op === TunnelOp.Open) {
+      // Reached already (over BroadcastChannel, or another gateway): one link is enough.
+      if (link !== undefined || frame.node === this.self.nodeId) return
+      if (this.handlers.linkedTo?.(frame.node, 0) === true) {
+        this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
+        return
+      }
+      const opened = new TunnelLink(frame.node, gateway, this)
+      this.links.set(id, opened)
+      this.handlers.linkOpened(opened)
+    } else if (link === undefined) {
+      // A tunnel we closed (or never had): make the other end close its side too.
+      if (frame.op === TunnelOp.Frame) this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
+    } else if (frame.op === TunnelOp.Frame) {
+      this.handlers.frameReceived(link, frame.data as Uint8Array)
+    } else {
+      this.end(link, 'closed', false)
+    }
+  }
+
+  gatewayDown(gateway: string): void {
+    for (const link of [...this.links.values()]) if (link.gateway === gateway) this.end(link, `gateway ${gateway} down`, false)
+  }
+
+  forward(link: TunnelLink, op: TunnelOp, data: Uint8Array | null): void {
+    // Not sent only once the gateway is gone: gatewayDown() is then on its way to close the link.
+    if (!this.sendToGateway(link.gateway, { type: FrameType.Tunnel, node: link.remoteNodeId, op, data, deliver: false })) {
+      log('%s: gateway %s is gone; a frame for %s dropped', this.self.nodeId, link.gateway, link.remoteNodeId)
+    }
+  }
+
+  end(link: TunnelLink, reason: string, tellPeer: boolean): void {
+    link.open = false
+    this.links.delete(`${link.gateway}/${link.remoteNodeId}`)
+    if (tellPeer) this.forward(link, TunnelOp.Close, null)
+    if (!this.closed) this.handlers.linkClosed(link, reason)
+  }
+}
