@@ -91,6 +91,23 @@ describe('a worker behind its page', () => {
     expect(viaOf(w)).toEqual({ p: 'message-port', r: 'relay:p', late: 'relay:p' })
   })
 
+  it('workers of two pages reach each other (a tunnel inside a tunnel)', async () => {
+    const { p, w, r } = await pageWorkerRemote()
+    const errors: unknown[] = []
+    for (const n of [p, w, r]) n.on('error', (e) => errors.push(e))
+    const scope = new MessageChannel()
+    scopes.push(scope.port1, scope.port2)
+    const w2 = await start('w2', undefined, { parent: scope.port2 })
+    r.attachWorker(scope.port1)
+    const all = [p, w, r, w2]
+    await until(() => all.every((n) => n.nodes().length === 3), 5000)
+    w2.register('deep', w2.spawn({ handleCall: () => 'from w2' }))
+    await until(() => w.pidOf('deep') !== undefined)
+    await expect(w.call('deep', null)).resolves.toBe('from w2')
+    expect(w.links().find((l) => l.node === 'w2')?.via).toMatch(/^relay:(p|r)$/)
+    expect(errors).toEqual([])
+  })
+
   it('the gateway carries nothing that does not start or end at its worker', async () => {
     const { network, p, r } = await pageWorkerRemote()
     const errors: unknown[] = []
