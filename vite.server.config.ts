@@ -17,5 +17,6 @@ export default defineConfig({
       output: { format: 'es', entryFileNames: '[name].js' },
     },
   },
-  plugins: [dts({ include: ['signaling-server', 'src/log.ts'], entryRoot: '.', outDirs: 'dist/signaling-server' })],
+  // Types next to the code (dist/signaling-server/index.d.ts): no declaration refers to src/.
+  plugins: [dts({ include: ['signaling-server'], entryRoot: 'signaling-server', outDirs: 'dist/signaling-server' })],
 })
