@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
