@@ -2,18 +2,13 @@
  * The script-tag build: dist/distribunator.iife.js, minified, bundling every dependency,
  * defines `window.Distribunator` with the exports of src/index.ts. Browsers only: packages
  * resolve to their browser builds (Vite's default client conditions), so webrtc-polyfill
- * gives the browser's own RTCPeerConnection and node-datachannel is never reached.
+ * gives the browser's own RTCPeerConnection and node-datachannel is never reached, and
+ * simple-peer's streams get their EventEmitter from the `events` package (a dependency).
  * Runs after the ESM build (vite.config.ts), into the same dist/.
  */
 import { defineConfig } from 'vite'
 
 export default defineConfig({
-  resolve: {
-    // simple-peer's streams (streamx) take their EventEmitter from events-universal, which
-    // requires Node's `events` outside Bare and React Native; bare-events (its own
-    // dependency) is that EventEmitter in plain JavaScript.
-    alias: { events: 'bare-events' },
-  },
   build: {
     lib: {
       entry: 'src/index.ts',
