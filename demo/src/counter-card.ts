@@ -5,13 +5,13 @@
  * failovers.
  */
 import type * as Y from 'yjs'
-import type { DistribunatorNode, Pid } from '../../src/index.js'
+import type { DistribunatorNode, Pid, WatchEvent } from '../../src/index.js'
 import { byTestId, h } from './dom.js'
 import { Counter, counterValue, type CounterCall, type CounterReply } from './counter-service.js'
 import { clockTime, milliseconds } from './format.js'
 import type { Presence } from './presence.js'
 
-type LogKind = 'call' | 'cast' | 'served' | 'failover' | 'error'
+type LogKind = 'call' | 'cast' | 'served' | 'failover' | 'handover' | 'error'
 
 const LOG_LENGTH = 6
 
@@ -47,11 +47,19 @@ export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, pres
   valueView.textContent = String(shown)
 
   let server: string | undefined
-  const showServer = (): void => {
+  // Until the first peer is up, the server changes only because this tab is learning the registry.
+  let settled = false
+  node.on('nodeup', () => void (settled = true))
+  const showServer = (event?: WatchEvent): void => {
     const now = serving()
-    if (server !== undefined && now !== undefined && now !== server && !node.allNodesOf(Counter).includes(server)) {
-      const how = node.nodes().includes(server) ? 'stopped serving' : 'left'
-      addLog('failover', `${nameOf(server)} ${how}: ${now === node.id ? 'this tab' : nameOf(now)} takes over`)
+    if (settled && server !== undefined && now !== undefined && now !== server) {
+      const [before, after] = [nameOf(server), now === node.id ? 'this tab' : nameOf(now)]
+      if (node.allNodesOf(Counter).includes(server)) {
+        addLog('handover', `${after} takes over from ${before}: it comes first in the registry's order`)
+      } else {
+        const how = event?.reason === 'nodedown' ? 'left' : 'stopped serving'
+        addLog('failover', `${before} ${how}: ${after} takes over`)
+      }
     }
     server = now
     const user = now === undefined ? undefined : presence.userOf(now)
@@ -66,7 +74,7 @@ export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, pres
     changed()
   }
   node.watch(Counter, showServer)
-  presence.onChange(showServer)
+  presence.onChange(() => showServer())
 
   const onServed = ({ op, by, from, value }: { op: string; by: number; from: string; value: number }): void => {
     if (from === node.id) return // our own request: its call log line says it all

@@ -4,7 +4,7 @@
  * nodeup/nodedown and registry events. Links and registry are redrawn twice a second, only
  * when they changed; events are pushed as they happen.
  */
-import type { DistribunatorNode, LinkInfo, WatchEvent } from '../../src/index.js'
+import { ProtocolError, type DistribunatorNode, type LinkInfo, type WatchEvent } from '../../src/index.js'
 import { byTestId, h, renderIfChanged } from './dom.js'
 import { clockTime, milliseconds } from './format.js'
 import type { Presence, User } from './presence.js'
@@ -66,7 +66,7 @@ export function mountInspector(node: DistribunatorNode, presence: Presence, sign
   node.on('nodeup', ({ node: id }) => logEvent('nodeup', id))
   node.on('nodedown', ({ node: id, reason }) => logEvent('nodedown', `${id} (${reason})`))
   node.watch('*', (event: WatchEvent) => logEvent(event.type, `${event.name} (${event.reason})`, String(event.pid)))
-  node.on('error', (error) => logEvent('error', error.message))
+  node.on('error', (error) => logEvent('error', error.message, error instanceof ProtocolError && error.peer !== undefined ? `from ${error.peer}` : undefined))
   logEvent('start', `${node.id} joined room ${node.room}`)
 
   const refresh = (): void => {

@@ -15,7 +15,8 @@ export function mountPeopleList(list: HTMLElement, count: HTMLElement, presence:
     const people = presence.people()
     const serving = servingNode()
     count.textContent = String(people.length)
-    const key = JSON.stringify([serving, people.map((p) => [p.user, p.editing !== null, p.isSelf])])
+    // Your own typing is not shown (nor re-renders): a click on your name must not lose its target.
+    const key = JSON.stringify([serving, people.map((p) => [p.user, !p.isSelf && p.editing !== null, p.isSelf])])
     renderIfChanged(list, key, () => people.map((person) => item(person, person.user.nodeId === serving)))
   }
 
@@ -29,7 +30,7 @@ export function mountPeopleList(list: HTMLElement, count: HTMLElement, presence:
     h('span', { class: 'badges' },
       person.isSelf && h('span', { class: 'badge you' }, 'you'),
       serves && h('span', { class: 'badge serves', title: 'This tab answers the counter service' }, 'serves counter'),
-      person.editing !== null && h('span', { class: 'badge editing' }, 'typing…')))
+      !person.isSelf && person.editing !== null && h('span', { class: 'badge editing' }, 'typing…')))
 
   function startRename(event: MouseEvent): void {
     const button = event.currentTarget as HTMLElement
