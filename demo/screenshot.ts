@@ -59,7 +59,7 @@ try {
   await b.getByTestId('counter-log').locator('li').nth(2).waitFor(WAIT)
 
   // c types in the second note, b points at the board: a shows both.
-  await c.locator('[data-testid="note"] textarea').nth(1).click()
+  await c.getByTestId('note-text').nth(1).click()
   await b.mouse.move(520, 520)
   await b.mouse.move(560, 540, { steps: 4 })
   await a.locator('.cursor').first().waitFor(WAIT)

@@ -28,7 +28,7 @@ export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, pres
   const serving = (): string | undefined => node.pidOf(Counter, { pick: 'first' })?.node
 
   const addLog = (kind: LogKind, text: string): void => {
-    log.prepend(h('li', { class: `log-${kind}` }, h('span', { class: 'log-kind' }, kind), h('span', { class: 'log-text' }, text), h('time', {}, clockTime())))
+    log.prepend(h('li', { class: `log-${kind}` }, h('span', { class: 'log-kind' }, kind), h('span', { class: 'log-text' }, text.charAt(0).toUpperCase() + text.slice(1)), h('time', {}, clockTime())))
     while (log.children.length > LOG_LENGTH) log.lastElementChild?.remove()
   }
 
@@ -53,9 +53,9 @@ export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, pres
   const showServer = (event?: WatchEvent): void => {
     const now = serving()
     if (settled && server !== undefined && now !== undefined && now !== server) {
-      const [before, after] = [nameOf(server), now === node.id ? 'this tab' : nameOf(now)]
+      const [before, after] = [server === node.id ? 'this tab' : nameOf(server), now === node.id ? 'this tab' : nameOf(now)]
       if (node.allNodesOf(Counter).includes(server)) {
-        addLog('handover', `${after} takes over from ${before}: it comes first in the registry's order`)
+        addLog('handover', `${after} serves now: first in the registry's order`)
       } else {
         const how = event?.reason === 'nodedown' ? 'left' : 'stopped serving'
         addLog('failover', `${before} ${how}: ${after} takes over`)

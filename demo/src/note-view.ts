@@ -31,7 +31,7 @@ export class NoteView {
   private drag: { dx: number; dy: number; pending: { x: number; y: number } | undefined } | undefined
 
   constructor(readonly id: string, private readonly note: Y.Map<unknown>, private readonly hooks: NoteViewHooks) {
-    this.textarea = h('textarea', { class: 'note-text', placeholder: 'Write something…', 'aria-label': 'Note text', spellcheck: false })
+    this.textarea = h('textarea', { class: 'note-text', 'data-testid': 'note-text', placeholder: 'Write something…', 'aria-label': 'Note text', spellcheck: 'false' })
     this.author = h('span', { class: 'note-author' })
     this.editor = h('span', { class: 'note-editor' })
     const head = h('header', { class: 'note-head', title: 'Drag to move' },
