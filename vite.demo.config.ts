@@ -10,12 +10,6 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 
 export default defineConfig({
   root: here('./demo'),
-  resolve: {
-    // simple-peer's streams (streamx) get their EventEmitter from events-universal, which
-    // requires Node's `events` in browsers; bare-events is the same class in plain
-    // JavaScript (as in vite.iife.config.ts).
-    alias: { events: 'bare-events' },
-  },
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 5173 },
   // Pre-bundled up front: a dependency discovered on the first page load would make Vite
