@@ -36,12 +36,20 @@ export interface WebrtcLinkEvents {
 
 const log = logger('webrtc')
 
+/** Messages kept from before our side connected (a Hello, a sync, a few heartbeats). */
+const MAX_EARLY_MESSAGES = 256
+
 /** A connection to one peer; a transport `Link` once open. */
 export class WebrtcLink implements Link {
   readonly via = 'webrtc'
   private readonly peer: SimplePeer
   private readonly joiner: FrameJoiner
   private state: 'connecting' | 'open' | 'closed' = 'connecting'
+  /**
+   * Messages that came before our 'connect': the peer's channel can open, and its Hello
+   * arrive, before our side has seen ICE connect. Delivered right after `opened`.
+   */
+  private early: Uint8Array[] = []
   private connectTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
@@ -99,9 +107,18 @@ export class WebrtcLink implements Link {
     clearTimeout(this.connectTimer)
     this.state = 'open'
     this.events.opened(this)
+    const early = this.early
+    this.early = []
+    for (const message of early) this.receive(message)
   }
 
   private receive(message: Uint8Array): void {
+    if (this.state === 'connecting') {
+      // A peer cannot have sent much before our connect: a full queue means it is not a peer.
+      if (this.early.length >= MAX_EARLY_MESSAGES) this.end('too many messages before connect')
+      else this.early.push(message)
+      return
+    }
     if (this.state !== 'open') return
     let frame: Uint8Array | undefined
     try {
