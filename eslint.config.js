@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/', 'test-results/', 'playwright-report/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,7 +14,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', 'scripts/**'],
+    files: ['test/**', 'bench/**', 'scripts/**', 'e2e/**'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // Playwright fixtures must destructure their first argument, even when they need nothing from it.
+    files: ['e2e/**'],
+    rules: { 'no-empty-pattern': 'off' },
   },
 )

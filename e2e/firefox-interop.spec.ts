@@ -1,0 +1,43 @@
+/**
+ * Chromium ↔ Firefox ↔ Node: a Chromium tab (Playwright), a Firefox ESR tab (puppeteer-core
+ * over WebDriver BiDi) and a Node edge peer (node-datachannel) in one room, three WebRTC
+ * stacks in one mesh. Each calls, casts to and rpcs a service on each of the others.
+ */
+import type { Browser } from 'puppeteer-core'
+import { expect, test } from './support/fixtures.js'
+import { launchFirefox, openFirefoxPage } from './support/firefox.js'
+import { waitForAgreement, waitForMesh, waitForRegistry } from './support/mesh.js'
+import { puppeteerPeer, type Peer } from './support/peer.js'
+
+test('Chromium, Firefox and Node call each other in one room', async ({ openTab, startEdge, pageUrl, nodeOptions }) => {
+  let firefox: Browser | undefined
+  try {
+    firefox = await launchFirefox()
+    const fox = puppeteerPeer(await openFirefoxPage(firefox, pageUrl), 'firefox')
+    await fox.run('start', nodeOptions('firefox'))
+    const peers: Peer[] = [await openTab('chromium'), fox, await startEdge('node')]
+    await waitForMesh(peers)
+    for (const peer of peers) {
+      await peer.run('serveEcho', `echo@${peer.nodeId}`)
+      await peer.run('serveInbox', `inbox@${peer.nodeId}`)
+    }
+    await waitForRegistry(peers, Object.fromEntries(peers.flatMap((p) => [[`echo@${p.nodeId}`, [p.nodeId]], [`inbox@${p.nodeId}`, [p.nodeId]]])))
+    await waitForAgreement(peers)
+
+    const runtimes = { chromium: 'Chrome', firefox: 'Firefox', node: 'Node' } as Record<string, string>
+    for (const from of peers) {
+      for (const to of peers.filter((p) => p !== from)) {
+        const route = `${from.nodeId} → ${to.nodeId}`
+        expect(await from.run('call', `echo@${to.nodeId}`, { route }), route).toEqual({ echo: { route }, by: to.nodeId })
+        expect(await from.run('cast', `inbox@${to.nodeId}`, route), route).toBe(true)
+        expect(await from.run('rpc', to.nodeId, 'runtime', []), route).toContain(runtimes[to.nodeId])
+      }
+    }
+    for (const to of peers) {
+      const expected = peers.filter((p) => p !== to).map((p) => `${p.nodeId} → ${to.nodeId}`).sort()
+      await expect.poll(async () => ((await to.run('call', `inbox@${to.nodeId}`, 'read')) as string[]).sort()).toEqual(expected)
+    }
+  } finally {
+    await firefox?.close()
+  }
+})
