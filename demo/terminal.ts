@@ -1,8 +1,8 @@
 /**
- * `npm start`: the signaling server on its defaults (ws://127.0.0.1:4444), and a tour in
+ * `npm run tour`: the signaling server on its defaults (ws://127.0.0.1:4444), and a tour in
  * the terminal — three nodes meet through it over real WebRTC, call a counter service by
  * name, and fail over when the node serving it leaves. The server then stays up, so other
- * processes (or, soon, browser tabs) can join room 'tour' until Ctrl-C.
+ * processes or browser tabs can join room 'tour' until Ctrl-C.
  */
 import { startSignalingServer } from '../signaling-server/index.js'
 import { GenServer, startNode, type DistribunatorNode, type From } from '../src/index.js'
