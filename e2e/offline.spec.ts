@@ -17,7 +17,13 @@
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws'
 import type { AddressInfo } from 'node:net'
 import { expect, test } from './support/fixtures.js'
-import { states, waitForAgreement, waitForMesh, waitForRegistry } from './support/mesh.js'
+import { MESH_TIMEOUT, states, waitForAgreement, waitForMesh, waitForRegistry } from './support/mesh.js'
+
+/**
+ * Back online, a2's signaling client is in its reconnect backoff (doubling from 250 ms up to
+ * 10 s, ±25 %): the next attempt can be 12.5 s away, then the mesh forms.
+ */
+const HEAL_TIMEOUT = 12_500 + MESH_TIMEOUT
 
 test('what context.setOffline does to WebSocket, fetch and WebRTC in Chromium', async ({ openTab, pageUrl }) => {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
@@ -103,7 +109,7 @@ test('the registry diverges while a context is offline and heals when it is back
   const backAt = Date.now()
   await a1.context.setOffline(false)
   const all = [a1, a2, b, edge, c]
-  await waitForMesh(all)
+  await waitForMesh(all, HEAL_TIMEOUT)
   await waitForRegistry(all, { ...online, 'echo@a2': ['a2'] })
   await waitForAgreement(all)
   const healed = `healed ${Date.now() - backAt} ms after the context came back online`

@@ -57,6 +57,8 @@ export interface TestApi {
   changes(): SeenChange[]
   /** Every nodeup and nodedown seen since start. */
   nodeEvents(): SeenNodeEvent[]
+  /** The node's `error` events since start (a bad frame, a throwing handler), as 'Name: message'. */
+  errors(): string[]
   /** The node's links: peer, transport ('webrtc', 'broadcast-channel'...), round trip. */
   links(): { node: string; up: boolean; via: string; rtt: number | undefined }[]
   stop(): Promise<void>
@@ -67,6 +69,7 @@ export function createTestApi(startNode: typeof StartNode): TestApi {
   let node: DistribunatorNode | undefined
   const changes: SeenChange[] = []
   const nodeEvents: SeenNodeEvent[] = []
+  const errors: string[] = []
   const registered = new Map<string, string[]>()
   const running = (): DistribunatorNode => {
     if (node === undefined) throw new Error('start the node first')
@@ -85,6 +88,7 @@ export function createTestApi(startNode: typeof StartNode): TestApi {
       node = await startNode(options)
       const self = node
       self.watch('*', (e) => changes.push({ type: e.type, name: e.name, node: e.pid.node, reason: e.reason, at: Date.now() }))
+      self.on('error', (error) => errors.push(`${error.name}: ${error.message}`))
       self.on('nodeup', ({ node: peer }) => nodeEvents.push({ type: 'nodeup', node: peer, at: Date.now() }))
       self.on('nodedown', ({ node: peer, reason }) => nodeEvents.push({ type: 'nodedown', node: peer, reason, at: Date.now() }))
       self.expose('probe', {
@@ -117,6 +121,7 @@ export function createTestApi(startNode: typeof StartNode): TestApi {
     },
     changes: () => [...changes],
     nodeEvents: () => [...nodeEvents],
+    errors: () => [...errors],
     links: () => running().links().map(({ node: peer, up, via, rtt }) => ({ node: peer, up, via, rtt })),
     stop: async () => node?.stop(),
   }

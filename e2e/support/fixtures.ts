@@ -4,7 +4,7 @@
  * (each in its own browser context, i.e. its own profile, so tabs meet over WebRTC rather
  * than BroadcastChannel) and Node edge peers, all cleaned up after the test.
  */
-import { test as base, type BrowserContext, type Page } from '@playwright/test'
+import { test as base, expect, type BrowserContext, type Page } from '@playwright/test'
 import { startSignalingServer } from '../../signaling-server/index.js'
 import { PAGE_DIR } from './build-page.js'
 import { EdgeProcess } from './edge-process.js'
@@ -60,19 +60,31 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
 
   openTab: async ({ browser, pageUrl, nodeOptions }, use) => {
     const contexts: BrowserContext[] = []
+    const opened: { tab: Tab; crashed: boolean; uncaught: string[] }[] = []
     await use(async (nodeId, { context, start = true } = {}) => {
       if (context === undefined) {
         context = await browser.newContext()
         contexts.push(context)
       }
       const page = await context.newPage()
+      const tab: Tab = { ...pagePeer(page, nodeId), page, context }
+      const record = { tab, crashed: false, uncaught: [] as string[] }
+      opened.push(record)
+      page.on('crash', () => void (record.crashed = true))
+      page.on('pageerror', (error) => void record.uncaught.push(error.message))
       await page.goto(pageUrl)
       await page.waitForFunction(() => document.body.dataset.ready === 'true')
-      const tab: Tab = { ...pagePeer(page, nodeId), page, context }
       if (start) await tab.run('start', nodeOptions(nodeId))
       return tab
     })
+    // Whatever the test checked, a tab must not have thrown or seen a bad frame on the way.
+    const problems: string[] = []
+    for (const { tab, crashed, uncaught } of opened) {
+      problems.push(...uncaught.map((message) => `${tab.nodeId}: uncaught ${message}`))
+      if (!crashed && !tab.page.isClosed()) problems.push(...(await tab.run('errors')).map((e) => `${tab.nodeId}: ${e}`))
+    }
     for (const context of contexts) await context.close()
+    expect(problems, 'errors in the tabs').toEqual([])
   },
 
   startEdge: async ({ nodeOptions }, use) => {
@@ -83,7 +95,13 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       await edge.run('start', nodeOptions(nodeId))
       return edge
     })
-    for (const edge of edges) await edge.close()
+    const problems: string[] = []
+    for (const edge of edges) {
+      const errors = await edge.run('errors').catch((error: Error) => [`no answer: ${error.message}`])
+      problems.push(...errors.map((e) => `${edge.nodeId}: ${e}`))
+      await edge.close()
+    }
+    expect(problems, 'errors in the Node peers').toEqual([])
   },
 })
 
