@@ -24,8 +24,10 @@ test('the demo in three tabs: notes, the counter service, failover; screenshots'
     // The room goes in the hash, after the query naming the signaling server.
     const url = `${demo.url}#room=${room}`
     const tabs: Page[] = []
+    const uncaught: string[] = []
     for (const context of [profile1, profile1, profile2]) {
       const page = await context.newPage()
+      page.on('pageerror', (error) => void uncaught.push(error.message))
       await page.goto(url)
       tabs.push(page)
     }
@@ -65,6 +67,7 @@ test('the demo in three tabs: notes, the counter service, failover; screenshots'
     await survivors[0]!.getByTestId('counter-call').click()
     for (const tab of survivors) await expect(tab.getByTestId('counter-value')).toHaveText('13')
     await screenshot(survivors[0]!, 'demo-after-failover', testInfo)
+    expect(uncaught, 'uncaught errors in the demo').toEqual([])
   } finally {
     await profile1.close()
     await profile2.close()

@@ -13,7 +13,10 @@ test('Chromium, Firefox and Node call each other in one room', async ({ openTab,
   let firefox: Browser | undefined
   try {
     firefox = await launchFirefox()
-    const fox = puppeteerPeer(await openFirefoxPage(firefox, pageUrl), 'firefox')
+    const foxPage = await openFirefoxPage(firefox, pageUrl)
+    const uncaught: string[] = []
+    foxPage.on('pageerror', (error) => void uncaught.push(String(error)))
+    const fox = puppeteerPeer(foxPage, 'firefox')
     await fox.run('start', nodeOptions('firefox'))
     const peers: Peer[] = [await openTab('chromium'), fox, await startEdge('node')]
     await waitForMesh(peers)
@@ -37,6 +40,9 @@ test('Chromium, Firefox and Node call each other in one room', async ({ openTab,
       const expected = peers.filter((p) => p !== to).map((p) => `${p.nodeId} → ${to.nodeId}`).sort()
       await expect.poll(async () => ((await to.run('call', `inbox@${to.nodeId}`, 'read')) as string[]).sort()).toEqual(expected)
     }
+    // The fixtures check the Chromium tab and the Node peer; this is the Firefox tab's check.
+    expect(uncaught, 'uncaught errors in Firefox').toEqual([])
+    expect(await fox.run('errors'), 'error events in Firefox').toEqual([])
   } finally {
     await firefox?.close()
   }

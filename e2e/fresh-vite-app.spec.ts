@@ -33,6 +33,8 @@ test('a fresh Vite app importing the package joins the room', async ({ browser, 
   const context = await browser.newContext()
   try {
     const page = await context.newPage()
+    const uncaught: string[] = []
+    page.on('pageerror', (error) => void uncaught.push(error.message))
     await page.goto(`${site.url}/?${new URLSearchParams({ room, signaling: signalingUrl, nodeId: 'fresh-app' })}`)
     await expect(page.locator('#status')).toHaveText('started')
     await expect(page.locator('#peers')).toHaveText('edge,tab', { timeout: 30_000 })
@@ -50,6 +52,7 @@ test('a fresh Vite app importing the package joins the room', async ({ browser, 
       const reply = await page.evaluate((n) => (window as unknown as FreshAppWindow).node!.call(n, 'app → peer'), name)
       expect(reply).toEqual({ echo: 'app → peer', by: name.slice('echo@'.length) })
     }
+    expect(uncaught, 'uncaught errors in the app').toEqual([])
   } finally {
     await context.close()
   }

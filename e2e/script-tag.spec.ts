@@ -31,6 +31,8 @@ test('a plain HTML page uses window.Distribunator from the script-tag build', as
   const context = await browser.newContext()
   try {
     const page = await context.newPage()
+    const uncaught: string[] = []
+    page.on('pageerror', (error) => void uncaught.push(error.message))
     const query = new URLSearchParams({ room, signaling: signalingUrl, nodeId: 'script-tag' })
     await page.goto(`${site.url}/?${query}`)
     await expect(page.locator('#status')).toHaveText('started')
@@ -42,6 +44,7 @@ test('a plain HTML page uses window.Distribunator from the script-tag build', as
     expect(await edge.run('call', 'greeter', 'edge')).toBe('hello edge, from script-tag')
     const reply = await page.evaluate(() => (window as unknown as ScriptTagWindow).node.call('echo@edge', 'from a script tag'))
     expect(reply).toEqual({ echo: 'from a script tag', by: 'edge' })
+    expect(uncaught, 'uncaught errors in the page').toEqual([])
   } finally {
     await context.close()
   }
