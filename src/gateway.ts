@@ -4,8 +4,9 @@
  * reaches, so a worker is addressable from the whole mesh though it cannot speak WebRTC.
  *
  * When a child comes up, the gateway opens a tunnel between it and each up node; when any
- * other node comes up, between it and each child. It passes Frame and Close on between the
- * two ends, and closes the tunnels of a node that goes down. It carries nothing that does
+ * other node comes up, between it and each child; and again when an end asks (its tunnel
+ * through another gateway ended). It passes Frame and Close on between the two ends, and
+ * closes the tunnels of a node that goes down. It carries nothing that does
  * not start or end at one of its children: a room member cannot use it as an open relay.
  */
 import { FrameType, TunnelOp, type TunnelFrame } from './wire.js'
@@ -40,11 +41,11 @@ export class Gateway {
     for (const end of ends) if (end !== node) this.deliver(end, node, TunnelOp.Close, null)
   }
 
-  /** A Tunnel frame an end sent to be passed on. */
+  /** A Tunnel frame an end sent to be passed on; an Open asks for a tunnel (again). */
   forward(from: string, frame: TunnelFrame): void {
-    if (frame.op === TunnelOp.Open) return // only gateways open tunnels
     const allowed = (this.children.has(from) || this.children.has(frame.node)) && this.hooks.upIds().includes(frame.node)
-    if (allowed) this.deliver(frame.node, from, frame.op, frame.data)
+    if (allowed && frame.op === TunnelOp.Open) this.open(from, frame.node)
+    else if (allowed) this.deliver(frame.node, from, frame.op, frame.data)
     // Nothing to pass a frame to: the sender's end of the tunnel must close.
     else if (frame.op === TunnelOp.Frame) this.deliver(from, frame.node, TunnelOp.Close, null)
   }

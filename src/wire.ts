@@ -149,7 +149,8 @@ export interface SupersededFrame {
  * A link between two nodes carried through a third, the gateway (a page for its workers,
  * which cannot reach the WebRTC mesh): gateway.ts and transport/relayed.ts. `node` is the
  * far end. `deliver` false: an end asks the gateway to pass it on; true: the gateway hands
- * it to an end. The gateway opens each tunnel at both ends; either end closes it.
+ * it to an end. The gateway opens each tunnel at both ends (an end may ask with an Open of
+ * its own); either end closes it.
  */
 export interface TunnelFrame {
   readonly type: typeof FrameType.Tunnel

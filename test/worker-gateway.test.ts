@@ -4,7 +4,7 @@
  * tunnels that the page opens as its gateway.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork } from '../src/index.js'
+import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork, type NodeOptions } from '../src/index.js'
 import { FrameType, TunnelOp } from '../src/wire.js'
 import { nextEvent, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
@@ -17,7 +17,7 @@ afterEach(async () => {
   for (const port of scopes.splice(0)) port.close()
 })
 
-async function start(nodeId: string, network: MemoryNetwork | undefined, extra: { parent?: MessagePort } = {}): Promise<DistribunatorNode> {
+async function start(nodeId: string, network: MemoryNetwork | undefined, extra: Pick<NodeOptions, 'parent'> = {}): Promise<DistribunatorNode> {
   const node = await startNode({ room: 'workers', nodeId, transport: network?.transport(), ...extra })
   started.push(node)
   return node
@@ -108,6 +108,31 @@ describe('a worker behind its page', () => {
     expect(errors).toEqual([])
   })
 
+  it('a SharedWorker with two pages stays reachable when the page whose tunnels were used goes', async () => {
+    const network = createMemoryNetwork()
+    const [p1, p2, r] = [await start('p1', network), await start('p2', network), await start('r', network)]
+    // A SharedWorker's `self` gets a 'connect' event with a port for each page.
+    const scope = new EventTarget()
+    const w = await start('w', undefined, { parent: scope as never })
+    for (const page of [p1, p2]) {
+      const channel = new MessageChannel()
+      scopes.push(channel.port1, channel.port2)
+      scope.dispatchEvent(new MessageEvent('connect', { ports: [channel.port2] }))
+      page.attachWorker({ port: channel.port1 } as never) // a SharedWorker stand-in: its `port`
+    }
+    await until(() => w.nodes().length === 3 && r.nodes().includes('w'))
+    w.register('svc', w.spawn({ handleCall: () => 'from w' }))
+    await until(() => r.pidOf('svc') !== undefined)
+    const used = r.links().find((l) => l.node === 'w')?.via
+    expect(used).toMatch(/^relay:p[12]$/)
+
+    await (used === 'relay:p1' ? p1 : p2).stop()
+    const other = used === 'relay:p1' ? 'relay:p2' : 'relay:p1'
+    await until(() => r.links().find((l) => l.node === 'w')?.via === other && r.nodes().includes('w'), 5000)
+    await until(() => r.pidOf('svc') !== undefined)
+    await expect(r.call('svc', null)).resolves.toBe('from w')
+  })
+
   it('the gateway carries nothing that does not start or end at its worker', async () => {
     const { network, p, r } = await pageWorkerRemote()
     const errors: unknown[] = []
@@ -119,8 +144,8 @@ describe('a worker behind its page', () => {
     // x asks p to pass a frame to r (neither is p's worker): p refuses with a Close to x only.
     x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Frame, data: new Uint8Array([1]), deliver: false })
     await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.op === TunnelOp.Close && f.deliver)
-    // Ends never open tunnels: ignored.
-    x.sendFrame('p', { type: FrameType.Tunnel, node: 'w', op: TunnelOp.Open, data: null, deliver: false })
+    // x asks for a tunnel between r and itself (neither is p's worker): ignored.
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, data: null, deliver: false })
     // A ping after them: once its pong is back, p has handled both.
     x.sendFrame('p', { type: FrameType.Ping, time: 7 })
     await x.expectFrame('p', (f) => f.type === FrameType.Pong && f.time === 7)

@@ -60,6 +60,11 @@ class TunnelLink implements Link {
 class RelayedSession implements TransportSession {
   /** Tunnels by `gateway/far node`. */
   private readonly links = new Map<string, TunnelLink>()
+  /**
+   * Gateways that offered a tunnel to each far node, taken or not (a SharedWorker has one
+   * per page): when the tunnel in use ends, another of them is asked for a new one.
+   */
+  private readonly offers = new Map<string, Set<string>>()
   private closed = false
 
   constructor(
@@ -68,8 +73,13 @@ class RelayedSession implements TransportSession {
     private readonly sendToGateway: SendToGateway,
   ) {}
 
-  /** Gateways open tunnels; there is no one to dial. */
-  connect(): void {}
+  /** Asks the gateways that offered a tunnel to `nodeId` for one (nothing if linked). */
+  connect(nodeId: string): void {
+    if (this.closed || [...this.links.values()].some((link) => link.remoteNodeId === nodeId)) return
+    for (const gateway of this.offers.get(nodeId) ?? []) {
+      this.sendToGateway(gateway, { type: FrameType.Tunnel, node: nodeId, op: TunnelOp.Open, data: null, deliver: false })
+    }
+  }
 
   close(): void {
     if (this.closed) return
@@ -86,8 +96,10 @@ class RelayedSession implements TransportSession {
     const id = `${gateway}/${frame.node}`
     const link = this.links.get(id)
     if (frame.op === TunnelOp.Open) {
+      if (frame.node === this.self.nodeId) return
+      this.offers.set(frame.node, (this.offers.get(frame.node) ?? new Set()).add(gateway))
       // Reached already (over BroadcastChannel, or another gateway): one link is enough.
-      if (link !== undefined || frame.node === this.self.nodeId) return
+      if (link !== undefined) return
       if (this.handlers.linkedTo?.(frame.node, 0) === true) {
         this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
         return
@@ -106,6 +118,7 @@ class RelayedSession implements TransportSession {
   }
 
   gatewayDown(gateway: string): void {
+    for (const gateways of this.offers.values()) gateways.delete(gateway)
     for (const link of [...this.links.values()]) if (link.gateway === gateway) this.end(link, `gateway ${gateway} down`, false)
   }
 
@@ -120,6 +133,9 @@ class RelayedSession implements TransportSession {
     link.open = false
     this.links.delete(`${link.gateway}/${link.remoteNodeId}`)
     if (tellPeer) this.forward(link, TunnelOp.Close, null)
-    if (!this.closed) this.handlers.linkClosed(link, reason)
+    if (this.closed) return
+    this.handlers.linkClosed(link, reason)
+    // The far node may still be reachable through another of its gateways.
+    if (reason !== 'stop' && reason !== 'restarted' && reason !== 'duplicate') this.connect(link.remoteNodeId)
   }
 }
