@@ -46,3 +46,15 @@ export function puppeteerPeer(page: PuppeteerPage, nodeId: string, runtime = 'fi
     run: async (method, ...args) => page.evaluate(invoke, [method, args] as [string, unknown[]]) as never,
   }
 }
+
+/** A node in a Web Worker or SharedWorker that a Playwright page started (e2e/page/workers.ts). */
+export function workerPeer(page: Page, nodeId: string, runtime = 'worker'): Peer {
+  return {
+    runtime,
+    nodeId,
+    run: async (method, ...args) => page.evaluate(([id, m, a]) => {
+      const control = (window as unknown as { dnWorkers: { run(id: string, m: string, a: unknown[]): Promise<unknown> } }).dnWorkers
+      return control.run(id, m, a)
+    }, [nodeId, method, args] as [string, string, unknown[]]) as never,
+  }
+}
