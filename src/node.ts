@@ -134,6 +134,12 @@ export interface NodeEvents {
 }
 
 const REGISTRY_DOC = 'distribunator/registry'
+/**
+ * Tunnels accepted from a gateway at most this deep: 1 lets the workers of two pages reach
+ * each other (one page's tunnel runs inside the other's); more only costs a wrapping per
+ * level on every frame, which a hostile member could stack up.
+ */
+const MAX_TUNNEL_DEPTH = 1
 const log = logger('node')
 
 /** Starts a node and joins its room. */
@@ -224,6 +230,13 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       frame: (peer, frame) => this.dispatch(peer, frame),
       down: (peer, reason) => this.peerDown(peer, reason),
       replaced: (peer) => this.names.forget(peer.nodeId, peer.incarnation),
+      switched: (peer) => {
+        // Frames still in flight on the link we left may never arrive (its gateway went):
+        // sync again over the new one, which also finishes a sync that was half done.
+        this.docs.addPeer(peer)
+        // A worker that was reached through a tunnel and is now attached here: be its gateway.
+        if (peer.up && this.ports.leadsToWorker(peer.link)) this.gateway.peerUp(peer.nodeId, true)
+      },
       superseded: () => {
         if (this.stopped) return
         this.report(new NodeIdTakenError(this.id))
@@ -236,7 +249,10 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       selfId: this.id,
       isUp: (node) => this.peers.up(node) !== undefined,
       dial: (node) => this.session.connect(node),
-      hangUp: (node) => this.peers.get(node)?.link.close('disconnect'),
+      hangUp: (node) => {
+        const peer = this.peers.get(node)
+        if (peer !== undefined) this.peers.hangUp(peer, 'disconnect')
+      },
     }, options.manager)
     this.session = transport.open(self, this.peers.handlers)
     this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)
@@ -250,7 +266,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
    */
   attachWorker(worker: Worker | SharedWorker | MessagePort): () => void {
     this.assertRunning()
-    return this.ports.add(portFor(worker))
+    return this.ports.add(portFor(worker), true)
   }
 
   /** Every link to another node, with its round trip and transport (for inspectors). */
@@ -495,6 +511,18 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     return { pid, ready }
   }
 
+  /** How many tunnels deep a peer is reached: 0 directly, 1 through a gateway reached directly... */
+  private tunnelDepth(peer: Peer): number {
+    let depth = 0
+    for (let link = peer.link; link.via?.startsWith('relay:') === true && depth <= MAX_TUNNEL_DEPTH;) {
+      depth++
+      const gateway = this.peers.get(link.via.slice('relay:'.length))
+      if (gateway === undefined) break
+      link = gateway.link
+    }
+    return depth
+  }
+
   private localProcess(pid: Pid): LocalProcess | undefined {
     if (pid.node !== this.id || pid.incarnation !== this.incarnation) return undefined
     return this.processes.get(pid.id)
@@ -533,11 +561,12 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
         throw new ProtocolError('a second Hello on one link', peer.nodeId)
       case FrameType.Bye:
         this.names.forget(peer.nodeId, peer.incarnation)
-        peer.link.close('stop')
+        this.peers.hangUp(peer, 'stop')
         return
       case FrameType.Tunnel:
-        if (frame.deliver) this.relayed.delivered(peer.nodeId, frame)
-        else this.gateway.forward(peer.nodeId, frame)
+        if (!frame.deliver) this.gateway.forward(peer.nodeId, frame)
+        else if (this.tunnelDepth(peer) <= MAX_TUNNEL_DEPTH) this.relayed.delivered(peer.nodeId, frame)
+        else throw new ProtocolError(`a tunnel through ${peer.nodeId}, itself ${MAX_TUNNEL_DEPTH + 1} tunnels deep, refused`, peer.nodeId)
         return
       case FrameType.Sync:
         this.docs.receive(peer, frame)
@@ -594,7 +623,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     peer.up = true
     this.names.markUp(peer.nodeId, peer.incarnation)
     this.manager.nodeUp(peer.nodeId)
-    this.gateway.peerUp(peer.nodeId, peer.link.via === 'message-port')
+    this.gateway.peerUp(peer.nodeId, this.ports.leadsToWorker(peer.link))
     log('%s: %s up', this.id, peer.nodeId)
     this.emit('nodeup', [{ node: peer.nodeId }])
   }
@@ -634,7 +663,6 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   }
 }
 
-/** The transport the options ask for: given, WebRTC through signaling, or none (a lone node). */
 /** The transports the options ask for (the node adds MessagePorts and tunnels to them). */
 function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] {
   const { signaling, transport, broadcastChannel = transport === undefined && options.parent === undefined && inBrowser() } = options
@@ -648,6 +676,9 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
   }
   const { password } = options
   const transports: Transport[] = []
+  if (broadcastChannel && password !== undefined && globalThis.crypto?.subtle === undefined) {
+    throw new ArgumentError('a password needs Web Crypto (crypto.subtle): serve the page over https or from localhost')
+  }
   if (broadcastChannel) transports.push(broadcastChannelTransport({ password }))
   if (signaling === undefined) {
     if (options.iceServers !== undefined || options.iceTransportPolicy !== undefined) {

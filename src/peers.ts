@@ -8,6 +8,12 @@
  * - a Hello from the same or an older incarnation, from this node's own id, from another
  *   room or protocol version is refused by closing that link.
  *
+ * A second link to the same incarnation (two transports met it at once, or a worker is
+ * reached through two pages) is kept, not refused: both ends pick the same one to send on
+ * by a rule (`preferred`), and the other, still read, closes once it has been quiet for
+ * the heartbeat timeout — so nothing in flight on it is lost and neither end sees the
+ * peer go down. If the link in use closes, a remaining one takes over.
+ *
  * Every frame is decoded and checked here first; a bad one is reported as a
  * `ProtocolError` and dropped, and the link, the peer and the node carry on. Heartbeats
  * (Ping/Pong) are answered here too, and a link silent for the heartbeat timeout is closed.
@@ -29,7 +35,8 @@ export class Peer {
   constructor(
     readonly nodeId: string,
     readonly incarnation: number,
-    readonly link: Link,
+    /** The link frames go out on; see `preferred` for when a peer has more than one. */
+    public link: Link,
   ) {}
 
   /** Encodes and sends a frame; throws `EncodeError` if a payload cannot travel. */
@@ -55,6 +62,8 @@ export interface PeerHooks {
   down(peer: Peer, reason: string): void
   /** The peer was replaced by a newer incarnation of its node. */
   replaced(peer: Peer): void
+  /** The peer's frames now go out on another link (`peer.link`). */
+  switched(peer: Peer): void
   /** A peer says a newer incarnation of this node's own id holds it now. */
   superseded(): void
   error(error: DistribunatorError): void
@@ -138,7 +147,7 @@ export class Peers {
     // and a Bye still queued behind it would be lost (the peer would see 'closed', not 'stop').
     const links = [...this.byLink].sort(([a], [b]) => Number(isTunnel(b)) - Number(isTunnel(a)))
     for (const [link, peer] of links) {
-      if (peer === null) link.close('stop')
+      if (peer === null || peer.link !== link) link.close('stop')
       else peer.send({ type: FrameType.Bye })
     }
     if (this.byLink.size === 0) return
@@ -151,6 +160,12 @@ export class Peers {
       }
     })
     this.allClosed = undefined
+  }
+
+  /** Closes every link to a peer (the spare ones first, so none takes over): it goes down. */
+  hangUp(peer: Peer, reason: string): void {
+    for (const [link, owner] of [...this.byLink]) if (owner === peer && link !== peer.link) link.close(reason)
+    peer.link.close(reason)
   }
 
   /** Forgets every link without reporting anything (the node stopped). */
@@ -203,7 +218,15 @@ export class Peers {
       this.stopHeartbeat()
       this.allClosed?.()
     }
-    if (peer === null || peer === undefined || this.byNode.get(peer.nodeId) !== peer) return
+    if (peer === null || peer === undefined || this.byNode.get(peer.nodeId) !== peer || peer.link !== link) return
+    // The link in use is gone, but another one to the same incarnation may remain.
+    const spare = [...this.byLink].filter(([, p]) => p === peer).map(([l]) => l).sort(preferred)[0]
+    if (spare !== undefined) {
+      log('%s: %s continues over %s', this.self.nodeId, peer.nodeId, spare.via)
+      peer.link = spare
+      this.hooks.switched(peer)
+      return
+    }
     this.byNode.delete(peer.nodeId)
     this.hooks.down(peer, reason)
   }
@@ -215,10 +238,12 @@ export class Peers {
   private beat(): void {
     const now = performance.now()
     for (const [link, peer] of [...this.byLink]) {
+      const spare = peer !== null && peer.link !== link
       if (now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
         log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, this.heartbeat.timeout)
-        link.close('heartbeat timeout')
-      } else if (peer !== null) {
+        // A spare link falls quiet once both ends send on the preferred one.
+        link.close(spare ? 'duplicate' : 'heartbeat timeout')
+      } else if (peer !== null && !spare) {
         peer.send({ type: FrameType.Ping, time: now })
       }
     }
@@ -249,18 +274,19 @@ export class Peers {
         throw new ProtocolError(`refused ${hello.nodeId}: a newer incarnation is linked`, hello.nodeId)
       }
       if (hello.incarnation === existing.incarnation) {
-        // A second link to the same incarnation (two transports met it at once): not an
-        // error; the first one stays and the transport that made this one stands down.
-        log('%s: a second link to %s, closed', this.self.nodeId, hello.nodeId)
-        this.byLink.delete(link)
-        this.lastHeard.delete(link)
-        link.close('duplicate')
+        this.byLink.set(link, existing)
+        this.lastHeard.set(link, performance.now())
+        if (preferred(link, existing.link) < 0) {
+          existing.link = link
+          this.hooks.switched(existing)
+        }
+        log('%s: a second link to %s (%s); sending over %s', this.self.nodeId, hello.nodeId, link.via, existing.link.via)
         return
       }
       this.byNode.delete(existing.nodeId)
       this.hooks.down(existing, 'restarted')
       this.hooks.replaced(existing)
-      existing.link.close('restarted')
+      this.hangUp(existing, 'restarted')
     }
     const peer = new Peer(hello.nodeId, hello.incarnation, link)
     this.byLink.set(link, peer)
@@ -272,4 +298,17 @@ export class Peers {
 
 function isTunnel(link: Link): boolean {
   return link.via?.startsWith('relay:') === true
+}
+
+/** Which links are best to send on, best first: direct ones by kind, then tunnels. */
+const RANK: Record<string, number> = { 'message-port': 0, 'broadcast-channel': 1 }
+
+/**
+ * Orders two links to one peer, the better first. Both ends of a pair compute the same
+ * order (a tunnel is `relay:<gateway>` at both ends), so they settle on the same link.
+ */
+function preferred(a: Link, b: Link): number {
+  const rank = (link: Link): number => (isTunnel(link) ? 3 : RANK[link.via ?? ''] ?? 2)
+  const [x, y] = [a.via ?? '', b.via ?? '']
+  return rank(a) - rank(b) || (x < y ? -1 : x > y ? 1 : 0)
 }

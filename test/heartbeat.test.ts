@@ -102,7 +102,7 @@ describe('long frames', () => {
       },
     }
     const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
-      identified: () => undefined, frame: () => undefined, down: () => undefined, replaced: () => undefined, superseded: () => undefined, error: () => undefined,
+      identified: () => undefined, frame: () => undefined, down: () => undefined, replaced: () => undefined, switched: () => undefined, superseded: () => undefined, error: () => undefined,
     })
     peers.handlers.linkOpened(link)
     peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }))

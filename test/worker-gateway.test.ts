@@ -6,9 +6,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork, type NodeOptions } from '../src/index.js'
 import { FrameType, TunnelOp } from '../src/wire.js'
-import { nextEvent, until } from './helpers.js'
+import { nextEvent, recordUncaught, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
 
+const uncaught = recordUncaught()
 const started: DistribunatorNode[] = []
 const scopes: MessagePort[] = []
 
@@ -21,6 +22,27 @@ async function start(nodeId: string, network: MemoryNetwork | undefined, extra: 
   const node = await startNode({ room: 'workers', nodeId, transport: network?.transport(), ...extra })
   started.push(node)
   return node
+}
+
+/** A SharedWorker stand-in: its scope gets a 'connect' with a port per page; `attach(page)` connects one. */
+function sharedWorkerScope(): { scope: EventTarget; attach(page: DistribunatorNode): void } {
+  const scope = new EventTarget()
+  return {
+    scope,
+    attach(page) {
+      const channel = new MessageChannel()
+      scopes.push(channel.port1, channel.port2)
+      scope.dispatchEvent(new MessageEvent('connect', { ports: [channel.port2] }))
+      page.attachWorker({ port: channel.port1 } as never) // what a SharedWorker object offers: its `port`
+    },
+  }
+}
+
+/** Every nodedown a node reports, as 'node: reason'. */
+function downs(node: DistribunatorNode): string[] {
+  const seen: string[] = []
+  node.on('nodedown', ({ node: peer, reason }) => seen.push(`${peer}: ${reason}`))
+  return seen
 }
 
 /** A page `p` and a remote node `r` on a network, and a worker `w` that only `p` reaches. */
@@ -111,15 +133,10 @@ describe('a worker behind its page', () => {
   it('a SharedWorker with two pages stays reachable when the page whose tunnels were used goes', async () => {
     const network = createMemoryNetwork()
     const [p1, p2, r] = [await start('p1', network), await start('p2', network), await start('r', network)]
-    // A SharedWorker's `self` gets a 'connect' event with a port for each page.
-    const scope = new EventTarget()
-    const w = await start('w', undefined, { parent: scope as never })
-    for (const page of [p1, p2]) {
-      const channel = new MessageChannel()
-      scopes.push(channel.port1, channel.port2)
-      scope.dispatchEvent(new MessageEvent('connect', { ports: [channel.port2] }))
-      page.attachWorker({ port: channel.port1 } as never) // a SharedWorker stand-in: its `port`
-    }
+    const shared = sharedWorkerScope()
+    const w = await start('w', undefined, { parent: shared.scope as never })
+    shared.attach(p1)
+    shared.attach(p2)
     await until(() => w.nodes().length === 3 && r.nodes().includes('w'))
     w.register('svc', w.spawn({ handleCall: () => 'from w' }))
     await until(() => r.pidOf('svc') !== undefined)
@@ -131,6 +148,82 @@ describe('a worker behind its page', () => {
     await until(() => r.links().find((l) => l.node === 'w')?.via === other && r.nodes().includes('w'), 5000)
     await until(() => r.pidOf('svc') !== undefined)
     await expect(r.call('svc', null)).resolves.toBe('from w')
+  })
+
+  it('workers of two pages settle on one tunnel when both pages offer one, with a slow network', async () => {
+    // Both pages are gateways for the pair: each worker is offered two tunnels at once.
+    const network = createMemoryNetwork({ latency: 3 })
+    const [p, r] = [await start('p', network), await start('r', network)]
+    const [scopeW, scopeW2] = [new MessageChannel(), new MessageChannel()]
+    scopes.push(scopeW.port1, scopeW.port2, scopeW2.port1, scopeW2.port2)
+    const w = await start('w', undefined, { parent: scopeW.port2 })
+    const w2 = await start('w2', undefined, { parent: scopeW2.port2 })
+    const [wDowns, w2Downs] = [downs(w), downs(w2)]
+    p.attachWorker(scopeW.port1)
+    r.attachWorker(scopeW2.port1)
+    await until(() => w.nodes().includes('w2') && w2.nodes().includes('w'), 5000)
+    w2.register('deep', w2.spawn({ handleCall: () => 'from w2' }))
+    await until(() => w.pidOf('deep') !== undefined)
+    await expect(w.call('deep', null)).resolves.toBe('from w2')
+    // Both ends send on the same tunnel (the rule orders them alike), and neither saw the other go.
+    await until(() => w.links().find((l) => l.node === 'w2')?.via === w2.links().find((l) => l.node === 'w')?.via)
+    expect(wDowns.filter((d) => d.startsWith('w2'))).toEqual([])
+    expect(w2Downs.filter((d) => d.startsWith('w:'))).toEqual([])
+  })
+
+  it('a page that attaches its SharedWorker late switches to its own port, and becomes its gateway', async () => {
+    const network = createMemoryNetwork()
+    const [p1, p2, r] = [await start('p1', network), await start('p2', network), await start('r', network)]
+    const shared = sharedWorkerScope()
+    const w = await start('w', undefined, { parent: shared.scope as never })
+    shared.attach(p1)
+    await until(() => p2.links().find((l) => l.node === 'w')?.via === 'relay:p1')
+    shared.attach(p2)
+    await until(() => p2.links().find((l) => l.node === 'w')?.via === 'message-port')
+    const p2Downs = downs(p2)
+    await p1.stop()
+    // p2 kept its worker throughout; r reaches it through p2 now.
+    await until(() => r.links().find((l) => l.node === 'w')?.via === 'relay:p2' && r.nodes().includes('w') && w.nodes().includes('r'), 5000)
+    expect(p2Downs).toEqual(['p1: stop'])
+    expect(w.nodes().sort()).toEqual(['p2', 'r'])
+  })
+
+  it('a SharedWorker is a gateway for no one: its pages keep their own link when it stops', async () => {
+    const network = createMemoryNetwork({ latency: 4 })
+    const [p1, p2] = [await start('p1', network), await start('p2', network)]
+    const shared = sharedWorkerScope()
+    const w = await start('w', undefined, { parent: shared.scope as never })
+    shared.attach(p1)
+    shared.attach(p2)
+    await until(() => [p1, p2, w].every((n) => n.nodes().length === 2))
+    expect(p1.links().find((l) => l.node === 'p2')?.via).toBe('memory')
+    const p1Downs = downs(p1)
+    await w.stop()
+    await until(() => !p1.nodes().includes('w'))
+    expect(p1Downs).toEqual(['w: stop'])
+    expect(p1.nodes()).toEqual(['p2'])
+  })
+
+  it('a stopped SharedWorker node ignores handovers that still arrive on its pages\' ports', async () => {
+    const network = createMemoryNetwork()
+    const p = await start('p', network)
+    const scope = new EventTarget()
+    const w = await start('w', undefined, { parent: scope as never })
+    const channel = new MessageChannel()
+    scopes.push(channel.port1, channel.port2)
+    scope.dispatchEvent(new MessageEvent('connect', { ports: [channel.port2] }))
+    p.attachWorker({ port: channel.port1 } as never)
+    await until(() => p.nodes().includes('w'))
+    await w.stop()
+    p.attachWorker({ port: channel.port1 } as never)
+    // The handover went nowhere: the page's port link waits for an announce that never comes.
+    const probe = new MessageChannel()
+    scopes.push(probe.port1, probe.port2)
+    await new Promise<void>((resolve) => {
+      probe.port2.onmessage = () => resolve()
+      probe.port1.postMessage('after the handover')
+    })
+    expect(uncaught).toEqual([])
   })
 
   it('the gateway carries nothing that does not start or end at its worker', async () => {

@@ -91,12 +91,12 @@ class BroadcastChannelSession implements TransportSession {
 
   close(): void {
     if (this.closed) return
-    this.closed = true
     clearTimeout(this.reannounceTimer)
     for (const link of this.links.values()) {
       link.open = false
       this.post({ type: 'bye', to: link.remoteKey })
     }
+    this.closed = true
     this.links.clear()
     this.channel?.close()
   }

@@ -1,7 +1,7 @@
 /**
  * Several transports as one: a tab meets the tabs of its browser over BroadcastChannel and
- * everyone else over WebRTC. Each transport asks `linkedTo` before linking, so a pair keeps
- * the link that formed first (BroadcastChannel, in practice: it needs no negotiation).
+ * everyone else over WebRTC. Each transport asks `linkedTo` before linking, so a pair
+ * usually gets one link; when two form at once, peers.ts picks the one both ends use.
  */
 import type { Transport, TransportSession } from './transport.js'
 

@@ -35,10 +35,18 @@ const log = logger('message-port')
 export class MessagePortTransport implements Transport {
   private session: MessagePortSession | undefined
 
-  /** Links over `port` (its other end must be a node too); returns a function that closes the link. */
-  add(port: MessagePort): () => void {
+  /**
+   * Links over `port` (its other end must be a node too); `toWorker` when this node made the
+   * channel for a worker (it is then the worker's gateway). Returns a function that closes the link.
+   */
+  add(port: MessagePort, toWorker: boolean): () => void {
     if (this.session === undefined) throw new ArgumentError('the node is not running')
-    return this.session.add(port)
+    return this.session.add(port, toWorker)
+  }
+
+  /** True for a link this node made to a worker with `attachWorker`. */
+  leadsToWorker(link: Link): boolean {
+    return link instanceof PortLink && link.toWorker
   }
 
   open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession {
@@ -63,16 +71,22 @@ export function portFor(worker: Worker | SharedWorker | MessagePort): MessagePor
   return channel.port1
 }
 
-/** Listens on a worker's scope for ports handed over by pages; returns a function that stops listening. */
+/**
+ * Listens on a worker's scope for ports handed over by pages; returns a function that stops
+ * listening (on the scope and on every page's port). In a SharedWorker the node must be
+ * started while the script loads, before any `await`: a 'connect' that came earlier is gone.
+ */
 export function acceptPorts(scope: WorkerScope, transport: MessagePortTransport): () => void {
   if (typeof scope?.addEventListener !== 'function') throw new ArgumentError('parent must be a worker\'s global scope (self)')
+  const pagePorts = new Set<MessagePort>()
   const onMessage = (event: MessageEvent): void => {
-    if (isPortHandover(event.data)) transport.add(event.data.port)
+    if (isPortHandover(event.data)) transport.add(event.data.port, false)
   }
   // A SharedWorker gets one 'connect' per page; the page's port then carries the handover.
   const onConnect = (event: MessageEvent): void => {
     const pagePort = event.ports[0]
     if (pagePort === undefined) return
+    pagePorts.add(pagePort)
     pagePort.addEventListener('message', onMessage)
     pagePort.start()
   }
@@ -83,15 +97,24 @@ export function acceptPorts(scope: WorkerScope, transport: MessagePortTransport)
   return () => {
     scope.removeEventListener('message', onMessage)
     scope.removeEventListener('connect', onConnect)
+    for (const pagePort of pagePorts) pagePort.removeEventListener('message', onMessage)
   }
 }
+
+/** How long a port may stay silent before its announce: a worker that runs no node never sends one. */
+const ANNOUNCE_TIMEOUT = 10_000
 
 class PortLink implements Link {
   readonly via = 'message-port'
   remoteNodeId = ''
   state: 'waiting' | 'open' | 'closed' = 'waiting'
+  announceTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(readonly port: MessagePort, private readonly end: (link: PortLink, reason: string, tellPeer: boolean) => void) {}
+  constructor(
+    readonly port: MessagePort,
+    readonly toWorker: boolean,
+    private readonly end: (link: PortLink, reason: string, tellPeer: boolean) => void,
+  ) {}
 
   send(frame: Uint8Array): void {
     if (this.state === 'open') this.port.postMessage({ type: 'frame', data: frame })
@@ -111,12 +134,16 @@ class MessagePortSession implements TransportSession {
     private readonly handlers: TransportHandlers,
   ) {}
 
-  add(port: MessagePort): () => void {
+  add(port: MessagePort, toWorker: boolean): () => void {
     if (this.closed) throw new ArgumentError('the node is not running')
-    const link = new PortLink(port, (ended, reason, tellPeer) => this.end(ended, reason, tellPeer))
+    const link = new PortLink(port, toWorker, (ended, reason, tellPeer) => this.end(ended, reason, tellPeer))
     this.links.add(link)
     port.onmessage = (event: MessageEvent) => this.receive(link, event.data)
     port.postMessage({ type: 'announce', from: { nodeId: this.self.nodeId, incarnation: this.self.incarnation } })
+    link.announceTimer = setTimeout(() => {
+      log('%s: no node answered on a port within %d ms; closed', this.self.nodeId, ANNOUNCE_TIMEOUT)
+      this.end(link, 'no announce', true)
+    }, ANNOUNCE_TIMEOUT)
     return () => link.close()
   }
 
@@ -127,6 +154,7 @@ class MessagePortSession implements TransportSession {
     if (this.closed) return
     this.closed = true
     for (const link of this.links) {
+      clearTimeout(link.announceTimer)
       link.state = 'closed'
       link.port.postMessage({ type: 'bye' })
       link.port.close()
@@ -137,11 +165,10 @@ class MessagePortSession implements TransportSession {
   private receive(link: PortLink, data: unknown): void {
     if (this.closed || link.state === 'closed') return
     const m = data as { type?: unknown; from?: { nodeId?: unknown; incarnation?: unknown }; data?: unknown } | null
+    // No `linkedTo` check: a port cannot be made again, and it is the best link there is
+    // (peers.ts prefers it to any other link to the same node).
     if (link.state === 'waiting' && m?.type === 'announce' && typeof m.from?.nodeId === 'string' && m.from.nodeId !== '') {
-      if (typeof m.from.incarnation === 'number' && this.handlers.linkedTo?.(m.from.nodeId, m.from.incarnation) === true) {
-        this.end(link, 'duplicate', true)
-        return
-      }
+      clearTimeout(link.announceTimer)
       link.remoteNodeId = m.from.nodeId
       link.state = 'open'
       this.handlers.linkOpened(link)
@@ -156,6 +183,7 @@ class MessagePortSession implements TransportSession {
 
   private end(link: PortLink, reason: string, tellPeer: boolean): void {
     const wasOpen = link.state === 'open'
+    clearTimeout(link.announceTimer)
     link.state = 'closed'
     this.links.delete(link)
     if (tellPeer) link.port.postMessage({ type: 'bye' })

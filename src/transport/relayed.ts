@@ -14,6 +14,9 @@ export type SendToGateway = (gateway: string, frame: TunnelFrame) => boolean
 
 const log = logger('relayed')
 
+/** Tunnels through one gateway at most: each is a full link, and a gateway opens them on its own say. */
+const MAX_TUNNELS_PER_GATEWAY = 256
+
 /** Links through gateways; the node feeds it the Tunnel frames gateways deliver. */
 export class RelayedTransport implements Transport {
   private session: RelayedSession | undefined
@@ -96,14 +99,17 @@ class RelayedSession implements TransportSession {
     const id = `${gateway}/${frame.node}`
     const link = this.links.get(id)
     if (frame.op === TunnelOp.Open) {
-      if (frame.node === this.self.nodeId) return
+      if (frame.node === this.self.nodeId || link !== undefined) return
+      const refuse = (): void => {
+        this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
+      }
+      if ([...this.links.values()].filter((l) => l.gateway === gateway).length >= MAX_TUNNELS_PER_GATEWAY) {
+        log('%s: %s opens more than %d tunnels; refused', this.self.nodeId, gateway, MAX_TUNNELS_PER_GATEWAY)
+        return refuse()
+      }
       this.offers.set(frame.node, (this.offers.get(frame.node) ?? new Set()).add(gateway))
       // Reached already (over BroadcastChannel, or another gateway): one link is enough.
-      if (link !== undefined) return
-      if (this.handlers.linkedTo?.(frame.node, 0) === true) {
-        this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
-        return
-      }
+      if (this.handlers.linkedTo?.(frame.node, 0) === true) return refuse()
       const opened = new TunnelLink(frame.node, gateway, this)
       this.links.set(id, opened)
       this.handlers.linkOpened(opened)
@@ -118,7 +124,7 @@ class RelayedSession implements TransportSession {
   }
 
   gatewayDown(gateway: string): void {
-    for (const gateways of this.offers.values()) gateways.delete(gateway)
+    for (const [far, gateways] of this.offers) if (gateways.delete(gateway) && gateways.size === 0) this.offers.delete(far)
     for (const link of [...this.links.values()]) if (link.gateway === gateway) this.end(link, `gateway ${gateway} down`, false)
   }
 
