@@ -2,8 +2,10 @@
  * The BroadcastChannel transport over Node's own BroadcastChannel (the same API browsers
  * have; e2e/ proves it between real tabs), alone and combined with another transport.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type NodeOptions } from '../src/index.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  ArgumentError, broadcastChannelTransport, createMemoryNetwork, startNode, type DistribunatorNode, type Link, type NodeOptions,
+} from '../src/index.js'
 import { idle, nextEvent, until } from './helpers.js'
 
 let room = 0
@@ -116,6 +118,32 @@ describe('BroadcastChannel transport', () => {
     c.register('svc', c.spawn({ handleCall: () => 'from c' }))
     await until(() => a.pidOf('svc') !== undefined)
     await expect(a.call('svc', null)).resolves.toBe('from c')
+  })
+
+  it('a session that closes tells its peers at once', async () => {
+    const events: string[] = []
+    const handlers = (who: string) => ({
+      linkOpened: (link: Link) => events.push(`${who} opened ${link.remoteNodeId}`),
+      frameReceived: () => undefined,
+      linkClosed: (link: Link, reason: string) => events.push(`${who} closed ${link.remoteNodeId}: ${reason}`),
+    })
+    const transport = broadcastChannelTransport()
+    const a = transport.open({ nodeId: 'a', incarnation: 1, room: `bc-${room}` }, handlers('a'))
+    const b = transport.open({ nodeId: 'b', incarnation: 1, room: `bc-${room}` }, handlers('b'))
+    await until(() => events.length === 2)
+    a.close()
+    await until(() => events.includes('b closed a: closed'))
+    b.close()
+    expect(events.filter((e) => e.startsWith('a closed'))).toEqual([])
+  })
+
+  it('a password needs Web Crypto (a page on plain http has none): a clear error, not a silent failure', async () => {
+    vi.stubGlobal('crypto', {})
+    try {
+      await expect(startNode({ room: 'r', broadcastChannel: true, password: 'p' })).rejects.toThrow(/crypto\.subtle/)
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 
   it('is off in Node unless asked for, and checks its option', async () => {
