@@ -264,6 +264,9 @@ export class Peers {
     if (hello.version !== PROTOCOL_VERSION) refuse(`protocol version ${hello.version}, expected ${PROTOCOL_VERSION}`)
     if (hello.room !== this.self.room) refuse(`it is in room ${JSON.stringify(hello.room)}`)
     if (hello.nodeId === this.self.nodeId) refuse('it has this node\'s id')
+    // A tunnel's far end is named by its gateway; a Hello naming another node (a real one,
+    // to take its place) comes from a lying gateway or a lying end.
+    if (isTunnel(link) && hello.nodeId !== link.remoteNodeId) refuse(`it came through a tunnel to ${link.remoteNodeId}`)
     const existing = this.byNode.get(hello.nodeId)
     if (existing !== undefined) {
       if (hello.incarnation < existing.incarnation) {

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork, type NodeOptions } from '../src/index.js'
-import { FrameType, TunnelOp } from '../src/wire.js'
+import { encodeFrame, FrameType, TunnelOp } from '../src/wire.js'
 import { nextEvent, recordUncaught, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
 
@@ -245,6 +245,22 @@ describe('a worker behind its page', () => {
     expect(r.links().map((l) => l.node).sort()).toEqual(['p', 'w'])
     expect(x.from('p').filter((f) => f.type === FrameType.Tunnel && f.node === 'r')).toHaveLength(1)
     expect(errors).toEqual([])
+    x.close()
+  })
+
+  it('a member cannot take a real node\'s place by tunnelling a Hello with its id', async () => {
+    const { network, p, r } = await pageWorkerRemote()
+    const errors: string[] = []
+    p.on('error', (e) => errors.push(e.message))
+    const x = new RawPeer(network, 'x', 1, 'workers')
+    await x.join('p')
+    // x plays gateway: it opens a tunnel to a made-up node, then speaks as r through it.
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'made-up', op: TunnelOp.Open, data: null, deliver: true })
+    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'made-up' && f.op === TunnelOp.Frame)
+    const hello = encodeFrame(x.hello({ nodeId: 'r', incarnation: r.incarnation + 1 }))
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'made-up', op: TunnelOp.Frame, data: hello, deliver: true })
+    await until(() => errors.some((e) => e.includes('through a tunnel to made-up')))
+    expect(p.links().find((l) => l.node === 'r')).toEqual(expect.objectContaining({ incarnation: r.incarnation, via: 'memory' }))
     x.close()
   })
 
