@@ -88,6 +88,8 @@ export class Peers {
   private readonly lastHeard = new Map<Link, number>()
   /** Runs only while there are links. */
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  /** When the last heartbeat round ran (performance.now()). */
+  private lastBeat = 0
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
   /** Set by `sayGoodbye`: links that open now are closed at once. */
@@ -180,7 +182,10 @@ export class Peers {
     if (this.leaving) return link.close('stop')
     this.byLink.set(link, null)
     this.lastHeard.set(link, performance.now())
-    this.heartbeatTimer ??= setInterval(() => this.beat(), this.heartbeat.interval)
+    if (this.heartbeatTimer === undefined) {
+      this.lastBeat = performance.now()
+      this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat.interval)
+    }
     const { nodeId, incarnation, room } = this.self
     link.send(encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room, nodeId, incarnation }))
   }
@@ -234,12 +239,19 @@ export class Peers {
   /**
    * One heartbeat round: close links silent for the timeout (and links whose Hello did not
    * come within it), ping the rest. A dead peer is thus seen within timeout + interval.
+   *
+   * A round that runs a timeout late closes nothing: this node was not running (an event
+   * loop stall, a hidden tab's throttled timers), so the silence is its own, and what peers
+   * sent meanwhile may still be queued behind this round. Its pings go out; the next round
+   * on time judges.
    */
   private beat(): void {
     const now = performance.now()
+    const late = now - this.lastBeat > this.heartbeat.timeout
+    this.lastBeat = now
     for (const [link, peer] of [...this.byLink]) {
       const spare = peer !== null && peer.link !== link
-      if (now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
+      if (!late && now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
         log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, this.heartbeat.timeout)
         // A spare link falls quiet once both ends send on the preferred one.
         link.close(spare ? 'duplicate' : 'heartbeat timeout')

@@ -63,6 +63,23 @@ describe('heartbeats', () => {
     expect(node.nodes()).toEqual(['silent'])
   })
 
+  it('a node whose own event loop stalled (a hidden tab, a long task) declares no one down for it', async () => {
+    const network = createMemoryNetwork()
+    const options = { room: 'test', transport: network.transport(), heartbeatInterval: 20, heartbeatTimeout: 60 }
+    const a = await startNode({ ...options, nodeId: 'a' })
+    const b = await startNode({ ...options, nodeId: 'b', transport: network.transport() })
+    stops.push(() => a.stop(), () => b.stop())
+    await until(() => a.nodes().includes('b') && b.nodes().includes('a'))
+    const downs: string[] = []
+    for (const n of [a, b]) n.on('nodedown', ({ node, reason }) => downs.push(`${node}: ${reason}`))
+    // Five timeouts without running a single timer, then several rounds on time.
+    const stallEnd = performance.now() + 300
+    while (performance.now() < stallEnd) { /* the stall */ }
+    await until(() => performance.now() > stallEnd + 10 * 20)
+    expect(downs).toEqual([])
+    expect(a.nodes()).toEqual(['b'])
+  })
+
   it('refuses a timeout not longer than the interval', async () => {
     await expect(startNode({ room: 'r', heartbeatInterval: 500, heartbeatTimeout: 500 })).rejects.toBeInstanceOf(ArgumentError)
     await expect(startNode({ room: 'r', heartbeatInterval: 0 })).rejects.toBeInstanceOf(ArgumentError)
