@@ -1,0 +1,59 @@
+/**
+ * One benchmark endpoint in its own Node process (as in a real deployment): loads its
+ * stack, reports `loaded` with its memory, then obeys commands from the main script over
+ * IPC. Started by endpoint-handle.ts with `--expose-gc --import tsx`; the settings come as
+ * one JSON argument.
+ */
+import type { Command, Endpoint, EndpointSettings, Memory, Report } from './endpoint.js'
+import { OursEndpoint } from './ours-endpoint.js'
+import { PeerjsEndpoint } from './peerjs-endpoint.js'
+import { RawEndpoint } from './raw-endpoint.js'
+
+const settings = JSON.parse(process.argv[2] ?? '{}') as EndpointSettings
+const report = (message: Report): void => {
+  process.send?.(message)
+}
+
+const endpoint: Endpoint = settings.stack === 'ours'
+  ? new OursEndpoint(settings)
+  : settings.stack === 'raw'
+    ? new RawEndpoint(settings.id, (to, data) => report({ event: 'signal', to, data }))
+    : new PeerjsEndpoint(settings)
+
+/** Memory after a full GC, so that garbage does not count. */
+function memory(): Memory {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  const { rss, heapUsed, external } = process.memoryUsage()
+  return { rss, heapUsed, external }
+}
+
+async function handle(command: Command): Promise<unknown> {
+  switch (command.cmd) {
+    case 'start': return endpoint.start()
+    case 'mesh': return endpoint.mesh(command.peers)
+    case 'pingPong': return endpoint.pingPong(command.peer, command.count, command.variant)
+    case 'arm': return endpoint.arm(command.count)
+    case 'received': return endpoint.received()
+    case 'blast': return endpoint.blast(command.peer, command.count, command.bytes)
+    case 'armSeries': return endpoint.armSeries(command.tag, command.count)
+    case 'collected': return endpoint.collected()
+    case 'emit': return endpoint.emit(command.tag, command.count, command.perSecond)
+    case 'gone': return endpoint.gone(command.peer)
+    case 'signal': return endpoint.signal?.(command.from, command.data)
+    case 'memory': return memory()
+    case 'stop':
+      await endpoint.stop()
+      setImmediate(() => process.exit(0))
+      return undefined
+  }
+}
+
+process.on('message', (message: Command & { id: number }) => {
+  handle(message).then(
+    (value) => report({ id: message.id, ok: true, value: value ?? null }),
+    (error: Error) => report({ id: message.id, ok: false, error: error.stack ?? String(error) }),
+  )
+})
+// The main script is gone (it crashed or was killed): do not outlive it.
+process.on('disconnect', () => process.exit(0))
+report({ event: 'loaded', memory: memory() })
