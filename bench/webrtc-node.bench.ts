@@ -14,7 +14,7 @@
 import { execSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { PeerServer } from 'peer'
 import * as Y from 'yjs'
 import { startSignalingServer } from '../signaling-server/index.js'
@@ -55,7 +55,8 @@ const endpoints = new Map<string, EndpointHandle>()
 
 function route(to: string, from: string, data: unknown): void {
   const target = endpoints.get(to)
-  if (target?.alive) target.command({ cmd: 'signal', from, data }).catch((error: Error) => console.error(error.message))
+  // A process that died meanwhile (a failed mesh) just misses it.
+  if (target?.alive) target.command({ cmd: 'signal', from, data }).catch((error: Error) => target.alive && console.error(error.message))
 }
 
 /** Forks endpoints of one stack at once and waits until each has loaded its stack. */
@@ -89,6 +90,13 @@ async function group(stack: Stack, ids: readonly string[], room: string): Promis
   return handles
 }
 
+/** CPU time (µs) the processes of `handles` have used so far. */
+async function cpuOf(handles: readonly EndpointHandle[]): Promise<number> {
+  let total = 0
+  for (const handle of handles) total += await handle.command<number>({ cmd: 'cpu' })
+  return total
+}
+
 /** `promise`, or NaN once `ms` have passed. */
 async function within(promise: Promise<number>, ms: number): Promise<number> {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -115,6 +123,7 @@ note(`Node ↔ Node over real WebRTC: each endpoint in its own Node process (chi
 note(`Machine: ${availableParallelism()} cores (nproc), ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, commit ${gitHead}.`)
 note(`Stacks: ours (signaling server in this process), raw RTCDataChannel (node-datachannel ${versions('node-datachannel')} polyfill; negotiation relayed by this script), PeerJS ${versions('peerjs')} (PeerServer from peer ${versions('peer')} in this process; node-datachannel polyfill and ws as globals).`)
 note(`Command: npm run bench:node${only === undefined ? '' : ` -- --only=${only.join(',')}`}`)
+note(`Load average at start (other work on the machine shows in wall-clock times, less in CPU times): ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`)
 
 /** The three pairs of sections 1–4, forked on first use. */
 interface Pairs {
@@ -155,14 +164,21 @@ async function roundTrips(): Promise<void> {
   const pingPong = (v: (typeof variants)[number], count: number): Promise<number[]> =>
     v.pair[0].command<number[]>({ cmd: 'pingPong', peer: v.pair[1].id, count, variant: v.variant })
   const samples = variants.map(() => [] as number[])
+  const cpu = variants.map(() => 0)
   for (const v of variants) await pingPong(v, ROUND_TRIPS.warmup)
   for (let round = 0; round < ROUND_TRIPS.rounds; round++) {
-    for (const [i, v] of variants.entries()) samples[i]!.push(...await pingPong(v, ROUND_TRIPS.perRound))
+    for (const [i, v] of variants.entries()) {
+      const before = await cpuOf(v.pair)
+      samples[i]!.push(...await pingPong(v, ROUND_TRIPS.perRound))
+      cpu[i]! += (await cpuOf(v.pair)) - before
+    }
   }
   const p = (i: number, q: number): number => percentile(samples[i]!, q)
-  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p99 vs raw'], variants.map((v, i) => [
-    v.label, fixed(p(i, 50), 3), fixed(p(i, 99), 3), ratio(p(i, 50), p(0, 50)), ratio(p(i, 99), p(0, 99)),
+  const cpuPerTrip = (i: number): number => cpu[i]! / samples[i]!.length
+  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p99 vs raw', 'CPU µs per round trip', 'CPU vs raw'], variants.map((v, i) => [
+    v.label, fixed(p(i, 50), 3), fixed(p(i, 99), 3), ratio(p(i, 50), p(0, 50)), ratio(p(i, 99), p(0, 99)), fixed(cpuPerTrip(i), 0), ratio(cpuPerTrip(i), cpuPerTrip(0)),
   ]))
+  note('\nCPU: user + system time of both processes, all their threads (libdatachannel sends and receives on its own), per round trip.')
   rawRoundTrip = p(0, 50)
   note(`\nTarget ours ≤ ${TARGETS.rttRatio}× raw (p50): ${yesNo(p(1, 50) <= TARGETS.rttRatio * p(0, 50))} (${ratio(p(1, 50), p(0, 50))}); ` +
     `faster than PeerJS: p50 ${yesNo(p(1, 50) < p(3, 50))}, p99 ${yesNo(p(1, 99) < p(3, 99))}.`)
@@ -179,21 +195,25 @@ async function throughput(): Promise<void> {
   const rows: string[][] = []
   let met = true
   for (const { bytes, count } of THROUGHPUT.sizes) {
-    const blast = async ({ pair: [from, to] }: (typeof stacks)[number], n: number): Promise<number> => {
+    /** One run: its time, and the CPU µs each side spent per payload. */
+    const blast = async ({ pair: [from, to] }: (typeof stacks)[number], n: number): Promise<[number, number, number]> => {
       await to.command({ cmd: 'arm', count: n })
+      const [sender, receiver] = [await cpuOf([from]), await cpuOf([to])]
       const start = await from.command<number>({ cmd: 'blast', peer: to.id, count: n, bytes })
-      return (await to.command<number>({ cmd: 'received' })) - start
+      const ms = (await to.command<number>({ cmd: 'received' })) - start
+      return [ms, ((await cpuOf([from])) - sender) / n, ((await cpuOf([to])) - receiver) / n]
     }
     for (const s of stacks) await blast(s, Math.ceil(count / 10))
-    const times = stacks.map(() => [] as number[])
-    for (let run = 0; run < THROUGHPUT.runs; run++) for (const [i, s] of stacks.entries()) times[i]!.push(await blast(s, count))
-    const perSecond = times.map((t) => (count / median(t)) * 1000)
+    const runs = stacks.map(() => [] as [number, number, number][])
+    for (let run = 0; run < THROUGHPUT.runs; run++) for (const [i, s] of stacks.entries()) runs[i]!.push(await blast(s, count))
+    const perSecond = runs.map((r) => (count / median(r.map(([ms]) => ms))) * 1000)
     for (const [i, s] of stacks.entries()) {
-      rows.push([`${bytes / 1024} KiB × ${count}: ${s.label}`, fixed(perSecond[i]!, 0), fixed((perSecond[i]! * bytes) / 1e6, 1), ratio(perSecond[i]!, perSecond[0]!)])
+      const [sender, receiver] = [median(runs[i]!.map((r) => r[1])), median(runs[i]!.map((r) => r[2]))]
+      rows.push([`${bytes / 1024} KiB × ${count}: ${s.label}`, fixed(perSecond[i]!, 0), fixed((perSecond[i]! * bytes) / 1e6, 1), ratio(perSecond[i]!, perSecond[0]!), fixed(sender, 1), fixed(receiver, 1)])
     }
     met &&= perSecond[1]! >= TARGETS.throughputRatio * perSecond[0]!
   }
-  print(['', 'messages/s', 'MB/s', 'vs raw'], rows)
+  print(['', 'messages/s', 'MB/s', 'vs raw', 'sender CPU µs/msg', 'receiver CPU µs/msg'], rows)
   note(`\nTarget ours ≥ ${TARGETS.throughputRatio}× raw at both sizes: ${yesNo(met)}. (MB = 10⁶ bytes of payload.)`)
 }
 
@@ -313,6 +333,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
 }
 try {
   for (const [key, run] of Object.entries(SECTIONS)) if (only === undefined || only.includes(key)) await run()
+  note(`\nLoad average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`)
 } finally {
   await EndpointHandle.killAll()
   await signaling.close()

@@ -67,6 +67,7 @@ export type Command =
   | { readonly cmd: 'gone'; readonly peer: string }
   | { readonly cmd: 'signal'; readonly from: string; readonly data: unknown }
   | { readonly cmd: 'memory' }
+  | { readonly cmd: 'cpu' }
   | { readonly cmd: 'stop' }
 
 /** Memory of the process after a full GC. */

@@ -1,8 +1,9 @@
 /**
  * The baseline: a bare RTCDataChannel from node-datachannel's polyfill, one reliable ordered
  * channel per pair, negotiation relayed by the main script (no signaling server, no
- * protocol, no codec). What a round trip or a byte costs here is the floor for any library
- * on this WebRTC stack. Messages are one type byte and, for stamped ones, a u32 index:
+ * protocol, no codec; a failed negotiation is started over, as any app must). What a round
+ * trip or a byte costs here is the floor for any library on this WebRTC stack. Messages are
+ * one type byte and, for stamped ones, a u32 index.
  */
 import { RTCPeerConnection } from 'node-datachannel/polyfill'
 import { ArrivalCounter, SeriesCollector, deferred, paced, type Deferred } from './arrivals.js'
@@ -21,46 +22,74 @@ const LOW_WATER = 256 * 1024
 
 interface Pair {
   readonly pc: RTCPeerConnection
+  /** Which negotiation of the two this is: a failed one is started over with the next number. */
+  readonly attempt: number
   channel: RTCDataChannel | undefined
+  isOpen: boolean
   /** Negotiation steps run one after the other: a candidate must follow its description. */
   steps: Promise<void>
-  readonly open: Deferred<void>
   /** When the channel or the connection was first seen closed or failing. */
   readonly closed: Deferred<number>
+}
+
+/** Negotiation data between two endpoints, relayed by the main script. */
+interface Signal {
+  readonly attempt: number
+  readonly description?: RTCSessionDescriptionInit
+  readonly candidate?: RTCIceCandidateInit
+  /** The sender dropped this attempt (it failed on its side): start over. */
+  readonly restart?: true
 }
 
 /** An endpoint over bare data channels. */
 export class RawEndpoint implements Endpoint {
   private readonly pairs = new Map<string, Pair>()
+  /** Resolves once a channel to the peer is open, whichever attempt opened it. */
+  private readonly opened = new Map<string, Deferred<void>>()
   private readonly counter = new ArrivalCounter()
   private readonly series = new SeriesCollector()
   private pong: (() => void) | undefined
 
-  constructor(private readonly selfId: string, private readonly sendSignal: (to: string, data: unknown) => void) {}
+  constructor(private readonly selfId: string, private readonly sendSignal: (to: string, data: Signal) => void) {}
 
   async start(): Promise<void> {}
 
   async mesh(peers: readonly string[]): Promise<number> {
-    for (const peer of peers) if (this.selfId < peer) this.dial(peer)
-    await Promise.all(peers.map((peer) => this.pair(peer).open.promise))
+    for (const peer of peers) if (this.dials(peer)) this.dial(peer, 1)
+    await Promise.all(peers.map((peer) => this.openedTo(peer).promise))
     return clock()
   }
 
+  /**
+   * Negotiation from the peer. As in any WebRTC app, a negotiation can fail (on this machine
+   * libdatachannel refuses a DTLS handshake that arrives before the answer does): the side
+   * that sees it says `restart`, and the dialling side starts over with the next attempt.
+   */
   signal(from: string, data: unknown): void {
-    const pair = this.pair(from)
-    const message = data as { description?: RTCSessionDescriptionInit; candidate?: RTCIceCandidateInit }
-    pair.steps = pair.steps.then(async () => {
+    const message = data as Signal
+    let pair = this.pairs.get(from)
+    if (pair !== undefined && message.attempt < pair.attempt) return
+    if (message.restart === true) {
+      if (pair !== undefined && !pair.isOpen) this.drop(from, pair, false)
+      return
+    }
+    if (pair === undefined || message.attempt > pair.attempt) {
+      if (pair !== undefined) this.drop(from, pair, false)
+      pair = this.pair(from, message.attempt)
+    }
+    const current = pair
+    current.steps = current.steps.then(async () => {
       if (message.description !== undefined) {
-        await pair.pc.setRemoteDescription(message.description)
+        await current.pc.setRemoteDescription(message.description)
         if (message.description.type === 'offer') {
-          const answer = await pair.pc.createAnswer()
-          await pair.pc.setLocalDescription(answer)
-          this.sendSignal(from, { description: { type: answer.type, sdp: answer.sdp } })
+          const answer = await current.pc.createAnswer()
+          await current.pc.setLocalDescription(answer)
+          this.sendSignal(from, { attempt: current.attempt, description: { type: answer.type, sdp: answer.sdp } })
         }
       } else if (message.candidate !== undefined) {
-        await pair.pc.addIceCandidate(message.candidate)
+        await current.pc.addIceCandidate(message.candidate)
       }
-    })
+    }).catch(() => this.drop(from, current, true))
   }
 
   async pingPong(peer: string, count: number): Promise<number[]> {
@@ -122,47 +151,73 @@ export class RawEndpoint implements Endpoint {
   }
 
   gone(peer: string): Promise<number> {
-    return this.pair(peer).closed.promise
+    const pair = this.pairs.get(peer)
+    if (pair === undefined) throw new Error(`no channel to ${peer}`)
+    return pair.closed.promise
   }
 
   async stop(): Promise<void> {
     for (const { pc } of this.pairs.values()) pc.close()
   }
 
-  private dial(peer: string): void {
-    const pair = this.pair(peer)
-    this.attach(pair, pair.pc.createDataChannel('bench', { ordered: true }))
+  /** True when this side makes the offer to `peer` (the lower id does). */
+  private dials(peer: string): boolean {
+    return this.selfId < peer
+  }
+
+  private openedTo(peer: string): Deferred<void> {
+    let open = this.opened.get(peer)
+    if (open === undefined) this.opened.set(peer, (open = deferred()))
+    return open
+  }
+
+  private dial(peer: string, attempt: number): void {
+    const pair = this.pair(peer, attempt)
+    this.attach(peer, pair, pair.pc.createDataChannel('bench', { ordered: true }))
     pair.steps = pair.steps.then(async () => {
       const offer = await pair.pc.createOffer()
       await pair.pc.setLocalDescription(offer)
-      this.sendSignal(peer, { description: { type: offer.type, sdp: offer.sdp } })
-    })
+      this.sendSignal(peer, { attempt, description: { type: offer.type, sdp: offer.sdp } })
+    }).catch(() => this.drop(peer, pair, true))
   }
 
-  /** The pair with `peer`, created on first use (by our dial or by its offer). */
-  private pair(peer: string): Pair {
-    const existing = this.pairs.get(peer)
-    if (existing !== undefined) return existing
+  /** Ends an attempt that failed before opening; `tell` the peer so it drops its half too. */
+  private drop(peer: string, pair: Pair, tell: boolean): void {
+    if (this.pairs.get(peer) !== pair || pair.isOpen) return
+    this.pairs.delete(peer)
+    pair.pc.onconnectionstatechange = null
+    pair.pc.close()
+    if (tell) this.sendSignal(peer, { attempt: pair.attempt, restart: true })
+    if (this.dials(peer)) this.dial(peer, pair.attempt + 1)
+  }
+
+  private pair(peer: string, attempt: number): Pair {
     const pc = new RTCPeerConnection({ iceServers: [] })
-    const pair: Pair = { pc, channel: undefined, steps: Promise.resolve(), open: deferred(), closed: deferred() }
+    const pair: Pair = { pc, attempt, channel: undefined, isOpen: false, steps: Promise.resolve(), closed: deferred() }
     pc.onicecandidate = ({ candidate }) => {
-      if (candidate !== null) this.sendSignal(peer, { candidate: candidate.toJSON() })
+      if (candidate !== null) this.sendSignal(peer, { attempt, candidate: candidate.toJSON() })
     }
-    pc.ondatachannel = ({ channel }) => this.attach(pair, channel)
+    pc.ondatachannel = ({ channel }) => this.attach(peer, pair, channel)
     pc.onconnectionstatechange = () => {
-      if (['disconnected', 'failed', 'closed'].includes(pc.connectionState)) pair.closed.resolve(clock())
+      if (!['disconnected', 'failed', 'closed'].includes(pc.connectionState)) return
+      pair.closed.resolve(clock())
+      this.drop(peer, pair, true)
     }
     this.pairs.set(peer, pair)
     return pair
   }
 
-  private attach(pair: Pair, channel: RTCDataChannel): void {
+  private attach(peer: string, pair: Pair, channel: RTCDataChannel): void {
     pair.channel = channel
     channel.binaryType = 'arraybuffer'
-    channel.onopen = () => pair.open.resolve()
+    const open = (): void => {
+      pair.isOpen = true
+      this.openedTo(peer).resolve()
+    }
+    channel.onopen = open
     channel.onclose = () => pair.closed.resolve(clock())
     channel.onmessage = ({ data }) => this.receive(channel, new Uint8Array(data as ArrayBuffer))
-    if (channel.readyState === 'open') pair.open.resolve()
+    if (channel.readyState === 'open') open()
   }
 
   private receive(channel: RTCDataChannel, message: Uint8Array<ArrayBuffer>): void {
