@@ -31,7 +31,7 @@ async function handle(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'start': return endpoint.start()
     case 'mesh': return endpoint.mesh(command.peers)
-    case 'pingPong': return endpoint.pingPong(command.peer, command.count, command.variant)
+    case 'pingPong': return endpoint.pingPong(command.peer, command.count, command.variant, command.gapMs)
     case 'arm': return endpoint.arm(command.count)
     case 'received': return endpoint.received()
     case 'blast': return endpoint.blast(command.peer, command.count, command.bytes)

@@ -29,8 +29,8 @@ export interface Endpoint {
    * connected — for ours, also when its registry holds every peer's `member-<id>` name.
    */
   mesh(peers: readonly string[]): Promise<number>
-  /** `count` sequential request/response round trips of a small message; ms each. */
-  pingPong(peer: string, count: number, variant?: string): Promise<number[]>
+  /** `count` sequential request/response round trips of a small message, `gapMs` apart; ms each. */
+  pingPong(peer: string, count: number, variant?: string, gapMs?: number): Promise<number[]>
   /** Readies the count of one-way payloads: `received` resolves at the `count`th. */
   arm(count: number): void
   /** Resolves with the time the `count`th payload since `arm` arrived. */
@@ -57,7 +57,7 @@ export interface Endpoint {
 export type Command =
   | { readonly cmd: 'start' }
   | { readonly cmd: 'mesh'; readonly peers: readonly string[] }
-  | { readonly cmd: 'pingPong'; readonly peer: string; readonly count: number; readonly variant?: string }
+  | { readonly cmd: 'pingPong'; readonly peer: string; readonly count: number; readonly variant?: string; readonly gapMs?: number }
   | { readonly cmd: 'arm'; readonly count: number }
   | { readonly cmd: 'received' }
   | { readonly cmd: 'blast'; readonly peer: string; readonly count: number; readonly bytes: number }
@@ -84,6 +84,11 @@ export type Report =
   | { readonly id: number; readonly ok: false; readonly error: string }
   | { readonly event: 'loaded'; readonly memory: Memory }
   | { readonly event: 'signal'; readonly to: string; readonly data: unknown }
+
+/** Resolves after `ms` (0: at once). */
+export function pause(ms = 0): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()
+}
 
 /** Resolves after pending I/O callbacks have run (lets the stack send and read). */
 export function yieldToIo(): Promise<void> {

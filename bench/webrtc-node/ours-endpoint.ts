@@ -5,7 +5,7 @@
  */
 import { startNode, type DistribunatorNode, type Pid } from '../../src/index.js'
 import { ArrivalCounter, SeriesCollector, paced } from './arrivals.js'
-import { yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
+import { pause, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
 import { clock } from './stats.js'
 
 /** Casts between yields to the event loop: the stack gets to send while a blast goes on. */
@@ -53,7 +53,7 @@ export class OursEndpoint implements Endpoint {
     })
   }
 
-  async pingPong(peer: string, count: number, variant = 'pid'): Promise<number[]> {
+  async pingPong(peer: string, count: number, variant = 'pid', gapMs = 0): Promise<number[]> {
     const node = this.ready()
     const name = `echo-${peer}`
     const target = variant === 'name' ? name : node.pidOf(name)
@@ -63,6 +63,7 @@ export class OursEndpoint implements Endpoint {
       const t0 = performance.now()
       await node.call(target, i)
       samples.push(performance.now() - t0)
+      await pause(gapMs)
     }
     return samples
   }

@@ -13,7 +13,7 @@ import polyfill from 'node-datachannel/polyfill'
 import type { DataConnection, Peer } from 'peerjs'
 import WebSocket from 'ws'
 import { ArrivalCounter, SeriesCollector, deferred, paced } from './arrivals.js'
-import { yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
+import { pause, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
 import { clock } from './stats.js'
 
 /** Sends between yields to the event loop, as for ours. */
@@ -52,7 +52,7 @@ export class PeerjsEndpoint implements Endpoint {
     return clock()
   }
 
-  async pingPong(peer: string, count: number): Promise<number[]> {
+  async pingPong(peer: string, count: number, _variant?: string, gapMs = 0): Promise<number[]> {
     const connection = this.connection(peer)
     const samples: number[] = []
     for (let i = 0; i < count; i++) {
@@ -62,6 +62,7 @@ export class PeerjsEndpoint implements Endpoint {
         void connection.send(i)
       })
       samples.push(performance.now() - t0)
+      await pause(gapMs)
     }
     return samples
   }

@@ -7,7 +7,7 @@
  */
 import { RTCPeerConnection } from 'node-datachannel/polyfill'
 import { ArrivalCounter, SeriesCollector, deferred, paced, type Deferred } from './arrivals.js'
-import type { Endpoint } from './endpoint.js'
+import { pause, type Endpoint } from './endpoint.js'
 import { clock } from './stats.js'
 
 const PING = 1
@@ -92,7 +92,7 @@ export class RawEndpoint implements Endpoint {
     }).catch(() => this.drop(from, current, true))
   }
 
-  async pingPong(peer: string, count: number): Promise<number[]> {
+  async pingPong(peer: string, count: number, _variant?: string, gapMs = 0): Promise<number[]> {
     const channel = this.channel(peer)
     const message = new Uint8Array(5)
     message[0] = PING
@@ -105,6 +105,7 @@ export class RawEndpoint implements Endpoint {
         channel.send(message)
       })
       samples.push(performance.now() - t0)
+      await pause(gapMs)
     }
     return samples
   }
