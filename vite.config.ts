@@ -15,7 +15,7 @@ export default defineConfig({
     target: 'es2022',
     rollupOptions: {
       // Every dependency stays an import: apps dedupe them (one Yjs), and their bundler
-      // picks each package's browser or Node build (webrtc-polyfill, ws).
+      // picks each package's browser or Node build (ws).
       external: (id) => dependencies.some((dep) => id === dep || id.startsWith(`${dep}/`)),
     },
   },

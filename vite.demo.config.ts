@@ -17,7 +17,7 @@ export default defineConfig({
   optimizeDeps: {
     include: [
       'yjs', 'y-protocols/awareness', 'y-protocols/sync', 'lib0/encoding', 'lib0/decoding', 'lib0/observable',
-      '@msgpack/msgpack', 'obug', '@thaunknown/simple-peer/lite.js',
+      '@msgpack/msgpack', 'obug',
     ],
   },
   build: {

@@ -1,9 +1,9 @@
 /**
  * The script-tag build: dist/distribunator.iife.js, minified, bundling every dependency,
  * defines `window.Distribunator` with the exports of src/index.ts. Browsers only: packages
- * resolve to their browser builds (Vite's default client conditions), so webrtc-polyfill
- * gives the browser's own RTCPeerConnection and node-datachannel is never reached, and
- * simple-peer's streams get their EventEmitter from the `events` package (a dependency).
+ * resolve to their browser builds (Vite's default client conditions), and node-datachannel
+ * (Node's WebRTC) is never reached: transport/peer-connection.ts loads it by a specifier
+ * the bundler does not follow, and only where the runtime has no RTCPeerConnection.
  * Runs after the ESM build (vite.config.ts), into the same dist/.
  */
 import { defineConfig } from 'vite'

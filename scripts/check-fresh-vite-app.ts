@@ -23,8 +23,6 @@ const AUDITED: Record<string, { readonly globals: readonly string[]; readonly wh
   },
   'yjs/dist/yjs.mjs': { globals: ['global'], why: 'read only when `typeof global !== "undefined"`' },
   'obug/dist/plain.js': { globals: ['process'], why: 'DEBUG read only when `typeof process !== "undefined"`' },
-  'debug/src/browser.js': { globals: ['process'], why: 'DEBUG read only when `typeof process !== "undefined"`' },
-  'streamx/index.js': { globals: ['global'], why: '`global.process.nextTick` only where queueMicrotask is missing' },
 }
 
 const problems: string[] = []

@@ -32,6 +32,7 @@ import { broadcastChannelTransport } from './transport/broadcast-channel.js'
 import { MessagePortTransport, acceptPorts, portFor, type WorkerScope } from './transport/message-port.js'
 import { RelayedTransport } from './transport/relayed.js'
 import { combineTransports } from './transport/combined.js'
+import { loadPeerConnectionClass } from './transport/peer-connection.js'
 import { webrtcTransport } from './transport/webrtc.js'
 import { FrameType, type Frame, type Outcome, type TunnelFrame } from './wire.js'
 
@@ -144,6 +145,8 @@ const log = logger('node')
 
 /** Starts a node and joins its room. */
 export async function startNode(options: NodeOptions): Promise<DistribunatorNode> {
+  // In Node, WebRTC (node-datachannel) loads now; where there is none, this says so.
+  if (options?.signaling !== undefined) await loadPeerConnectionClass()
   return new DistribunatorNode(options)
 }
 

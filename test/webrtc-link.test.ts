@@ -1,66 +1,210 @@
 /**
- * WebrtcLink's handling of simple-peer's event order, with simple-peer replaced by a
- * scripted stand-in: real browsers deliver a peer's first messages before our own 'connect'
- * now and then (the demo showed "frame type 3 before Hello"), too rarely to test on the
- * real thing.
+ * WebrtcLink on real WebRTC (node-datachannel, in this process): two links negotiate through
+ * a hand-held signaling path, so a test can reorder, copy or forge what a peer signals.
+ * Whatever a peer signals must end at most its own link: libdatachannel aborts the whole
+ * process on some out-of-order calls, which the link must never make.
  */
-import { describe, expect, it, vi } from 'vitest'
-import { WebrtcLink, type WebrtcLinkEvents } from '../src/transport/webrtc-link.js'
-import { splitFrame } from '../src/transport/chunking.js'
+import { RTCPeerConnection } from 'node-datachannel/polyfill'
+import type { PeerConnectionClass } from '../src/transport/peer-connection.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { parseSignal, WebrtcLink, type WebrtcLinkEvents, type WebrtcSignal } from '../src/transport/webrtc-link.js'
 
-/** simple-peer stand-ins, as the link under test created them. */
-interface Scripted {
-  emit(event: string, ...args: unknown[]): boolean
+/** One side under test and what it reported. */
+interface Side {
+  readonly link: WebrtcLink
+  readonly signals: WebrtcSignal[]
+  readonly frames: Uint8Array[]
+  opened: boolean
+  closed: string | undefined
+  /** Where its signals go; the test decides (default: to the other side, as published). */
+  forward: (signal: WebrtcSignal) => void
 }
-// vi.mock is hoisted above the imports; so is vi.hoisted, which shares the list with it.
-const peers = vi.hoisted(() => [] as Scripted[])
 
-vi.mock('@thaunknown/simple-peer/lite.js', async () => {
-  const { EventEmitter } = await import('node:events')
-  class ScriptedPeer extends EventEmitter {
-    constructor() {
-      super()
-      peers.push(this)
-    }
-    signal(): void {}
-    write(): void {}
-    destroy(): void {}
-  }
-  return { default: ScriptedPeer }
+const links: WebrtcLink[] = []
+afterEach(() => {
+  for (const link of links.splice(0)) link.discard()
 })
 
-function link(): { link: WebrtcLink; peer: Scripted; log: string[] } {
-  const log: string[] = []
+function side(initiator: boolean, options: { chunkBytes?: number; connectTimeout?: number } = {}): Side {
+  const s = { signals: [], frames: [], opened: false, closed: undefined, forward: () => undefined } as unknown as Side
   const events: WebrtcLinkEvents = {
-    signal: () => undefined,
-    opened: () => log.push('opened'),
-    frame: (_, frame) => log.push(`frame ${Array.from(frame).join(',')}`),
+    // Through JSON and the parser, as over a signaling server.
+    signal: (signal) => {
+      s.signals.push(signal)
+      s.forward(parseSignal(JSON.parse(JSON.stringify(signal)))!)
+    },
+    opened: () => { s.opened = true },
+    frame: (_, frame) => s.frames.push(frame),
     active: () => undefined,
-    closed: (_, reason) => log.push(`closed ${reason}`),
+    closed: (_, reason) => { s.closed = reason },
   }
-  const created = new WebrtcLink('far', {
-    initiator: true, iceServers: [], iceTransportPolicy: 'all', maxFrameBytes: 1024, chunkBytes: 64, connectTimeout: 10_000,
+  const link = new WebrtcLink(initiator ? 'b' : 'a', 1, {
+    initiator,
+    // The polyfill's types differ from the DOM's in private fields only.
+    peerConnection: RTCPeerConnection as unknown as PeerConnectionClass,
+    iceServers: [],
+    iceTransportPolicy: 'all',
+    maxFrameBytes: 8 * 1024 * 1024,
+    chunkBytes: options.chunkBytes ?? 16 * 1024,
+    connectTimeout: options.connectTimeout ?? 10_000,
   }, events)
-  return { link: created, peer: peers.at(-1) as Scripted, log }
+  links.push(link)
+  Object.assign(s, { link })
+  return s
 }
 
-const message = (...bytes: number[]): Uint8Array => splitFrame(new Uint8Array(bytes), 64)[0] as Uint8Array
+/** Two sides wired to each other. */
+function pair(options?: { chunkBytes?: number }): [Side, Side] {
+  const a = side(true, options)
+  const b = side(false, options)
+  a.forward = (signal) => b.link.signal(signal)
+  b.forward = (signal) => a.link.signal(signal)
+  return [a, b]
+}
+
+async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
 
 describe('WebrtcLink', () => {
-  it('delivers messages that arrive before its own connect, in order, right after opening', () => {
-    const { link: l, peer, log } = link()
-    peer.emit('data', message(1))
-    peer.emit('data', message(2))
-    expect(log).toEqual([])
-    peer.emit('connect')
-    peer.emit('data', message(3))
-    expect(log).toEqual(['opened', 'frame 1', 'frame 2', 'frame 3'])
-    l.discard()
+  it('opens both ways and carries frames in order, long ones split and joined', async () => {
+    const [a, b] = pair({ chunkBytes: 1000 })
+    await until(() => a.opened && b.opened)
+    const long = new Uint8Array(5000).map((_, i) => i % 251)
+    a.link.send(Uint8Array.of(1))
+    a.link.send(long)
+    b.link.send(Uint8Array.of(2))
+    await until(() => b.frames.length === 2 && a.frames.length === 1)
+    expect(b.frames[0]).toEqual(Uint8Array.of(1))
+    expect(b.frames[1]).toEqual(long)
+    expect(a.frames[0]).toEqual(Uint8Array.of(2))
   })
 
-  it('gives up on a peer that floods it before connecting', () => {
-    const { peer, log } = link()
-    for (let i = 0; i < 300; i++) peer.emit('data', message(i % 256))
-    expect(log).toEqual(['closed too many messages before connect'])
+  it('queues what the channel cannot take yet: 8 MiB sent at once all arrive, in order', async () => {
+    const [a, b] = pair()
+    await until(() => a.opened && b.opened)
+    const count = 128
+    for (let i = 0; i < count; i++) a.link.send(new Uint8Array(64 * 1024).fill(i))
+    await until(() => b.frames.length === count, 30_000)
+    expect(b.frames.map((f) => f[f.length - 1])).toEqual(Array.from({ length: count }, (_, i) => i))
+    expect(a.closed).toBeUndefined()
+  })
+
+  it('applies candidates that arrive before their description', async () => {
+    const a = side(true)
+    const b = side(false)
+    const held: WebrtcSignal[] = []
+    a.forward = (signal) => {
+      if (signal.type === 'offer') held.push(signal)
+      else if (held.length > 0) {
+        // The first candidate overtakes the offer (two signaling servers can do that).
+        b.link.signal(signal)
+        b.link.signal(held.pop()!)
+      } else b.link.signal(signal)
+    }
+    b.forward = (signal) => a.link.signal(signal)
+    await until(() => a.opened && b.opened)
+  })
+
+  it('ignores a second copy of the offer and of the answer', async () => {
+    const a = side(true)
+    const b = side(false)
+    a.forward = (signal) => {
+      b.link.signal(signal)
+      if (signal.type === 'offer') setTimeout(() => b.link.signal(signal), 1)
+    }
+    b.forward = (signal) => {
+      a.link.signal(signal)
+      if (signal.type === 'answer') queueMicrotask(() => a.link.signal(signal))
+    }
+    await until(() => a.opened && b.opened)
+    b.link.signal(a.signals.find((s) => s.type === 'offer')!)
+    a.link.signal(b.signals.find((s) => s.type === 'answer')!)
+    a.link.send(Uint8Array.of(7))
+    await until(() => b.frames.length === 1)
+    expect([a.closed, b.closed]).toEqual([undefined, undefined])
+  })
+
+  it('drops an offer sent to the initiator and an answer sent to the answerer', async () => {
+    const [a, b] = pair()
+    await until(() => a.opened && b.opened)
+    a.link.signal(a.signals.find((s) => s.type === 'offer')!)
+    b.link.signal(b.signals.find((s) => s.type === 'answer')!)
+    b.link.send(Uint8Array.of(9))
+    await until(() => a.frames.length === 1)
+    expect([a.closed, b.closed]).toEqual([undefined, undefined])
+  })
+
+  it('a forged description or candidate ends that link only, and tells the peer', async () => {
+    const forged = side(false)
+    forged.link.signal({ type: 'offer', sdp: 'v=0\r\nthis is not a session description\r\n' })
+    await until(() => forged.closed !== undefined)
+    expect(forged.closed).toMatch(/^negotiation failed/)
+    expect(forged.signals).toContainEqual(expect.objectContaining({ type: 'abort' }))
+
+    const badCandidate = side(true)
+    badCandidate.link.signal({ type: 'answer', sdp: 'nonsense' })
+    badCandidate.link.signal({ type: 'candidate', candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: 'way-too-long-mid' } })
+    await until(() => badCandidate.closed !== undefined)
+    expect(badCandidate.signals.at(-1)).toMatchObject({ type: 'abort' })
+
+    // Meanwhile a rightful pair in this process is unharmed.
+    const [a, b] = pair()
+    await until(() => a.opened && b.opened)
+  })
+
+  it("ends on the peer's abort without answering it", async () => {
+    const a = side(true)
+    a.link.signal({ type: 'abort', reason: 'connect timeout' })
+    expect(a.closed).toBe('peer gave up: connect timeout')
+    expect(a.signals.filter((s) => s.type === 'abort')).toEqual([])
+  })
+
+  it('gives up after connectTimeout and tells the peer', async () => {
+    const lonely = side(true, { connectTimeout: 200 })
+    await until(() => lonely.closed !== undefined)
+    expect(lonely.closed).toBe('connect timeout')
+    expect(lonely.signals.at(-1)).toEqual({ type: 'abort', reason: 'connect timeout' })
+  })
+
+  it('closes when the far side closes', async () => {
+    const [a, b] = pair()
+    await until(() => a.opened && b.opened)
+    b.link.close('bye')
+    await until(() => a.closed !== undefined)
+    expect(b.closed).toBe('bye')
+    expect(a.closed).toMatch(/channel closed|connection closed/)
+  })
+
+  it('refuses a frame split wrongly by the peer: that link ends', async () => {
+    const [a, b] = pair()
+    await until(() => a.opened && b.opened)
+    // A message without a chunk flag: reach the channel underneath through a raw send.
+    const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
+    channel.send(Uint8Array.of(9, 9, 9))
+    await until(() => b.closed !== undefined)
+    expect(b.closed).toMatch(/chunk flag/)
+  })
+})
+
+describe('parseSignal', () => {
+  it('keeps well-formed signals', () => {
+    expect(parseSignal({ type: 'offer', sdp: 'v=0' })).toEqual({ type: 'offer', sdp: 'v=0' })
+    expect(parseSignal({ type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'x' } }))
+      .toEqual({ type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } })
+    expect(parseSignal({ type: 'abort', reason: 42 })).toEqual({ type: 'abort', reason: 'no reason' })
+  })
+
+  it.each([
+    null, 'offer', {}, { type: 'renegotiate' }, { type: 'offer' }, { type: 'answer', sdp: '' },
+    { type: 'offer', sdp: 'x'.repeat(70_000) }, { type: 'candidate' }, { type: 'candidate', candidate: { candidate: 1 } },
+    { type: 'candidate', candidate: { candidate: 'c' } }, { type: 'candidate', candidate: { candidate: 'c', sdpMLineIndex: -1 } },
+    { type: 'candidate', candidate: { candidate: 'c', sdpMid: 5 } },
+  ])('drops %j', (value) => {
+    expect(parseSignal(value)).toBeUndefined()
   })
 })

@@ -1,19 +1,33 @@
 /**
- * One WebRTC connection to one peer incarnation: negotiation through simple-peer (offer,
- * answer and trickled ICE candidates travel over signaling), then one reliable ordered data
- * channel carrying chunked frames (chunking.ts) with the channel's backpressure.
+ * One WebRTC connection to one peer incarnation, on the standard `RTCPeerConnection` API:
+ * the initiator makes the one data channel and the offer, the other side answers, and ICE
+ * candidates trickle both ways over signaling. The channel (reliable, ordered) carries
+ * chunked frames (chunking.ts); sends wait in a queue while the channel's buffer is full.
+ *
+ * Everything a peer signals is checked before it reaches the connection: a description in
+ * the wrong state, a second offer or a malformed candidate is dropped or ends this link,
+ * never the process (libdatachannel aborts on some out-of-order calls). Steps run one after
+ * another, and candidates wait for their description. A link that fails before opening
+ * tells the peer (`abort`), so both sides can start over at once instead of timing out.
  *
  * Lifecycle: `connecting` until the channel opens (then the transport reports the link), or
  * until `connectTimeout` gives up; `closed` exactly once, whoever ends it.
  */
-import SimplePeer from '@thaunknown/simple-peer/lite.js'
 import { logger } from '../log.js'
 import { FrameJoiner, splitFrame } from './chunking.js'
+import type { PeerConnectionClass } from './peer-connection.js'
 import type { Link } from './transport.js'
+
+/** Negotiation data for the peer, as published over signaling. */
+export type WebrtcSignal =
+  | { readonly type: 'offer' | 'answer'; readonly sdp: string }
+  | { readonly type: 'candidate'; readonly candidate: RTCIceCandidateInit }
+  | { readonly type: 'abort'; readonly reason: string }
 
 /** Settings of one connection. */
 export interface WebrtcLinkOptions {
   readonly initiator: boolean
+  readonly peerConnection: PeerConnectionClass
   readonly iceServers: readonly RTCIceServer[]
   readonly iceTransportPolicy: 'all' | 'relay'
   readonly maxFrameBytes: number
@@ -24,7 +38,7 @@ export interface WebrtcLinkOptions {
 /** What a connection reports to its transport. */
 export interface WebrtcLinkEvents {
   /** Negotiation data for the peer, to publish over signaling. */
-  signal(data: unknown): void
+  signal(data: WebrtcSignal): void
   /** The data channel is open: the link can carry frames. */
   opened(link: WebrtcLink): void
   frame(link: WebrtcLink, frame: Uint8Array): void
@@ -36,39 +50,65 @@ export interface WebrtcLinkEvents {
 
 const log = logger('webrtc')
 
-/** Messages kept from before our side connected (a Hello, a sync, a few heartbeats). */
-const MAX_EARLY_MESSAGES = 256
+/** Sends wait in our queue while the channel holds more than this... */
+const HIGH_WATER = 1024 * 1024
+/** ...until it has sent down to this. */
+const LOW_WATER = 256 * 1024
+/** Candidates kept while their description is still to come (a host has a handful). */
+const MAX_EARLY_CANDIDATES = 64
+const CHANNEL_LABEL = 'distribunator'
 
 /** A connection to one peer; a transport `Link` once open. */
 export class WebrtcLink implements Link {
   readonly via = 'webrtc'
-  private readonly peer: SimplePeer
+  private readonly pc: RTCPeerConnection
+  private channel: RTCDataChannel | undefined
   private readonly joiner: FrameJoiner
   private state: 'connecting' | 'open' | 'closed' = 'connecting'
-  /**
-   * Messages that came before our 'connect': the peer's channel can open, and its Hello
-   * arrive, before our side has seen ICE connect. Delivered right after `opened`.
-   */
-  private early: Uint8Array[] = []
+  /** Negotiation steps, one after another: a candidate must follow its description. */
+  private steps: Promise<void> = Promise.resolve()
+  /** True once the peer's description is set (or being set): later ones are dropped. */
+  private described = false
+  /** The peer's candidates that came before its description. */
+  private earlyCandidates: RTCIceCandidateInit[] = []
+  /** Messages waiting for the channel's buffer to drain, from `queued` on. */
+  private queue: Uint8Array[] = []
+  private queued = 0
   private connectTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     readonly remoteNodeId: string,
+    /** Which negotiation with this peer this is (the initiator counts them). */
+    readonly attempt: number,
     private readonly options: WebrtcLinkOptions,
     private readonly events: WebrtcLinkEvents,
   ) {
     this.joiner = new FrameJoiner(options.maxFrameBytes)
-    this.peer = new SimplePeer({
-      initiator: options.initiator,
-      trickle: true,
-      config: { iceServers: [...options.iceServers], iceTransportPolicy: options.iceTransportPolicy },
-    })
-    this.peer.on('signal', (data) => this.events.signal(data))
-    this.peer.on('connect', () => this.open())
-    this.peer.on('data', (message) => this.receive(message))
-    this.peer.on('close', () => this.end('closed'))
-    this.peer.on('error', (error) => this.end(`error: ${error.code ?? error.message}`))
-    this.connectTimer = setTimeout(() => this.end('connect timeout'), options.connectTimeout)
+    const pc = new options.peerConnection({ iceServers: [...options.iceServers], iceTransportPolicy: options.iceTransportPolicy })
+    this.pc = pc
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate !== null && candidate.candidate !== '' && this.state !== 'closed') {
+        this.events.signal({ type: 'candidate', candidate: candidate.toJSON() })
+      }
+    }
+    pc.onconnectionstatechange = () => {
+      // 'disconnected' may heal by itself; heartbeats decide whether the peer is gone.
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.end(`connection ${pc.connectionState}`)
+    }
+    this.connectTimer = setTimeout(() => this.fail('connect timeout'), options.connectTimeout)
+    if (options.initiator) {
+      this.attach(pc.createDataChannel(CHANNEL_LABEL, { ordered: true }))
+      this.step(async () => {
+        const offer = await pc.createOffer()
+        await pc.setLocalDescription(offer)
+        this.signalDescription('offer', offer)
+      })
+    } else {
+      pc.ondatachannel = ({ channel }) => {
+        if (this.channel === undefined) this.attach(channel)
+        else channel.close()
+      }
+    }
   }
 
   /** True until the connection has ended. */
@@ -76,19 +116,47 @@ export class WebrtcLink implements Link {
     return this.state !== 'closed'
   }
 
-  /** Feeds negotiation data from the peer. */
-  signal(data: unknown): void {
+  /** Feeds negotiation data from the peer (already checked by `parseSignal`). */
+  signal(signal: WebrtcSignal): void {
     if (this.state === 'closed') return
-    try {
-      this.peer.signal(data)
-    } catch (error) {
-      this.end(`bad signal: ${(error as Error).message}`)
+    switch (signal.type) {
+      case 'abort':
+        this.end(`peer gave up: ${signal.reason}`)
+        return
+      case 'candidate':
+        if (this.described) this.step(() => this.pc.addIceCandidate(signal.candidate))
+        else if (this.earlyCandidates.length < MAX_EARLY_CANDIDATES) this.earlyCandidates.push(signal.candidate)
+        else this.fail('too many candidates before a description')
+        return
+      case 'offer':
+      case 'answer':
+        // One offer to the answerer, one answer to the initiator; anything else is a copy
+        // or stale (this link never renegotiates).
+        if (this.described || (signal.type === 'offer') === this.options.initiator) {
+          log('%s: %s dropped', this.remoteNodeId, signal.type)
+          return
+        }
+        this.described = true
+        this.step(async () => {
+          await this.pc.setRemoteDescription({ type: signal.type, sdp: signal.sdp })
+          const candidates = this.earlyCandidates
+          this.earlyCandidates = []
+          for (const candidate of candidates) await this.pc.addIceCandidate(candidate)
+          if (signal.type === 'offer') {
+            const answer = await this.pc.createAnswer()
+            await this.pc.setLocalDescription(answer)
+            this.signalDescription('answer', answer)
+          }
+        })
     }
   }
 
   send(frame: Uint8Array): void {
     if (this.state !== 'open') return
-    for (const message of splitFrame(frame, this.options.chunkBytes)) this.peer.write(message)
+    for (const message of splitFrame(frame, this.options.chunkBytes)) {
+      if (this.queued === this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
+      else this.queue.push(message)
+    }
   }
 
   close(reason = 'closed'): void {
@@ -102,24 +170,51 @@ export class WebrtcLink implements Link {
     this.teardown()
   }
 
+  /** Runs a negotiation step after the ones before it; a failing step ends the link. */
+  private step(run: () => Promise<void>): void {
+    this.steps = this.steps.then(async () => {
+      if (this.state === 'closed') return
+      try {
+        await run()
+      } catch (error) {
+        this.fail(`negotiation failed: ${(error as Error)?.message ?? String(error)}`)
+      }
+    })
+  }
+
+  private signalDescription(type: 'offer' | 'answer', made: RTCSessionDescriptionInit): void {
+    const sdp = this.pc.localDescription?.sdp ?? made.sdp
+    if (this.state !== 'closed' && typeof sdp === 'string') this.events.signal({ type, sdp })
+  }
+
+  private attach(channel: RTCDataChannel): void {
+    this.channel = channel
+    channel.binaryType = 'arraybuffer'
+    channel.bufferedAmountLowThreshold = LOW_WATER
+    channel.onopen = () => this.open()
+    channel.onclose = () => this.end('channel closed')
+    channel.onerror = (event) => this.end(`channel error: ${(event as RTCErrorEvent).error?.message ?? 'unknown'}`)
+    channel.onmessage = ({ data }: MessageEvent) => this.receive(data)
+    channel.onbufferedamountlow = () => this.drain()
+    if (channel.readyState === 'open') this.open()
+  }
+
   private open(): void {
     if (this.state !== 'connecting') return
     clearTimeout(this.connectTimer)
     this.state = 'open'
     this.events.opened(this)
-    const early = this.early
-    this.early = []
-    for (const message of early) this.receive(message)
   }
 
-  private receive(message: Uint8Array): void {
-    if (this.state === 'connecting') {
-      // A peer cannot have sent much before our connect: a full queue means it is not a peer.
-      if (this.early.length >= MAX_EARLY_MESSAGES) this.end('too many messages before connect')
-      else this.early.push(message)
+  private receive(data: unknown): void {
+    if (!(data instanceof ArrayBuffer || data instanceof Uint8Array)) {
+      this.end('a text message on the data channel')
       return
     }
+    // A channel delivers messages only once open ('open' comes first, or it was open when
+    // handed to us).
     if (this.state !== 'open') return
+    const message = data instanceof Uint8Array ? data : new Uint8Array(data)
     let frame: Uint8Array | undefined
     try {
       frame = this.joiner.push(message)
@@ -130,6 +225,34 @@ export class WebrtcLink implements Link {
     }
     if (frame !== undefined) this.events.frame(this, frame)
     else this.events.active(this)
+  }
+
+  /** Sends queued messages while the channel's buffer has room. */
+  private drain(): void {
+    while (this.state === 'open' && this.queued < this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) {
+      const message = this.queue[this.queued]!
+      this.queue[this.queued++] = EMPTY
+      this.transmit(message)
+    }
+    if (this.queued === this.queue.length) {
+      this.queue = []
+      this.queued = 0
+    }
+  }
+
+  private transmit(message: Uint8Array): void {
+    try {
+      this.channel!.send(message as Uint8Array<ArrayBuffer>)
+    } catch (error) {
+      this.end(`send failed: ${(error as Error).message}`)
+    }
+  }
+
+  /** Ends a link that went wrong on our side, telling the peer to drop its half too. */
+  private fail(reason: string): void {
+    if (this.state === 'closed') return
+    if (this.state === 'connecting') this.events.signal({ type: 'abort', reason })
+    this.end(reason)
   }
 
   private end(reason: string): void {
@@ -143,9 +266,48 @@ export class WebrtcLink implements Link {
 
   private teardown(): void {
     clearTimeout(this.connectTimer)
-    this.peer.removeAllListeners()
-    // simple-peer may still emit 'error' while tearing down; with no listener it would throw.
-    this.peer.on('error', () => undefined)
-    this.peer.destroy()
+    this.queue = []
+    this.queued = 0
+    const { pc, channel } = this
+    pc.onicecandidate = pc.onconnectionstatechange = pc.ondatachannel = null
+    if (channel !== undefined) {
+      channel.onopen = channel.onclose = channel.onerror = channel.onmessage = channel.onbufferedamountlow = null
+      try {
+        channel.close()
+      } catch { /* already closed */ }
+    }
+    try {
+      pc.close()
+    } catch { /* already closed */ }
   }
 }
+
+const EMPTY = new Uint8Array(0)
+
+/** Checks negotiation data a peer published; undefined if it is not well formed. */
+export function parseSignal(value: unknown): WebrtcSignal | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const v = value as Record<string, unknown>
+  switch (v.type) {
+    case 'offer':
+    case 'answer':
+      return typeof v.sdp === 'string' && v.sdp.length > 0 && v.sdp.length <= MAX_SDP_LENGTH ? { type: v.type, sdp: v.sdp } : undefined
+    case 'candidate': {
+      const c = v.candidate as Record<string, unknown> | null
+      if (typeof c !== 'object' || c === null || typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE_LENGTH) return undefined
+      const sdpMid = c.sdpMid === undefined || c.sdpMid === null ? null : typeof c.sdpMid === 'string' && c.sdpMid.length <= 32 ? c.sdpMid : undefined
+      const index = c.sdpMLineIndex === undefined || c.sdpMLineIndex === null ? null
+        : Number.isInteger(c.sdpMLineIndex) && (c.sdpMLineIndex as number) >= 0 && (c.sdpMLineIndex as number) < 16 ? c.sdpMLineIndex as number : undefined
+      if (sdpMid === undefined || index === undefined || (sdpMid === null && index === null)) return undefined
+      return { type: 'candidate', candidate: { candidate: c.candidate, sdpMid, sdpMLineIndex: index } }
+    }
+    case 'abort':
+      return { type: 'abort', reason: typeof v.reason === 'string' ? v.reason.slice(0, 200) : 'no reason' }
+    default:
+      return undefined
+  }
+}
+
+/** Longest description accepted from a peer (a data-channel-only SDP is about 1 KiB). */
+const MAX_SDP_LENGTH = 64 * 1024
+const MAX_CANDIDATE_LENGTH = 1024

@@ -7,8 +7,10 @@
  *   { type: 'announce', from: {nodeId, incarnation}, id, to?: nodeId }
  *       "I am here" — sent whenever a signaling server connects, after losing a link, and
  *       (with `to`) when the Manager dials a node.
- *   { type: 'signal', from: {nodeId, incarnation}, id, to: {nodeId, incarnation}, signal }
- *       simple-peer negotiation data (offer, answer, ICE candidates) for one peer.
+ *   { type: 'signal', from: {nodeId, incarnation}, id, to: {nodeId, incarnation}, attempt, signal }
+ *       negotiation data for one peer (webrtc-link.ts: offer, answer, ICE candidate, or
+ *       abort). `attempt` numbers the initiator's tries at this pair, so that a late piece
+ *       of a failed try never reaches the next one.
  *
  * With several servers every payload arrives once per server both sides use; `id` (a
  * counter per sender) lets the receiver drop the copies — a repeated offer or candidate
@@ -17,13 +19,17 @@
  * Glare is resolved by rule, not by race: of two endpoints, the one that sorts first
  * (node id, then incarnation) always initiates. Hearing an announce from a peer it should
  * call, a node calls; otherwise it announces back to that peer, which then calls. So each
- * pair negotiates exactly one connection. Signaling is needed only to meet: links stay up
- * while the servers are down, and newcomers are met again once a server is back.
+ * pair negotiates exactly one connection at a time. A try that fails before opening is
+ * made again at once (a few times; then on the next announce): on loopback libdatachannel
+ * now and then refuses a handshake that outruns the answer. Signaling is needed only to
+ * meet: links stay up while the servers are down, and newcomers are met again once a
+ * server is back.
  */
 import { ArgumentError } from '../errors.js'
 import { logger } from '../log.js'
 import { SignalingClient } from '../signaling/client.js'
-import { WebrtcLink } from './webrtc-link.js'
+import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
+import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
 import type { LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
 
 /** Options of the WebRTC transport. */
@@ -45,6 +51,11 @@ export interface WebrtcTransportOptions {
   readonly chunkBytes?: number
   /** ms to wait for a connection to open before giving up on it. @default 10000 */
   readonly connectTimeout?: number
+  /**
+   * The `RTCPeerConnection` class to use (a polyfill, an instrumented one). @default the
+   * runtime's own; in Node, node-datachannel's polyfill
+   */
+  readonly peerConnection?: PeerConnectionClass
 }
 
 interface EndpointId {
@@ -68,14 +79,26 @@ export function webrtcTransport(options: WebrtcTransportOptions): Transport {
 
 /** How many payload ids to remember for dropping the copies that other servers relay. */
 const SEEN_IDS = 1024
+/** Tries in a row that a failed one is followed by at once; after them, the next announce. */
+const QUICK_REDIALS = 3
+/** ms between a failed try and the next, for both sides to have cleaned up. */
+const REDIAL_DELAY = 50
+/** Link ends after which nobody should call again. */
+const FINAL_REASONS = new Set(['restarted', 'stop', 'duplicate', 'superseded'])
 
 class WebrtcSession implements TransportSession {
-  private readonly signaling: SignalingClient
+  /** Made once RTCPeerConnection is at hand (in Node it loads first). */
+  private signaling: SignalingClient | undefined
+  private peerConnection: PeerConnectionClass | undefined
   /** Connections by `nodeId@incarnation` of the peer. */
   private readonly links = new Map<string, WebrtcLink>()
   /** Ids of recent payloads; every server a node shares with us relays its own copy. */
   private readonly seen = new Set<string>()
   private sent = 0
+  /** Our tries at pairs we initiate, counted. */
+  private attempts = 0
+  /** Tries in a row that failed before opening, by peer key (pairs we initiate). */
+  private readonly failures = new Map<string, number>()
   private reannounceTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
@@ -84,10 +107,23 @@ class WebrtcSession implements TransportSession {
     private readonly handlers: TransportHandlers,
     private readonly options: WebrtcTransportOptions,
   ) {
-    this.signaling = new SignalingClient({ urls: options.signaling, topic: self.room, password: options.password })
-    this.signaling.on('connect', () => this.announce())
-    this.signaling.on('message', (payload) => this.onSignal(payload))
-    this.signaling.on('error', (error) => log('%s: signaling: %s', self.nodeId, error.message))
+    const ready = options.peerConnection ?? peerConnectionClass()
+    if (ready !== undefined) this.start(ready)
+    else {
+      loadPeerConnectionClass().then(
+        (loaded) => this.closed || this.start(loaded),
+        (error: Error) => log('%s: no WebRTC: %s', self.nodeId, error.message),
+      )
+    }
+  }
+
+  private start(peerConnection: PeerConnectionClass): void {
+    this.peerConnection = peerConnection
+    const signaling = new SignalingClient({ urls: this.options.signaling, topic: this.self.room, password: this.options.password })
+    this.signaling = signaling
+    signaling.on('connect', () => this.announce())
+    signaling.on('message', (payload) => this.onSignal(payload))
+    signaling.on('error', (error) => log('%s: signaling: %s', this.self.nodeId, error.message))
   }
 
   connect(nodeId: string): void {
@@ -98,9 +134,10 @@ class WebrtcSession implements TransportSession {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.reannounceTimer)
-    this.signaling.close()
+    this.signaling?.close()
     for (const link of this.links.values()) link.discard()
     this.links.clear()
+    this.failures.clear()
   }
 
   private announce(to?: string): void {
@@ -110,7 +147,7 @@ class WebrtcSession implements TransportSession {
   /** Publishes a payload from this endpoint, with an id that lets receivers drop copies. */
   private publish(payload: Record<string, unknown>): void {
     const from = { nodeId: this.self.nodeId, incarnation: this.self.incarnation }
-    this.signaling.publish({ ...payload, from, id: ++this.sent })
+    this.signaling?.publish({ ...payload, from, id: ++this.sent })
   }
 
   private onSignal(payload: Record<string, unknown>): void {
@@ -129,11 +166,30 @@ class WebrtcSession implements TransportSession {
     } else if (payload.type === 'signal') {
       const to = endpoint(payload.to)
       if (to?.nodeId !== this.self.nodeId || to.incarnation !== this.self.incarnation) return
-      // The peer calls us only when it sorts first; anything else is stale.
-      const link = this.links.get(key(from)) ??
-        (this.initiatesWith(from) || this.linkedElsewhere(from) ? undefined : this.link(from, false))
-      link?.signal(payload.signal)
+      const signal = parseSignal(payload.signal)
+      const attempt = payload.attempt
+      if (signal === undefined || typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
+        log('%s: malformed signal from %s dropped', this.self.nodeId, key(from))
+        return
+      }
+      this.signalFrom(from, attempt, signal)
     }
+  }
+
+  /** Routes a peer's negotiation data to the link of its try. */
+  private signalFrom(from: EndpointId, attempt: number, signal: WebrtcSignal): void {
+    const link = this.links.get(key(from))
+    if (link?.attempt === attempt) {
+      link.signal(signal)
+      return
+    }
+    // Tries are ours to number where we initiate: anything else is stale. Where the peer
+    // initiates, an older try is stale too, and an abort of no link needs nothing.
+    if (this.initiatesWith(from) || (link !== undefined && attempt < link.attempt) || signal.type === 'abort') return
+    if (this.linkedElsewhere(from)) return
+    // A newer try: the peer has given up on the link we have, whether or not we know yet.
+    link?.close('superseded')
+    this.link(from, false, attempt).signal(signal)
   }
 
   /** True when the node reaches that peer over another transport (a tab's BroadcastChannel). */
@@ -147,18 +203,20 @@ class WebrtcSession implements TransportSession {
     return nodeId !== peer.nodeId ? nodeId < peer.nodeId : incarnation < peer.incarnation
   }
 
-  private link(peer: EndpointId, initiator: boolean): WebrtcLink {
+  private link(peer: EndpointId, initiator: boolean, attempt = ++this.attempts): WebrtcLink {
     const id = key(peer)
-    const link = new WebrtcLink(peer.nodeId, {
+    const link = new WebrtcLink(peer.nodeId, attempt, {
       initiator,
+      peerConnection: this.peerConnection!,
       iceServers: this.options.iceServers ?? [],
       iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
       maxFrameBytes: this.options.maxFrameBytes ?? 8 * 1024 * 1024,
       chunkBytes: this.options.chunkBytes ?? 64 * 1024,
       connectTimeout: this.options.connectTimeout ?? 10_000,
     }, {
-      signal: (signal) => this.publish({ type: 'signal', to: peer, signal }),
+      signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }),
       opened: (opened) => {
+        this.failures.delete(id)
         // The other transport won the race while we negotiated: one link per pair is enough.
         if (this.linkedElsewhere(peer)) {
           this.links.delete(id)
@@ -172,12 +230,29 @@ class WebrtcSession implements TransportSession {
       closed: (ended, reason, wasOpen) => {
         if (this.links.get(id) === ended) this.links.delete(id)
         if (wasOpen) this.handlers.linkClosed(ended, reason)
+        if (this.closed || FINAL_REASONS.has(reason)) return
+        if (initiator && !wasOpen && this.redial(peer)) return
         // The peer may still be alive (a network blip): say hello again so it can call back.
-        if (!this.closed && reason !== 'restarted' && reason !== 'stop' && reason !== 'duplicate') this.scheduleReannounce()
+        this.scheduleReannounce()
       },
     })
     this.links.set(id, link)
     return link
+  }
+
+  /** Tries a pair we initiate again shortly, unless it failed too often in a row. */
+  private redial(peer: EndpointId): boolean {
+    const id = key(peer)
+    const failures = (this.failures.get(id) ?? 0) + 1
+    if (failures > QUICK_REDIALS) {
+      this.failures.delete(id)
+      return false
+    }
+    this.failures.set(id, failures)
+    setTimeout(() => {
+      if (!this.closed && !this.links.has(id) && !this.linkedElsewhere(peer)) this.link(peer, true)
+    }, REDIAL_DELAY)
+    return true
   }
 
   private scheduleReannounce(): void {
