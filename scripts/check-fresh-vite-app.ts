@@ -23,6 +23,10 @@ const AUDITED: Record<string, { readonly globals: readonly string[]; readonly wh
   },
   'yjs/dist/yjs.mjs': { globals: ['global'], why: 'read only when `typeof global !== "undefined"`' },
   'obug/dist/plain.js': { globals: ['process'], why: 'DEBUG read only when `typeof process !== "undefined"`' },
+  'distribunator/dist/distribunator.js': {
+    globals: ['process'],
+    why: 'transport/peer-connection.ts reads `process.versions.node` only when `typeof process !== "undefined"` and the runtime has no RTCPeerConnection',
+  },
 }
 
 const problems: string[] = []
