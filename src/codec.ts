@@ -53,9 +53,9 @@ extensions.register({
 })
 extensions.register({
   type: EXT_PID,
-  encode: (v) => (v instanceof Pid ? inner.encode([v.node, v.incarnation, v.id]) : null),
+  encode: (v) => (v instanceof Pid ? contents.encode([v.node, v.incarnation, v.id]) : null),
   decode: (data) => {
-    const a = innerDecoder.decode(data)
+    const a = contentsDecoder.decode(data)
     if (!Array.isArray(a) || a.length !== 3) throw new MalformedValue('pid')
     const pid = pidOf(a[0], a[1], a[2])
     if (pid === null) throw new MalformedValue('pid')
@@ -64,9 +64,9 @@ extensions.register({
 })
 extensions.register({
   type: EXT_MAP,
-  encode: (v) => (v instanceof Map ? inner.encode([...v.entries()].flat()) : null),
+  encode: (v) => (v instanceof Map ? contents.encode([...v.entries()].flat()) : null),
   decode: (data) => {
-    const flat = innerDecoder.decode(data)
+    const flat = contentsDecoder.decode(data)
     if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new MalformedValue('map')
     const map = new Map<unknown, unknown>()
     for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1])
@@ -75,27 +75,27 @@ extensions.register({
 })
 extensions.register({
   type: EXT_SET,
-  encode: (v) => (v instanceof Set ? inner.encode([...v]) : null),
+  encode: (v) => (v instanceof Set ? contents.encode([...v]) : null),
   decode: (data) => {
-    const items = innerDecoder.decode(data)
+    const items = contentsDecoder.decode(data)
     if (!Array.isArray(items)) throw new MalformedValue('set')
     return new Set(items)
   },
 })
 extensions.register({
   type: EXT_BIGINT,
-  encode: (v) => (typeof v === 'bigint' ? inner.encode(v.toString(16)) : null),
+  encode: (v) => (typeof v === 'bigint' ? contents.encode(v.toString(16)) : null),
   decode: (data) => {
-    const hex = innerDecoder.decode(data)
+    const hex = contentsDecoder.decode(data)
     if (typeof hex !== 'string' || !BIGINT_HEX.test(hex)) throw new MalformedValue('bigint')
     return hex.startsWith('-') ? -BigInt(`0x${hex.slice(1)}`) : BigInt(`0x${hex}`)
   },
 })
 extensions.register({
   type: EXT_ERROR,
-  encode: (v) => (v instanceof Error ? inner.encode([String(v.name), String(v.message)]) : null),
+  encode: (v) => (v instanceof Error ? contents.encode([String(v.name), String(v.message)]) : null),
   decode: (data) => {
-    const a = innerDecoder.decode(data)
+    const a = contentsDecoder.decode(data)
     if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || typeof a[1] !== 'string') {
       throw new MalformedValue('error')
     }
@@ -105,16 +105,20 @@ extensions.register({
   },
 })
 
-// `check` enforces MAX_DEPTH across extensions; the encoder's own limit (per extension
-// level, leaves counted) is only a backstop.
-const inner = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
-const innerDecoder = new Decoder({ extensionCodec: extensions })
+// `check` enforces MAX_DEPTH across extensions; the encoders' own limit (per extension
+// level, leaves counted) is only a backstop. Extension contents have an encoder of their
+// own: an encoder entered again while encoding clones itself (a new 2 KiB buffer), and
+// every call and cast carries a pid.
+const outer = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
+const contents = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
+const decoder = new Decoder({ extensionCodec: extensions })
+const contentsDecoder = new Decoder({ extensionCodec: extensions })
 
 /** Encodes a value; throws `EncodeError` for what cannot travel. */
 export function encodeValue(value: unknown): Uint8Array {
   check(value, 0)
   try {
-    return inner.encode(value)
+    return outer.encode(value)
   } catch (cause) {
     throw new EncodeError(`cannot encode message: ${(cause as Error).message}`, { cause })
   }
@@ -133,7 +137,7 @@ const EXTENSION_SHAPES: ReadonlyMap<number, ExtensionShape> = new Map([
 /** Decodes bytes produced by `encodeValue`; throws on malformed input. */
 export function decodeValue(bytes: Uint8Array): unknown {
   scanMsgpack(bytes, MAX_DEPTH, EXTENSION_SHAPES)
-  return innerDecoder.decode(bytes)
+  return decoder.decode(bytes)
 }
 
 function pidOf(node: unknown, incarnation: unknown, id: unknown): Pid | null {

@@ -25,12 +25,24 @@ describe('chunking', () => {
     ))
   })
 
-  it('refuses a frame over the limit as soon as it grows past it, and unflagged messages', () => {
+  it('sends a frame that fits as it is, unless its first byte could be read as a flag', () => {
+    const frame = Uint8Array.of(0x93, 1, 2)
+    expect(splitFrame(frame, 64)[0]).toBe(frame)
+    expect(splitFrame(Uint8Array.of(1, 2), 64)).toEqual([Uint8Array.of(1, 1, 2)])
+    expect(splitFrame(Uint8Array.of(0), 64)).toEqual([Uint8Array.of(1, 0)])
+    expect(splitFrame(new Uint8Array(0), 64)).toEqual([Uint8Array.of(1)])
+    expect(new FrameJoiner(10).push(frame)).toBe(frame)
+  })
+
+  it('refuses a frame over the limit as soon as it grows past it, empty messages, and a whole frame inside a split one', () => {
     const joiner = new FrameJoiner(10)
     const [first, second] = splitFrame(new Uint8Array(12), 6)
     expect(joiner.push(first!)).toBeUndefined()
     expect(() => joiner.push(second!)).toThrow(ProtocolError)
-    expect(() => new FrameJoiner(10).push(new Uint8Array([7, 1]))).toThrow(ProtocolError)
+    expect(() => new FrameJoiner(2).push(Uint8Array.of(7, 7, 7))).toThrow(ProtocolError)
     expect(() => new FrameJoiner(10).push(new Uint8Array(0))).toThrow(ProtocolError)
+    const interrupted = new FrameJoiner(10)
+    interrupted.push(Uint8Array.of(0, 5))
+    expect(() => interrupted.push(Uint8Array.of(7, 7))).toThrow(ProtocolError)
   })
 })

@@ -183,11 +183,12 @@ describe('WebrtcLink', () => {
   it('refuses a frame split wrongly by the peer: that link ends', async () => {
     const [a, b] = pair()
     await until(() => a.opened && b.opened)
-    // A message without a chunk flag: reach the channel underneath through a raw send.
+    // A whole frame in the middle of a split one, through the channel underneath.
     const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
+    channel.send(Uint8Array.of(0, 5))
     channel.send(Uint8Array.of(9, 9, 9))
     await until(() => b.closed !== undefined)
-    expect(b.closed).toMatch(/chunk flag/)
+    expect(b.closed).toMatch(/inside a split one/)
   })
 })
 

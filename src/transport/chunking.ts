@@ -1,9 +1,11 @@
 /**
  * Frames over data channels. A data channel message has a size limit (16 to 256 KiB,
- * depending on the two browsers), and a frame may be up to `maxFrameBytes`, so a frame
- * travels as one or more messages of at most `chunkBytes` bytes of content, each prefixed
- * by one byte: `LAST` on the frame's final message, `MORE` before it. Reliable ordered
- * channels deliver the messages in order, so joining them is appending.
+ * depending on the two browsers), and a frame may be up to `maxFrameBytes`, so a long frame
+ * travels as several messages of at most `chunkBytes` bytes of content, each prefixed by
+ * one byte: `MORE` on every part but the last, `LAST` on the last. A frame that fits in one
+ * message goes as it is, without a copy, unless its own first byte is 0 or 1 (frames are
+ * msgpack arrays, whose first byte never is; then it goes as a one-part split). Reliable
+ * ordered channels deliver the messages in order, so joining them is appending.
  */
 import { ProtocolError } from '../errors.js'
 
@@ -12,6 +14,7 @@ const LAST = 1
 
 /** Splits a frame into data channel messages of at most `chunkBytes` content bytes each. */
 export function splitFrame(frame: Uint8Array, chunkBytes: number): Uint8Array[] {
+  if (frame.byteLength <= chunkBytes && frame.byteLength > 0 && frame[0]! > LAST) return [frame]
   const messages: Uint8Array[] = []
   let offset = 0
   do {
@@ -34,9 +37,12 @@ export class FrameJoiner {
 
   /** Takes one message; returns the frame it completes, if any. Throws `ProtocolError`. */
   push(message: Uint8Array): Uint8Array | undefined {
-    const flag = message[0]
-    if (message.byteLength === 0 || (flag !== MORE && flag !== LAST)) {
-      throw new ProtocolError('data channel message without a chunk flag')
+    if (message.byteLength === 0) throw new ProtocolError('empty data channel message')
+    const flag = message[0]!
+    if (flag > LAST) {
+      if (this.parts.length > 0) throw new ProtocolError('a whole frame inside a split one')
+      if (message.byteLength > this.maxBytes) throw new ProtocolError(`frame larger than the limit of ${this.maxBytes} bytes`)
+      return message
     }
     const content = message.subarray(1)
     this.size += content.byteLength
