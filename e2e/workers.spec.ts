@@ -8,6 +8,11 @@ import { expect, test } from './support/fixtures.js'
 import { waitForMesh, waitForRegistry } from './support/mesh.js'
 import { workerPeer, type Peer } from './support/peer.js'
 
+/** A worker's start options: its room and id, no signaling (it has no WebRTC to meet with). */
+function workerOptions(options: { room: string; nodeId?: string }): { room: string; nodeId?: string } {
+  return { room: options.room, nodeId: options.nodeId }
+}
+
 /** Every peer calls, casts to and rpcs every other one. */
 async function allTalk(peers: readonly Peer[]): Promise<void> {
   for (const peer of peers) await peer.run('serveEcho', `echo@${peer.nodeId}`)
@@ -24,7 +29,7 @@ async function allTalk(peers: readonly Peer[]): Promise<void> {
 
 test('a Web Worker is a node: reached through its page by another profile and a Node peer', async ({ openTab, startEdge, nodeOptions }) => {
   const page = await openTab('page')
-  await page.page.evaluate((options) => window.dnWorkers.spawn('dedicated', options), nodeOptions('worker'))
+  await page.page.evaluate((options) => window.dnWorkers.spawn('dedicated', options), workerOptions(nodeOptions('worker')))
   const worker = workerPeer(page.page, 'worker')
   const peers: Peer[] = [page, worker, await openTab('other-profile'), await startEdge('edge')]
   await waitForMesh(peers)
@@ -44,7 +49,7 @@ test('a SharedWorker of two tabs stays reachable when one of them closes', async
   const first = await openTab('first', { context })
   const second = await openTab('second', { context })
   for (const tab of [first, second]) {
-    await tab.page.evaluate((options) => window.dnWorkers.spawn('shared', options), nodeOptions('shared'))
+    await tab.page.evaluate((options) => window.dnWorkers.spawn('shared', options), workerOptions(nodeOptions('shared')))
   }
   const edge = await startEdge('edge')
   await waitForMesh([first, second, workerPeer(first.page, 'shared'), edge])

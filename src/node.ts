@@ -42,7 +42,11 @@ export interface NodeOptions {
   readonly room: string
   /** This node's id. @default a random id, new at every start */
   readonly nodeId?: string
-  /** y-webrtc-protocol signaling servers, e.g. `['ws://localhost:4444']`: joins the WebRTC mesh. */
+  /**
+   * y-webrtc-protocol signaling servers, e.g. `['ws://localhost:4444']`: joins the WebRTC mesh.
+   * Not in a worker, which has no WebRTC (`startNode` rejects with ArgumentError): it joins
+   * through its page (`parent`).
+   */
   readonly signaling?: readonly string[]
   /** Room password: encrypts signaling end to end; nodes without it cannot join or read. */
   readonly password?: string
