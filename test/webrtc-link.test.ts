@@ -94,6 +94,16 @@ describe('WebrtcLink', () => {
     expect(a.closed).toBeUndefined()
   })
 
+  it('never sends a message over the size both ends agreed (256 KiB here), whatever chunkBytes asks', async () => {
+    const [a, b] = pair({ chunkBytes: 1024 * 1024 })
+    await until(() => a.opened && b.opened)
+    const sizes = [256 * 1024 - 1, 256 * 1024, 700 * 1024]
+    for (const size of sizes) a.link.send(new Uint8Array(size).fill(0x93))
+    await until(() => b.frames.length === sizes.length || a.closed !== undefined)
+    expect(a.closed).toBeUndefined()
+    expect(b.frames.map((f) => f.byteLength)).toEqual(sizes)
+  })
+
   it('applies candidates that arrive before their description', async () => {
     const a = side(true)
     const b = side(false)

@@ -50,6 +50,8 @@ export interface WebrtcLinkEvents {
 
 const log = logger('webrtc')
 
+/** Content bytes per message where the connection does not say what it takes: 64 KiB messages go everywhere. */
+const FALLBACK_CHUNK_BYTES = 64 * 1024 - 1
 /** Sends wait in our queue while the channel holds more than this... */
 const HIGH_WATER = 1024 * 1024
 /** ...until it has sent down to this. */
@@ -64,6 +66,8 @@ export class WebrtcLink implements Link {
   private readonly pc: RTCPeerConnection
   private channel: RTCDataChannel | undefined
   private readonly joiner: FrameJoiner
+  /** Content bytes per message: `chunkBytes`, or less if the two ends agreed less. */
+  private chunkBytes: number
   private state: 'connecting' | 'open' | 'closed' = 'connecting'
   /** Negotiation steps, one after another: a candidate must follow its description. */
   private steps: Promise<void> = Promise.resolve()
@@ -84,6 +88,7 @@ export class WebrtcLink implements Link {
     private readonly events: WebrtcLinkEvents,
   ) {
     this.joiner = new FrameJoiner(options.maxFrameBytes)
+    this.chunkBytes = Math.min(options.chunkBytes, FALLBACK_CHUNK_BYTES)
     const pc = new options.peerConnection({ iceServers: [...options.iceServers], iceTransportPolicy: options.iceTransportPolicy })
     this.pc = pc
     pc.onicecandidate = ({ candidate }) => {
@@ -153,7 +158,7 @@ export class WebrtcLink implements Link {
 
   send(frame: Uint8Array): void {
     if (this.state !== 'open') return
-    for (const message of splitFrame(frame, this.options.chunkBytes)) {
+    for (const message of splitFrame(frame, this.chunkBytes)) {
       if (this.queued === this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
       else this.queue.push(message)
     }
@@ -203,6 +208,9 @@ export class WebrtcLink implements Link {
     if (this.state !== 'connecting') return
     clearTimeout(this.connectTimer)
     this.state = 'open'
+    // The largest message both ends take, known once connected (one flag byte each).
+    const agreed = this.pc.sctp?.maxMessageSize
+    if (agreed !== undefined && Number.isFinite(agreed) && agreed > 1) this.chunkBytes = Math.min(this.options.chunkBytes, agreed - 1)
     this.events.opened(this)
   }
 
