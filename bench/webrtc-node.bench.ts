@@ -26,7 +26,7 @@ import { clock, fixed, median, mib, percentile, ratio, table } from './webrtc-no
  * Section 1: round trips per stack in interleaved rounds, each after a settle; ours needs a
  * few thousand calls before V8 has optimized its whole path, hence the long first warm-up.
  */
-const ROUND_TRIPS = { warmup: 3000, rounds: 4, perRound: 500, settle: 300 }
+const ROUND_TRIPS = { warmup: 3000, rounds: 10, perRound: 300, settle: 100 }
 /** Section 1, second part: calls spaced out, as an app makes them. */
 const SPORADIC = { count: 200, gapMs: 10, rounds: 4 }
 /** Section 2: payload sizes and how many of each make one run; median of `runs`. */
@@ -169,6 +169,8 @@ async function roundTrips(): Promise<void> {
   const pingPong = (v: (typeof variants)[number], count: number): Promise<number[]> =>
     v.pair[0].command<number[]>({ cmd: 'pingPong', peer: v.pair[1].id, count, variant: v.variant })
   const samples = variants.map(() => [] as number[])
+  /** Each round's p50 per variant: how far one round's ratio strays shows the noise. */
+  const roundP50 = variants.map(() => [] as number[])
   const cpu = variants.map(() => 0)
   for (const v of variants) await pingPong(v, ROUND_TRIPS.warmup)
   for (let round = 0; round < ROUND_TRIPS.rounds; round++) {
@@ -177,16 +179,21 @@ async function roundTrips(): Promise<void> {
       // hundred or so calls (threads asleep, caches cold); this measures the warm path.
       await pingPong(v, ROUND_TRIPS.settle)
       const before = await cpuOf(v.pair)
-      samples[i]!.push(...await pingPong(v, ROUND_TRIPS.perRound))
+      const round = await pingPong(v, ROUND_TRIPS.perRound)
+      samples[i]!.push(...round)
+      roundP50[i]!.push(percentile(round, 50))
       cpu[i]! += (await cpuOf(v.pair)) - before
     }
   }
   const p = (i: number, q: number): number => percentile(samples[i]!, q)
   const cpuPerTrip = (i: number): number => cpu[i]! / samples[i]!.length
-  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p99 vs raw', 'CPU µs per round trip', 'CPU vs raw'], variants.map((v, i) => [
-    v.label, fixed(p(i, 50), 3), fixed(p(i, 99), 3), ratio(p(i, 50), p(0, 50)), ratio(p(i, 99), p(0, 99)), fixed(cpuPerTrip(i), 0), ratio(cpuPerTrip(i), cpuPerTrip(0)),
+  const roundRatios = (i: number): number[] => roundP50[i]!.map((x, r) => x / roundP50[0]![r]!)
+  const spread = (i: number): string => `${fixed(Math.min(...roundRatios(i)), 2)}–${fixed(Math.max(...roundRatios(i)), 2)}×`
+  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p50 vs raw, range over rounds', 'p99 vs raw', 'CPU µs per round trip', 'CPU vs raw'], variants.map((v, i) => [
+    v.label, fixed(p(i, 50), 3), fixed(p(i, 99), 3), ratio(p(i, 50), p(0, 50)), spread(i), ratio(p(i, 99), p(0, 99)), fixed(cpuPerTrip(i), 0), ratio(cpuPerTrip(i), cpuPerTrip(0)),
   ]))
-  note('\nCPU: user + system time of both processes, all their threads (libdatachannel sends and receives on its own), per round trip.')
+  note('\nCPU: user + system time of both processes, all their threads (libdatachannel sends and receives on its own), per round trip. ' +
+    'The range is each round\'s p50 over the raw p50 of the same round: where it spans 1×, the difference is below what this machine can tell apart.')
   rawRoundTrip = p(0, 50)
   note(`\nTarget ours ≤ ${TARGETS.rttRatio}× raw (p50): ${yesNo(p(1, 50) <= TARGETS.rttRatio * p(0, 50))} (${ratio(p(1, 50), p(0, 50))}); ` +
     `faster than PeerJS: p50 ${yesNo(p(1, 50) < p(3, 50))}, p99 ${yesNo(p(1, 99) < p(3, 99))}.`)
