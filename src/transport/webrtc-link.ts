@@ -160,7 +160,11 @@ export class WebrtcLink implements Link {
     if (this.state !== 'open') return
     for (const message of splitFrame(frame, this.chunkBytes)) {
       if (this.queued === this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
-      else this.queue.push(message)
+      else {
+        // Listened to only while something waits: no event to dispatch on every send.
+        if (this.queue.length === 0) this.channel!.onbufferedamountlow = () => this.drain()
+        this.queue.push(message)
+      }
     }
   }
 
@@ -200,7 +204,6 @@ export class WebrtcLink implements Link {
     channel.onclose = () => this.end('channel closed')
     channel.onerror = (event) => this.end(`channel error: ${(event as RTCErrorEvent).error?.message ?? 'unknown'}`)
     channel.onmessage = ({ data }: MessageEvent) => this.receive(data)
-    channel.onbufferedamountlow = () => this.drain()
     if (channel.readyState === 'open') this.open()
   }
 
@@ -245,6 +248,7 @@ export class WebrtcLink implements Link {
     if (this.queued === this.queue.length) {
       this.queue = []
       this.queued = 0
+      if (this.channel !== undefined) this.channel.onbufferedamountlow = null
     }
   }
 
