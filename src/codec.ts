@@ -53,7 +53,7 @@ extensions.register({
 })
 extensions.register({
   type: EXT_PID,
-  encode: (v) => (v instanceof Pid ? contents.encode([v.node, v.incarnation, v.id]) : null),
+  encode: (v) => (v instanceof Pid ? pidBytes(v) : null),
   decode: (data) => {
     const a = contentsDecoder.decode(data)
     if (!Array.isArray(a) || a.length !== 3) throw new MalformedValue('pid')
@@ -113,6 +113,15 @@ const outer = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 
 const contents = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
 const decoder = new Decoder({ extensionCodec: extensions })
 const contentsDecoder = new Decoder({ extensionCodec: extensions })
+
+/** Encoded pids (frozen, so their bytes never change): every call and cast carries one. */
+const encodedPids = new WeakMap<Pid, Uint8Array>()
+
+function pidBytes(pid: Pid): Uint8Array {
+  let bytes = encodedPids.get(pid)
+  if (bytes === undefined) encodedPids.set(pid, (bytes = contents.encode([pid.node, pid.incarnation, pid.id])))
+  return bytes
+}
 
 /** Encodes a value; throws `EncodeError` for what cannot travel. */
 export function encodeValue(value: unknown): Uint8Array {
