@@ -161,23 +161,37 @@ describe('WebrtcLink', () => {
     expect([a.closed, b.closed]).toEqual([undefined, undefined])
   })
 
-  it('a forged description or candidate ends that link only, and tells the peer', async () => {
-    const forged = side(false)
-    forged.link.signal({ type: 'offer', sdp: 'v=0\r\nthis is not a session description\r\n' })
-    await until(() => forged.closed !== undefined)
-    expect(forged.closed).toMatch(/^negotiation failed/)
-    expect(forged.signals).toContainEqual(expect.objectContaining({ type: 'abort' }))
+  it('a forged description ends that link only, and tells the peer', async () => {
+    const forgedOffer = side(false)
+    forgedOffer.link.signal({ type: 'offer', sdp: 'v=0\r\nthis is not a session description\r\n' })
+    await until(() => forgedOffer.closed !== undefined)
+    expect(forgedOffer.closed).toMatch(/^negotiation failed/)
+    expect(forgedOffer.signals).toContainEqual(expect.objectContaining({ type: 'abort' }))
 
-    const badCandidate = side(true)
-    badCandidate.link.signal({ type: 'answer', sdp: 'nonsense' })
-    badCandidate.link.signal({ type: 'candidate', candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: 'way-too-long-mid' } })
-    await until(() => badCandidate.closed !== undefined)
-    expect(badCandidate.signals.at(-1)).toMatchObject({ type: 'abort' })
+    const forgedAnswer = side(true)
+    forgedAnswer.link.signal({ type: 'answer', sdp: 'nonsense' })
+    await until(() => forgedAnswer.closed !== undefined)
+    expect(forgedAnswer.signals.at(-1)).toMatchObject({ type: 'abort' })
 
     // Meanwhile a rightful pair in this process is unharmed.
     const [a, b] = await connected()
     a.link.send(Uint8Array.of(0x91, 1))
     await until(() => b.frames.length === 1)
+  })
+
+  it('skips a candidate the stack refuses: the others still connect', async () => {
+    const [a, b] = await connected({}, (a, b) => {
+      let forged = false
+      a.forward = (signal) => {
+        b.link.signal(signal)
+        if (signal.type === 'offer' && !forged) {
+          forged = true
+          b.link.signal({ type: 'candidate', candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: 'way-too-long-mid' } })
+        }
+      }
+      b.forward = (signal) => a.link.signal(signal)
+    })
+    expect([a.closed, b.closed]).toEqual([undefined, undefined])
   })
 
   it("ends on the peer's abort without answering it", async () => {

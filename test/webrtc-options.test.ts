@@ -33,3 +33,13 @@ describe('iceTransportPolicy', () => {
     expect(() => webrtcTransport({ signaling, iceTransportPolicy: 'all' })).not.toThrow()
   })
 })
+
+describe('chunkBytes', () => {
+  it.each([0, -1, 1.5, Number.NaN, '64k'])('refuses %s with ArgumentError', (chunkBytes) => {
+    expect(() => webrtcTransport({ signaling, chunkBytes: chunkBytes as number })).toThrow(ArgumentError)
+  })
+
+  it('accepts a positive whole number (each link still keeps under what both ends take)', () => {
+    expect(() => webrtcTransport({ signaling, chunkBytes: 16 * 1024 })).not.toThrow()
+  })
+})

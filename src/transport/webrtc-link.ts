@@ -100,7 +100,6 @@ export class WebrtcLink implements Link {
       // 'disconnected' may heal by itself; heartbeats decide whether the peer is gone.
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.end(`connection ${pc.connectionState}`)
     }
-    this.connectTimer = setTimeout(() => this.fail('connect timeout'), options.connectTimeout)
     if (options.initiator) {
       this.attach(pc.createDataChannel(CHANNEL_LABEL, { ordered: true }))
       this.step(async () => {
@@ -114,6 +113,8 @@ export class WebrtcLink implements Link {
         else channel.close()
       }
     }
+    // Last: a constructor that threw above leaves no timer behind.
+    this.connectTimer = setTimeout(() => this.fail('connect timeout'), options.connectTimeout)
   }
 
   /** True until the connection has ended. */
@@ -129,7 +130,7 @@ export class WebrtcLink implements Link {
         this.end(`peer gave up: ${signal.reason}`)
         return
       case 'candidate':
-        if (this.described) this.step(() => this.pc.addIceCandidate(signal.candidate))
+        if (this.described) this.step(() => this.addCandidate(signal.candidate))
         else if (this.earlyCandidates.length < MAX_EARLY_CANDIDATES) this.earlyCandidates.push(signal.candidate)
         else this.fail('too many candidates before a description')
         return
@@ -146,7 +147,7 @@ export class WebrtcLink implements Link {
           await this.pc.setRemoteDescription({ type: signal.type, sdp: signal.sdp })
           const candidates = this.earlyCandidates
           this.earlyCandidates = []
-          for (const candidate of candidates) await this.pc.addIceCandidate(candidate)
+          for (const candidate of candidates) await this.addCandidate(candidate)
           if (signal.type === 'offer') {
             const answer = await this.pc.createAnswer()
             await this.pc.setLocalDescription(answer)
@@ -159,6 +160,8 @@ export class WebrtcLink implements Link {
   send(frame: Uint8Array): void {
     if (this.state !== 'open') return
     for (const message of splitFrame(frame, this.chunkBytes)) {
+      // A failed send ended the link: the rest of the frame must not follow.
+      if (this.state !== 'open') return
       if (this.queued === this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
       else {
         // Listened to only while something waits: no event to dispatch on every send.
@@ -177,6 +180,15 @@ export class WebrtcLink implements Link {
     if (this.state === 'closed') return
     this.state = 'closed'
     this.teardown()
+  }
+
+  /** Adds a peer's candidate; one the stack refuses is skipped (the others may still connect). */
+  private async addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    try {
+      await this.pc.addIceCandidate(candidate)
+    } catch (error) {
+      log('%s: candidate skipped: %s', this.remoteNodeId, (error as Error)?.message ?? String(error))
+    }
   }
 
   /** Runs a negotiation step after the ones before it; a failing step ends the link. */
@@ -249,6 +261,10 @@ export class WebrtcLink implements Link {
       this.queue = []
       this.queued = 0
       if (this.channel !== undefined) this.channel.onbufferedamountlow = null
+    } else if (this.queued > 1024 && this.queued * 2 > this.queue.length) {
+      // A link that stays backlogged: drop the slots already sent.
+      this.queue.splice(0, this.queued)
+      this.queued = 0
     }
   }
 

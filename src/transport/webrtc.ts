@@ -107,6 +107,8 @@ class WebrtcSession implements TransportSession {
   private attempts = 0
   /** Tries in a row that failed before opening, by peer key (pairs we initiate). */
   private readonly failures = new Map<string, number>()
+  /** The latest try seen, by peer key (pairs the peer initiates): older ones are stale. */
+  private readonly latestAttempt = new Map<string, number>()
   private reannounceTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
@@ -146,6 +148,7 @@ class WebrtcSession implements TransportSession {
     for (const link of this.links.values()) link.discard()
     this.links.clear()
     this.failures.clear()
+    this.latestAttempt.clear()
   }
 
   private announce(to?: string): void {
@@ -192,12 +195,19 @@ class WebrtcSession implements TransportSession {
       return
     }
     // Tries are ours to number where we initiate: anything else is stale. Where the peer
-    // initiates, an older try is stale too, and an abort of no link needs nothing.
-    if (this.initiatesWith(from) || (link !== undefined && attempt < link.attempt) || signal.type === 'abort') return
-    if (this.linkedElsewhere(from)) return
+    // initiates, a try no newer than the latest seen is stale too (a late candidate of a
+    // try that failed must not start a link), and an abort of no link needs nothing.
+    const id = key(from)
+    if (this.initiatesWith(from) || attempt <= (this.latestAttempt.get(id) ?? 0) || signal.type === 'abort') return
+    // Linked over another transport: no second link. (Our own link counts as one once it
+    // has said Hello, so only ask when there is none.)
+    if (link === undefined && this.linkedElsewhere(from)) return
+    this.latestAttempt.delete(id)
+    this.latestAttempt.set(id, attempt)
+    if (this.latestAttempt.size > SEEN_IDS) this.latestAttempt.delete(this.latestAttempt.keys().next().value as string)
     // A newer try: the peer has given up on the link we have, whether or not we know yet.
     link?.close('superseded')
-    this.link(from, false, attempt).signal(signal)
+    this.link(from, false, attempt)?.signal(signal)
   }
 
   /** True when the node reaches that peer over another transport (a tab's BroadcastChannel). */
@@ -211,7 +221,18 @@ class WebrtcSession implements TransportSession {
     return nodeId !== peer.nodeId ? nodeId < peer.nodeId : incarnation < peer.incarnation
   }
 
-  private link(peer: EndpointId, initiator: boolean, attempt = ++this.attempts): WebrtcLink {
+  /** A new connection to `peer`; undefined if the runtime refused to make one (logged). */
+  private link(peer: EndpointId, initiator: boolean, attempt = ++this.attempts): WebrtcLink | undefined {
+    try {
+      return this.newLink(peer, initiator, attempt)
+    } catch (error) {
+      // E.g. a browser's limit on RTCPeerConnections per page.
+      log('%s: no connection to %s: %s', this.self.nodeId, key(peer), (error as Error)?.message ?? String(error))
+      return undefined
+    }
+  }
+
+  private newLink(peer: EndpointId, initiator: boolean, attempt: number): WebrtcLink {
     const id = key(peer)
     const link = new WebrtcLink(peer.nodeId, attempt, {
       initiator,

@@ -1,0 +1,66 @@
+/**
+ * The WebRTC session's routing of a peer's negotiation data, through a real signaling
+ * server, with the peer played by a bare signaling client: what it publishes can be late,
+ * repeated or out of order, as with several servers and failed tries. A link our node
+ * starts for a try and never completes gives up after `connectTimeout` and publishes an
+ * `abort` for that try: the aborts it publishes show which links it made.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
+import { startNode, webrtcTransport, type DistribunatorNode } from '../src/index.js'
+import { SignalingClient } from '../src/signaling/client.js'
+
+const ROOM = 'session-test'
+let server: SignalingServer | undefined
+let node: DistribunatorNode | undefined
+let fake: SignalingClient | undefined
+
+afterEach(async () => {
+  fake?.close()
+  await node?.stop()
+  await server?.close()
+})
+
+/** Our node 'z' (so 'a' initiates) and a bare client publishing as node 'a'; resolves with the aborts 'z' sends 'a'. */
+async function setUp(): Promise<{ publish: (attempt: number, signal: unknown) => void; aborts: number[]; nextAbort: () => Promise<number> }> {
+  server = await startSignalingServer({ port: 0 })
+  fake = new SignalingClient({ urls: [server.url], topic: ROOM })
+  const aborts: number[] = []
+  const waiting: ((attempt: number) => void)[] = []
+  let announced: () => void = () => undefined
+  const zAnnounced = new Promise<void>((resolve) => { announced = resolve })
+  fake.on('message', (payload) => {
+    const p = payload as { type?: string; from?: { nodeId?: string }; attempt?: number; signal?: { type?: string } }
+    if (p.from?.nodeId !== 'z') return
+    if (p.type === 'announce') announced()
+    if (p.type === 'signal' && p.signal?.type === 'abort') {
+      aborts.push(p.attempt!)
+      waiting.shift()?.(p.attempt!)
+    }
+  })
+  await new Promise<void>((resolve) => fake!.on('connect', () => resolve()))
+  // 'z' announces itself once subscribed: from then on it hears what the fake publishes.
+  node = await startNode({ room: ROOM, nodeId: 'z', transport: webrtcTransport({ signaling: [server.url], connectTimeout: 300 }) })
+  await zAnnounced
+  let id = 0
+  const to = { nodeId: 'z', incarnation: node.incarnation }
+  return {
+    publish: (attempt, signal) => fake!.publish({ type: 'signal', from: { nodeId: 'a', incarnation: 1 }, id: ++id, to, attempt, signal }),
+    aborts,
+    nextAbort: () => new Promise((resolve) => waiting.push(resolve)),
+  }
+}
+
+const candidate = (port: number): unknown => ({ type: 'candidate', candidate: { candidate: `candidate:1 1 UDP 2122252543 127.0.0.1 ${port} typ host`, sdpMid: '0', sdpMLineIndex: 0 } })
+
+describe('WebRTC session routing', () => {
+  it("a try the peer aborted ends without an abort back; after a late candidate of it, a newer try gets the link", async () => {
+    const { publish, aborts, nextAbort } = await setUp()
+    publish(1, candidate(40001))                      // try 1 begins (its offer is lost)
+    publish(1, { type: 'abort', reason: 'gave up' })  // the peer drops it: ours ends quietly
+    publish(1, candidate(40002))                      // late: no link for try 1 (none outlives try 2)
+    publish(2, candidate(40003))                      // try 2: a link, which times out
+    expect(await nextAbort()).toBe(2)
+    expect(aborts).toEqual([2])
+  })
+})
