@@ -108,7 +108,8 @@ extensions.register({
 // `check` enforces MAX_DEPTH across extensions; the encoders' own limit (per extension
 // level, leaves counted) is only a backstop. Extension contents have an encoder of their
 // own: an encoder entered again while encoding clones itself (a new 2 KiB buffer), and
-// every call and cast carries a pid.
+// every call and cast carries a pid. (An extension inside an extension, a Map holding a
+// Map, still clones: rare, and correct.)
 const outer = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
 const contents = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
 const decoder = new Decoder({ extensionCodec: extensions })

@@ -3,7 +3,7 @@
  * polyfill (libdatachannel), loaded on first use. The import's specifier is a variable, so
  * bundlers leave it alone and browser builds never see node-datachannel.
  */
-import { ArgumentError } from '../errors.js'
+import { ArgumentError, DistribunatorError } from '../errors.js'
 
 /** The `RTCPeerConnection` class (the standard one, or a polyfill with its API). */
 export type PeerConnectionClass = typeof RTCPeerConnection
@@ -28,6 +28,11 @@ export function loadPeerConnectionClass(): Promise<PeerConnectionClass> {
     ))
   }
   loading ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_WEBRTC) as Promise<{ RTCPeerConnection: PeerConnectionClass }>)
-    .then((module) => (polyfill = module.RTCPeerConnection))
+    .then(
+      (module) => (polyfill = module.RTCPeerConnection),
+      (error: Error) => {
+        throw new DistribunatorError(`WebRTC for Node could not load (${NODE_WEBRTC}: is node-datachannel installed?): ${error.message}`, { cause: error })
+      },
+    )
   return loading
 }
