@@ -194,6 +194,28 @@ describe('WebrtcLink', () => {
     expect([a.closed, b.closed]).toEqual([undefined, undefined])
   })
 
+  it("delivers messages dispatched before the channel's 'open' event, in order, right after opening", async () => {
+    // node-datachannel queues 'open' and 'message' separately: the peer's Hello can come first.
+    const early = (a: Side, ...bytes: number[]): void => {
+      const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
+      channel.onmessage!(new MessageEvent('message', { data: Uint8Array.of(...bytes).buffer }))
+    }
+    const [a] = await connected({}, (a, b) => {
+      early(a, 0x91, 1)
+      early(a, 0x91, 2)
+      expect(a.frames).toEqual([])
+      direct(a, b)
+    })
+    expect(a.frames).toEqual([Uint8Array.of(0x91, 1), Uint8Array.of(0x91, 2)])
+  })
+
+  it("gives up on a peer that floods it before the channel's 'open' event", () => {
+    const a = side(true)
+    const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
+    for (let i = 0; i < 300 && a.closed === undefined; i++) channel.onmessage!(new MessageEvent('message', { data: Uint8Array.of(0x91, i % 128).buffer }))
+    expect(a.closed).toBe('too many messages before open')
+  })
+
   it("ends on the peer's abort without answering it", async () => {
     const a = side(true)
     a.link.signal({ type: 'abort', reason: 'connect timeout' })

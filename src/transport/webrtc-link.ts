@@ -56,6 +56,8 @@ const FALLBACK_CHUNK_BYTES = 64 * 1024 - 1
 const HIGH_WATER = 1024 * 1024
 /** ...until it has sent down to this. */
 const LOW_WATER = 256 * 1024
+/** Messages kept from before the channel's 'open' event (a Hello, a sync, heartbeats). */
+const MAX_EARLY_MESSAGES = 256
 /** Candidates kept while their description is still to come (a host has a handful). */
 const MAX_EARLY_CANDIDATES = 64
 const CHANNEL_LABEL = 'distribunator'
@@ -73,6 +75,12 @@ export class WebrtcLink implements Link {
   private steps: Promise<void> = Promise.resolve()
   /** True once the peer's description is set (or being set): later ones are dropped. */
   private described = false
+  /**
+   * Messages that came before our channel's 'open' event: node-datachannel hands 'open' and
+   * 'message' to JavaScript on separate queues, so the peer's Hello can come first.
+   * Delivered right after `opened`.
+   */
+  private early: Uint8Array[] = []
   /** The peer's candidates that came before its description. */
   private earlyCandidates: RTCIceCandidateInit[] = []
   /** Messages waiting for the channel's buffer to drain, from `queued` on. */
@@ -227,6 +235,9 @@ export class WebrtcLink implements Link {
     const agreed = this.pc.sctp?.maxMessageSize
     if (agreed !== undefined && Number.isFinite(agreed) && agreed > 1) this.chunkBytes = Math.min(this.options.chunkBytes, agreed - 1)
     this.events.opened(this)
+    const early = this.early
+    this.early = []
+    for (const message of early) this.receive(message)
   }
 
   private receive(data: unknown): void {
@@ -234,10 +245,14 @@ export class WebrtcLink implements Link {
       this.end('a text message on the data channel')
       return
     }
-    // A channel delivers messages only once open ('open' comes first, or it was open when
-    // handed to us).
-    if (this.state !== 'open') return
     const message = data instanceof Uint8Array ? data : new Uint8Array(data)
+    if (this.state === 'connecting') {
+      // A peer cannot have sent much before our side opened: a full queue means it is not a peer.
+      if (this.early.length >= MAX_EARLY_MESSAGES) this.end('too many messages before open')
+      else this.early.push(message)
+      return
+    }
+    if (this.state !== 'open') return
     let frame: Uint8Array | undefined
     try {
       frame = this.joiner.push(message)
@@ -296,6 +311,7 @@ export class WebrtcLink implements Link {
     clearTimeout(this.connectTimer)
     this.queue = []
     this.queued = 0
+    this.early = []
     const { pc, channel } = this
     pc.onicecandidate = pc.onconnectionstatechange = pc.ondatachannel = null
     if (channel !== undefined) {
