@@ -314,17 +314,36 @@ export class WebrtcLink implements Link {
     this.early = []
     const { pc, channel } = this
     pc.onicecandidate = pc.onconnectionstatechange = pc.ondatachannel = null
-    if (channel !== undefined) {
-      channel.onopen = channel.onclose = channel.onerror = channel.onmessage = channel.onbufferedamountlow = null
+    const closeConnection = (): void => {
       try {
-        channel.close()
+        pc.close()
       } catch { /* already closed */ }
     }
+    if (channel === undefined || channel.readyState !== 'open') {
+      if (channel !== undefined) channel.onopen = channel.onclose = channel.onerror = channel.onmessage = channel.onbufferedamountlow = null
+      closeConnection()
+      return
+    }
+    // The channel's close sends what is already queued first (a Bye on stop); closing the
+    // connection at once would drop it. So the connection closes once the channel has, or
+    // after CHANNEL_CLOSE_WAIT if that never comes.
+    channel.onopen = channel.onerror = channel.onmessage = channel.onbufferedamountlow = null
+    const timer = setTimeout(closeConnection, CHANNEL_CLOSE_WAIT)
+    channel.onclose = () => {
+      clearTimeout(timer)
+      closeConnection()
+    }
     try {
-      pc.close()
-    } catch { /* already closed */ }
+      channel.close()
+    } catch {
+      clearTimeout(timer)
+      closeConnection()
+    }
   }
 }
+
+/** ms a closed link's connection waits for its channel to finish closing. */
+const CHANNEL_CLOSE_WAIT = 1000
 
 const EMPTY = new Uint8Array(0)
 
