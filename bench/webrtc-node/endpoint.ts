@@ -86,8 +86,20 @@ export type Report =
   | { readonly event: 'signal'; readonly to: string; readonly data: unknown }
 
 /** Resolves after `ms` (0: at once). */
-export function pause(ms = 0): Promise<void> {
+function pause(ms = 0): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve()
+}
+
+/** Runs `roundTrip(i)` `count` times in sequence, `gapMs` apart; ms each. */
+export async function timedRoundTrips(count: number, gapMs: number, roundTrip: (i: number) => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = []
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now()
+    await roundTrip(i)
+    samples.push(performance.now() - t0)
+    await pause(gapMs)
+  }
+  return samples
 }
 
 /** Resolves after pending I/O callbacks have run (lets the stack send and read). */

@@ -5,7 +5,7 @@
  */
 import { startNode, type DistribunatorNode, type Pid } from '../../src/index.js'
 import { ArrivalCounter, SeriesCollector, paced } from './arrivals.js'
-import { pause, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
+import { timedRoundTrips, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
 import { clock } from './stats.js'
 
 /** Casts between yields to the event loop: the stack gets to send while a blast goes on. */
@@ -58,14 +58,7 @@ export class OursEndpoint implements Endpoint {
     const name = `echo-${peer}`
     const target = variant === 'name' ? name : node.pidOf(name)
     if (target === undefined) throw new Error(`no ${name}`)
-    const samples: number[] = []
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now()
-      await node.call(target, i)
-      samples.push(performance.now() - t0)
-      await pause(gapMs)
-    }
-    return samples
+    return timedRoundTrips(count, gapMs, (i) => node.call(target, i))
   }
 
   arm(count: number): void {

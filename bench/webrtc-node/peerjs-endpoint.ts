@@ -13,7 +13,7 @@ import polyfill from 'node-datachannel/polyfill'
 import type { DataConnection, Peer } from 'peerjs'
 import WebSocket from 'ws'
 import { ArrivalCounter, SeriesCollector, deferred, paced } from './arrivals.js'
-import { pause, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
+import { timedRoundTrips, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
 import { clock } from './stats.js'
 
 /** Sends between yields to the event loop, as for ours. */
@@ -54,17 +54,10 @@ export class PeerjsEndpoint implements Endpoint {
 
   async pingPong(peer: string, count: number, _variant?: string, gapMs = 0): Promise<number[]> {
     const connection = this.connection(peer)
-    const samples: number[] = []
-    for (let i = 0; i < count; i++) {
-      const t0 = performance.now()
-      await new Promise<void>((resolve) => {
-        this.pong = resolve
-        void connection.send(i)
-      })
-      samples.push(performance.now() - t0)
-      await pause(gapMs)
-    }
-    return samples
+    return timedRoundTrips(count, gapMs, (i) => new Promise<void>((resolve) => {
+      this.pong = resolve
+      void connection.send(i)
+    }))
   }
 
   arm(count: number): void {

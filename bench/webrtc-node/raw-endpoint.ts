@@ -7,7 +7,7 @@
  */
 import { RTCPeerConnection } from 'node-datachannel/polyfill'
 import { ArrivalCounter, SeriesCollector, deferred, paced, type Deferred } from './arrivals.js'
-import { pause, type Endpoint } from './endpoint.js'
+import { timedRoundTrips, type Endpoint } from './endpoint.js'
 import { clock } from './stats.js'
 
 const PING = 1
@@ -96,18 +96,11 @@ export class RawEndpoint implements Endpoint {
     const channel = this.channel(peer)
     const message = new Uint8Array(5)
     message[0] = PING
-    const samples: number[] = []
-    for (let i = 0; i < count; i++) {
+    return timedRoundTrips(count, gapMs, (i) => new Promise<void>((resolve) => {
       new DataView(message.buffer).setUint32(1, i)
-      const t0 = performance.now()
-      await new Promise<void>((resolve) => {
-        this.pong = resolve
-        channel.send(message)
-      })
-      samples.push(performance.now() - t0)
-      await pause(gapMs)
-    }
-    return samples
+      this.pong = resolve
+      channel.send(message)
+    }))
   }
 
   arm(count: number): void {

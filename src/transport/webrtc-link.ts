@@ -13,6 +13,7 @@
  * Lifecycle: `connecting` until the channel opens (then the transport reports the link), or
  * until `connectTimeout` gives up; `closed` exactly once, whoever ends it.
  */
+import { describeReason } from '../errors.js'
 import { logger } from '../log.js'
 import { FrameJoiner, splitFrame } from './chunking.js'
 import type { PeerConnectionClass } from './peer-connection.js'
@@ -125,11 +126,6 @@ export class WebrtcLink implements Link {
     this.connectTimer = setTimeout(() => this.fail('connect timeout'), options.connectTimeout)
   }
 
-  /** True until the connection has ended. */
-  get alive(): boolean {
-    return this.state !== 'closed'
-  }
-
   /** Feeds negotiation data from the peer (already checked by `parseSignal`). */
   signal(signal: WebrtcSignal): void {
     if (this.state === 'closed') return
@@ -195,7 +191,7 @@ export class WebrtcLink implements Link {
     try {
       await this.pc.addIceCandidate(candidate)
     } catch (error) {
-      log('%s: candidate skipped: %s', this.remoteNodeId, (error as Error)?.message ?? String(error))
+      log('%s: candidate skipped: %s', this.remoteNodeId, describeReason(error))
     }
   }
 
@@ -206,7 +202,7 @@ export class WebrtcLink implements Link {
       try {
         await run()
       } catch (error) {
-        this.fail(`negotiation failed: ${(error as Error)?.message ?? String(error)}`)
+        this.fail(`negotiation failed: ${describeReason(error)}`)
       }
     })
   }

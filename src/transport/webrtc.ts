@@ -26,7 +26,7 @@
  * meet: links stay up while the servers are down, and newcomers are met again once a
  * server is back.
  */
-import { ArgumentError } from '../errors.js'
+import { ArgumentError, describeReason } from '../errors.js'
 import { logger } from '../log.js'
 import { SignalingClient } from '../signaling/client.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
@@ -227,7 +227,7 @@ class WebrtcSession implements TransportSession {
       return this.newLink(peer, initiator, attempt)
     } catch (error) {
       // E.g. a browser's limit on RTCPeerConnections per page.
-      log('%s: no connection to %s: %s', this.self.nodeId, key(peer), (error as Error)?.message ?? String(error))
+      log('%s: no connection to %s: %s', this.self.nodeId, key(peer), describeReason(error))
       return undefined
     }
   }
