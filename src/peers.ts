@@ -207,7 +207,7 @@ export class Peers {
       else if (peer !== null && frame.type === FrameType.Pong) peer.rtt = Math.max(0, performance.now() - frame.time)
       else if (peer !== null) this.hooks.frame(peer, frame)
       else if (frame.type === FrameType.Hello) this.hello(link, frame)
-      else throw new ProtocolError(`frame type ${frame.type} before Hello`)
+      else throw new ProtocolError(`frame type ${frame.type} before Hello (over ${link.via ?? 'a link'})`)
     } catch (error) {
       this.hooks.error(error instanceof ProtocolError && error.peer === undefined
         ? new ProtocolError(error.message, from, { cause: error.cause })

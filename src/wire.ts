@@ -33,7 +33,7 @@ import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
 /** Version of this protocol; a peer speaking another version is refused at Hello. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 /** Numeric frame types. */
 export const FrameType = {
@@ -56,8 +56,11 @@ export const FrameType = {
   Tunnel: 17,
 } as const
 
-/** What a Tunnel frame does to the tunnel: see `TunnelFrame`. */
-export const TunnelOp = { Open: 0, Frame: 1, Close: 2 } as const
+/**
+ * What a Tunnel frame does to the tunnel: see `TunnelFrame`. Refuse is a Close that also
+ * says "do not ask again": the refusing end reaches the other another way already.
+ */
+export const TunnelOp = { Open: 0, Frame: 1, Close: 2, Refuse: 3 } as const
 export type TunnelOp = (typeof TunnelOp)[keyof typeof TunnelOp]
 
 /** An error as it travels: its name, message and, for exits, the exit reason. */
@@ -149,13 +152,17 @@ export interface SupersededFrame {
  * A link between two nodes carried through a third, the gateway (a page for its workers,
  * which cannot reach the WebRTC mesh): gateway.ts and transport/relayed.ts. `node` is the
  * far end. `deliver` false: an end asks the gateway to pass it on; true: the gateway hands
- * it to an end. The gateway opens each tunnel at both ends (an end may ask with an Open of
- * its own); either end closes it.
+ * it to an end. The gateway opens each tunnel at both ends under a number of its own (an
+ * end may ask for one with an Open of its own, numbered 0); either end closes it. Frames
+ * name their tunnel's number, so nothing meant for a tunnel that closed reaches the next one
+ * between the same two nodes.
  */
 export interface TunnelFrame {
   readonly type: typeof FrameType.Tunnel
   readonly node: string
   readonly op: TunnelOp
+  /** The tunnel's number, unique per gateway; 0 in an end's request for a tunnel. */
+  readonly tunnel: number
   /** An encoded frame of the tunnelled link (op Frame), else null. */
   readonly data: Uint8Array | null
   readonly deliver: boolean
@@ -216,7 +223,7 @@ function toTuple(f: Frame): unknown[] {
       return [f.type, f.time]
     case FrameType.Awareness: return [f.type, f.doc, f.data]
     case FrameType.Superseded: return [f.type, f.incarnation]
-    case FrameType.Tunnel: return [f.type, f.node, f.op, f.data, f.deliver]
+    case FrameType.Tunnel: return [f.type, f.node, f.op, f.tunnel, f.data, f.deliver]
   }
 }
 
@@ -286,13 +293,13 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
       arity(t, 2)
       return { type: FrameType.Superseded, incarnation: incarnation(t[1]) }
     case FrameType.Tunnel: {
-      arity(t, 5)
+      arity(t, 6)
       const op = t[2]
-      if (op !== TunnelOp.Open && op !== TunnelOp.Frame && op !== TunnelOp.Close) throw malformed('bad tunnel op')
-      if (typeof t[4] !== 'boolean') throw malformed('tunnel direction is not a boolean')
-      const data = t[3] === null ? null : bytesField(t[3])
+      if (op !== TunnelOp.Open && op !== TunnelOp.Frame && op !== TunnelOp.Close && op !== TunnelOp.Refuse) throw malformed('bad tunnel op')
+      if (typeof t[5] !== 'boolean') throw malformed('tunnel direction is not a boolean')
+      const data = t[4] === null ? null : bytesField(t[4])
       if ((op === TunnelOp.Frame) !== (data !== null)) throw malformed('tunnel data must come with, and only with, op Frame')
-      return { type: FrameType.Tunnel, node: nodeId(t[1]), op, data, deliver: t[4] }
+      return { type: FrameType.Tunnel, node: nodeId(t[1]), op, tunnel: uint(t[3]), data, deliver: t[5] }
     }
     case FrameType.Awareness:
       arity(t, 3)

@@ -36,9 +36,11 @@ const samples: readonly Frame[] = [
   { type: FrameType.Pong, time: 0 },
   { type: FrameType.Awareness, doc: 'notes', data: new Uint8Array([1, 2]) },
   { type: FrameType.Superseded, incarnation: a.incarnation },
-  { type: FrameType.Tunnel, node: 'worker-1', op: TunnelOp.Open, data: null, deliver: true },
-  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Frame, data: new Uint8Array([145, 2]), deliver: false },
-  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Close, data: null, deliver: false },
+  { type: FrameType.Tunnel, node: 'worker-1', op: TunnelOp.Open, tunnel: 1, data: null, deliver: true },
+  { type: FrameType.Tunnel, node: 'worker-1', op: TunnelOp.Open, tunnel: 0, data: null, deliver: false },
+  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Frame, tunnel: 2 ** 40, data: new Uint8Array([145, 2]), deliver: false },
+  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Close, tunnel: 3, data: null, deliver: false },
+  { type: FrameType.Tunnel, node: 'tab-2', op: TunnelOp.Refuse, tunnel: 3, data: null, deliver: true },
 ]
 const encodedSamples = samples.map((f) => encodeFrame(f))
 
@@ -200,13 +202,14 @@ describe('decodeFrame refuses with ProtocolError', () => {
     for (const cause of [1, false, ['leave']]) refuses(withField(FrameType.Sync, 3, cause))
   })
 
-  it('bad Tunnel fields: node, op, data that does not match the op, direction', () => {
+  it('bad Tunnel fields: node, op, tunnel number, data that does not match the op, direction', () => {
     const tunnel = (fields: unknown[]): Uint8Array => encodeValue([FrameType.Tunnel, ...fields])
     for (const fields of [
-      ['', TunnelOp.Open, null, true], [7, TunnelOp.Open, null, true],
-      ['w', 3, null, true], ['w', '0', null, true],
-      ['w', TunnelOp.Frame, null, false], ['w', TunnelOp.Open, new Uint8Array(1), true], ['w', TunnelOp.Frame, 'bytes', false],
-      ['w', TunnelOp.Close, null, 1],
+      ['', TunnelOp.Open, 1, null, true], [7, TunnelOp.Open, 1, null, true],
+      ['w', 4, 1, null, true], ['w', '0', 1, null, true],
+      ['w', TunnelOp.Close, -1, null, true], ['w', TunnelOp.Close, 1.5, null, true], ['w', TunnelOp.Close, '1', null, true], ['w', TunnelOp.Close, null, null, true],
+      ['w', TunnelOp.Frame, 1, null, false], ['w', TunnelOp.Open, 1, new Uint8Array(1), true], ['w', TunnelOp.Frame, 1, 'bytes', false],
+      ['w', TunnelOp.Close, 1, null, 1], ['w', TunnelOp.Close, null, true],
     ]) expect(attempt(tunnel(fields))).toBeInstanceOf(ProtocolError)
   })
 
@@ -384,8 +387,8 @@ describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', 
     fc.record({ type: fc.constant(FrameType.Demonitor), ref }, plain),
     fc.record({ type: fc.constant(FrameType.Down), ref, reason: payload }, plain),
     fc.record({ type: fc.constant(FrameType.Rpc), ref, module: str, fn: str, args: fc.array(payload, { maxLength: 3 }), callback: fc.option(str), from: fc.option(pid) }, plain),
-    fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(TunnelOp.Open, TunnelOp.Frame, TunnelOp.Close), fc.uint8Array({ maxLength: 16 }), fc.boolean())
-      .map(([node, op, data, deliver]) => ({ type: FrameType.Tunnel, node, op, data: op === TunnelOp.Frame ? data : null, deliver })),
+    fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(...Object.values(TunnelOp)), fc.nat(), fc.uint8Array({ maxLength: 16 }), fc.boolean())
+      .map(([node, op, tunnel, data, deliver]) => ({ type: FrameType.Tunnel, node, op, tunnel, data: op === TunnelOp.Frame ? data : null, deliver })),
   )
 
   it('generated frames round-trip', () => {

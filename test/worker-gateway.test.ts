@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork, type NodeOptions } from '../src/index.js'
-import { encodeFrame, FrameType, TunnelOp } from '../src/wire.js'
+import { encodeFrame, FrameType, PROTOCOL_VERSION, TunnelOp, type Frame, type TunnelFrame } from '../src/wire.js'
 import { nextEvent, recordUncaught, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
 
@@ -150,6 +150,37 @@ describe('a worker behind its page', () => {
     await expect(r.call('svc', null)).resolves.toBe('from w')
   })
 
+  it('a SharedWorker handed from page to page, with jitter: every handover clean, nothing meant for an old tunnel reaches a new one', async () => {
+    // Both ends lose their tunnel at once and both ask the remaining page for a new one,
+    // while Hellos, Pings and Closes of the old tunnels are still on their way.
+    const network = createMemoryNetwork({ latency: [0, 6] })
+    const r = await start('r', network)
+    const shared = sharedWorkerScope()
+    const w = await start('w', undefined, { parent: shared.scope as never })
+    const errors: string[] = []
+    for (const node of [r, w]) node.on('error', (e) => errors.push(`${node.id}: ${e.message}`))
+    w.register('svc', w.spawn({ handleCall: (msg: unknown) => msg }))
+    r.register('back', r.spawn({ handleCall: (msg: unknown) => msg }))
+    const pages = [await start('page-0', network)]
+    shared.attach(pages[0] as DistribunatorNode)
+    for (let handover = 1; handover <= 12; handover++) {
+      const next = await start(`page-${handover}`, network)
+      shared.attach(next)
+      pages.push(next)
+      await until(() => next.nodes().includes('w') && w.nodes().includes(next.id) && r.nodes().includes('w'))
+      // The page whose tunnel r uses goes; r must reach w through the other one.
+      const used = r.links().find((l) => l.node === 'w')?.via
+      const gone = pages.find((page) => `relay:${page.id}` === used) as DistribunatorNode
+      pages.splice(pages.indexOf(gone), 1)
+      await gone.stop()
+      const staying = pages[0] as DistribunatorNode
+      await until(() => r.links().find((l) => l.node === 'w')?.via === `relay:${staying.id}` && r.nodes().includes('w') && w.nodes().includes('r'), 5000)
+      await expect(r.call('svc', handover)).resolves.toBe(handover)
+      await expect(w.call('back', handover)).resolves.toBe(handover)
+      expect(errors, `handover ${handover}`).toEqual([])
+    }
+  })
+
   it('workers of two pages settle on one tunnel when both pages offer one, with a slow network', async () => {
     // Both pages are gateways for the pair: each worker is offered two tunnels at once.
     const network = createMemoryNetwork({ latency: 3 })
@@ -233,18 +264,77 @@ describe('a worker behind its page', () => {
     const x = new RawPeer(network, 'x', 1, 'workers')
     await x.join('p')
     // As for any node that comes up, p opens a tunnel between x and its worker.
-    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.op === TunnelOp.Open && f.deliver)
-    // x asks p to pass a frame to r (neither is p's worker): p refuses with a Close to x only.
-    x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Frame, data: new Uint8Array([1]), deliver: false })
-    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.op === TunnelOp.Close && f.deliver)
+    const open = await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.op === TunnelOp.Open && f.deliver) as TunnelFrame
+    // x asks p to pass a frame to r (neither is p's worker), on its tunnel to w and on no
+    // tunnel: p refuses with a Close to x only. So it does with a tunnel number it never gave.
+    for (const tunnel of [open.tunnel, 0]) {
+      x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Frame, tunnel, data: new Uint8Array([1]), deliver: false })
+      await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === tunnel && f.op === TunnelOp.Close && f.deliver)
+    }
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'w', op: TunnelOp.Frame, tunnel: open.tunnel + 1, data: new Uint8Array([1]), deliver: false })
+    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.tunnel === open.tunnel + 1 && f.op === TunnelOp.Close)
     // x asks for a tunnel between r and itself (neither is p's worker): ignored.
-    x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, data: null, deliver: false })
-    // A ping after them: once its pong is back, p has handled both.
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, tunnel: 0, data: null, deliver: false })
+    // A ping after them: once its pong is back, p has handled them all.
     x.sendFrame('p', { type: FrameType.Ping, time: 7 })
     await x.expectFrame('p', (f) => f.type === FrameType.Pong && f.time === 7)
     expect(r.links().map((l) => l.node).sort()).toEqual(['p', 'w'])
-    expect(x.from('p').filter((f) => f.type === FrameType.Tunnel && f.node === 'r')).toHaveLength(1)
+    expect(x.from('p').filter((f) => f.type === FrameType.Tunnel && f.node === 'r')).toHaveLength(2)
     expect(errors).toEqual([])
+    x.close()
+  })
+
+  it('an end takes each tunnel by its number: what comes for one that ended does not reach the next', async () => {
+    const network = createMemoryNetwork()
+    const p = await start('p', network)
+    const errors: string[] = []
+    p.on('error', (e) => errors.push(e.message))
+    const x = new RawPeer(network, 'x', 1, 'workers')
+    await x.join('p')
+    await until(() => p.nodes().includes('x'))
+    const tunnel = (op: TunnelOp, number: number, data: Uint8Array | null = null): void =>
+      x.sendFrame('p', { type: FrameType.Tunnel, node: 'm', op, tunnel: number, data, deliver: true })
+    const fromP = (op: TunnelOp, number: number, deliver = false) =>
+      (f: Frame): boolean => f.type === FrameType.Tunnel && f.node === 'm' && f.op === op && f.tunnel === number && f.deliver === deliver
+    const pingPong = async (time: number): Promise<void> => {
+      x.sendFrame('p', { type: FrameType.Ping, time })
+      await x.expectFrame('p', (f) => f.type === FrameType.Pong && f.time === time)
+    }
+    // x plays the gateway of a node 'm': tunnel 1 opens, p says Hello through it; then it closes.
+    tunnel(TunnelOp.Open, 1)
+    await x.expectFrame('p', fromP(TunnelOp.Frame, 1))
+    tunnel(TunnelOp.Close, 1)
+    // p asks its gateway for another tunnel to m, and gets number 2.
+    await x.expectFrame('p', fromP(TunnelOp.Open, 0))
+    tunnel(TunnelOp.Open, 2)
+    await x.expectFrame('p', fromP(TunnelOp.Frame, 2))
+    // A late Close and a late Hello of tunnel 1: the first goes nowhere, the second is answered with a Close of 1.
+    const mHello = encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'workers', nodeId: 'm', incarnation: 1 })
+    tunnel(TunnelOp.Close, 1)
+    tunnel(TunnelOp.Frame, 1, mHello)
+    await x.expectFrame('p', fromP(TunnelOp.Close, 1))
+    // Tunnel 2 is untouched: m's Hello through it makes m a peer, reached through x.
+    tunnel(TunnelOp.Frame, 2, mHello)
+    await until(() => p.links().some((l) => l.node === 'm' && l.via === 'relay:x'))
+
+    // A Refuse ends the tunnel like a Close, but p does not ask x for another one.
+    const asked = x.from('p').filter(fromP(TunnelOp.Open, 0)).length
+    tunnel(TunnelOp.Refuse, 2)
+    await until(() => !p.links().some((l) => l.node === 'm'))
+    await pingPong(1)
+    expect(x.from('p').filter(fromP(TunnelOp.Open, 0))).toHaveLength(asked)
+    expect(errors).toEqual([])
+    x.close()
+  })
+
+  it('an end that reaches the far node another way refuses a tunnel to it', async () => {
+    const { network, p } = await pageWorkerRemote()
+    const x = new RawPeer(network, 'x', 1, 'workers')
+    await x.join('p')
+    // x offers p a tunnel to r, which p reaches directly.
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, tunnel: 5, data: null, deliver: true })
+    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === 5 && f.op === TunnelOp.Refuse && !f.deliver)
+    expect(viaOf(p)).toEqual(expect.objectContaining({ r: 'memory' }))
     x.close()
   })
 
@@ -255,10 +345,10 @@ describe('a worker behind its page', () => {
     const x = new RawPeer(network, 'x', 1, 'workers')
     await x.join('p')
     // x plays gateway: it opens a tunnel to a made-up node, then speaks as r through it.
-    x.sendFrame('p', { type: FrameType.Tunnel, node: 'made-up', op: TunnelOp.Open, data: null, deliver: true })
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'made-up', op: TunnelOp.Open, tunnel: 1, data: null, deliver: true })
     await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'made-up' && f.op === TunnelOp.Frame)
     const hello = encodeFrame(x.hello({ nodeId: 'r', incarnation: r.incarnation + 1 }))
-    x.sendFrame('p', { type: FrameType.Tunnel, node: 'made-up', op: TunnelOp.Frame, data: hello, deliver: true })
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'made-up', op: TunnelOp.Frame, tunnel: 1, data: hello, deliver: true })
     await until(() => errors.some((e) => e.includes('through a tunnel to made-up')))
     expect(p.links().find((l) => l.node === 'r')).toEqual(expect.objectContaining({ incarnation: r.incarnation, via: 'memory' }))
     x.close()

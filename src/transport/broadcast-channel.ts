@@ -16,7 +16,7 @@
  * Delivery is a structured clone per listener: fine for a few tabs, not a bulk pipe.
  */
 import { logger } from '../log.js'
-import type { Link, LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
+import { FINAL_REASONS, type Link, type LocalEndpoint, type Transport, type TransportHandlers, type TransportSession } from './transport.js'
 
 /** Options of the BroadcastChannel transport. */
 export interface BroadcastChannelTransportOptions {
@@ -114,7 +114,7 @@ class BroadcastChannelSession implements TransportSession {
     if (tellPeer) this.post({ type: 'bye', to: link.remoteKey })
     this.handlers.linkClosed(link, reason)
     // The peer may still be there (its heartbeat was late): offer to link again.
-    if (!this.closed && reason !== 'stop' && reason !== 'restarted' && reason !== 'duplicate') this.scheduleReannounce()
+    if (!this.closed && !FINAL_REASONS.has(reason)) this.scheduleReannounce()
   }
 
   private announce(to?: string): void {

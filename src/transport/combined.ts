@@ -3,7 +3,7 @@
  * everyone else over WebRTC. Each transport asks `linkedTo` before linking, so a pair
  * usually gets one link; when two form at once, peers.ts picks the one both ends use.
  */
-import type { Transport, TransportSession } from './transport.js'
+import { FINAL_REASONS, type Transport, type TransportSession } from './transport.js'
 
 /** One Transport made of several; links from all of them reach the same node. */
 export function combineTransports(transports: readonly Transport[]): Transport {
@@ -19,7 +19,7 @@ export function combineTransports(transports: readonly Transport[]): Transport {
             handlers.linkClosed(link, reason)
             // The pair may still reach each other another way (a tab's WebRTC link broke,
             // its BroadcastChannel is fine): the other transports try it.
-            if (reason === 'stop' || reason === 'restarted' || reason === 'duplicate') return
+            if (FINAL_REASONS.has(reason)) return
             sessions.forEach((session, index) => index !== own && session.connect(link.remoteNodeId))
           },
         }))

@@ -7,7 +7,7 @@
  */
 import { logger } from '../log.js'
 import { FrameType, TunnelOp, type TunnelFrame } from '../wire.js'
-import type { Link, LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
+import { FINAL_REASONS, type Link, type LocalEndpoint, type Transport, type TransportHandlers, type TransportSession } from './transport.js'
 
 /** How this transport sends a Tunnel frame to a gateway; false when the node has no link to it. */
 export type SendToGateway = (gateway: string, frame: TunnelFrame) => boolean
@@ -46,6 +46,8 @@ class TunnelLink implements Link {
   constructor(
     readonly remoteNodeId: string,
     readonly gateway: string,
+    /** The number its gateway gave it. */
+    readonly tunnel: number,
     private readonly session: RelayedSession,
   ) {
     this.via = `relay:${gateway}`
@@ -61,7 +63,7 @@ class TunnelLink implements Link {
 }
 
 class RelayedSession implements TransportSession {
-  /** Tunnels by `gateway/far node`. */
+  /** Tunnels by `gateway/number`. */
   private readonly links = new Map<string, TunnelLink>()
   /**
    * Gateways that offered a tunnel to each far node, taken or not (a SharedWorker has one
@@ -79,9 +81,7 @@ class RelayedSession implements TransportSession {
   /** Asks the gateways that offered a tunnel to `nodeId` for one (nothing if linked). */
   connect(nodeId: string): void {
     if (this.closed || [...this.links.values()].some((link) => link.remoteNodeId === nodeId)) return
-    for (const gateway of this.offers.get(nodeId) ?? []) {
-      this.sendToGateway(gateway, { type: FrameType.Tunnel, node: nodeId, op: TunnelOp.Open, data: null, deliver: false })
-    }
+    for (const gateway of this.offers.get(nodeId) ?? []) this.send(gateway, nodeId, TunnelOp.Open, 0, null)
   }
 
   close(): void {
@@ -89,37 +89,23 @@ class RelayedSession implements TransportSession {
     this.closed = true
     for (const link of this.links.values()) {
       link.open = false
-      this.forward(link, TunnelOp.Close, null)
+      this.forward(link, TunnelOp.Refuse, null)
     }
     this.links.clear()
   }
 
   delivered(gateway: string, frame: TunnelFrame): void {
     if (this.closed) return
-    const id = `${gateway}/${frame.node}`
-    const link = this.links.get(id)
-    if (frame.op === TunnelOp.Open) {
-      if (frame.node === this.self.nodeId || link !== undefined) return
-      const refuse = (): void => {
-        this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
-      }
-      if ([...this.links.values()].filter((l) => l.gateway === gateway).length >= MAX_TUNNELS_PER_GATEWAY) {
-        log('%s: %s opens more than %d tunnels; refused', this.self.nodeId, gateway, MAX_TUNNELS_PER_GATEWAY)
-        return refuse()
-      }
-      this.offers.set(frame.node, (this.offers.get(frame.node) ?? new Set()).add(gateway))
-      // Reached already (over BroadcastChannel, or another gateway): one link is enough.
-      if (this.handlers.linkedTo?.(frame.node, 0) === true) return refuse()
-      const opened = new TunnelLink(frame.node, gateway, this)
-      this.links.set(id, opened)
-      this.handlers.linkOpened(opened)
-    } else if (link === undefined) {
+    const key = `${gateway}/${frame.tunnel}`
+    if (frame.op === TunnelOp.Open) return this.offered(gateway, frame.node, frame.tunnel)
+    const link = this.links.get(key)
+    if (link === undefined || link.remoteNodeId !== frame.node) {
       // A tunnel we closed (or never had): make the other end close its side too.
-      if (frame.op === TunnelOp.Frame) this.sendToGateway(gateway, { type: FrameType.Tunnel, node: frame.node, op: TunnelOp.Close, data: null, deliver: false })
+      if (frame.op === TunnelOp.Frame) this.send(gateway, frame.node, TunnelOp.Close, frame.tunnel, null)
     } else if (frame.op === TunnelOp.Frame) {
       this.handlers.frameReceived(link, frame.data as Uint8Array)
     } else {
-      this.end(link, 'closed', false)
+      this.end(link, frame.op === TunnelOp.Refuse ? 'refused' : 'closed', false)
     }
   }
 
@@ -130,18 +116,43 @@ class RelayedSession implements TransportSession {
 
   forward(link: TunnelLink, op: TunnelOp, data: Uint8Array | null): void {
     // Not sent only once the gateway is gone: gatewayDown() is then on its way to close the link.
-    if (!this.sendToGateway(link.gateway, { type: FrameType.Tunnel, node: link.remoteNodeId, op, data, deliver: false })) {
+    if (!this.send(link.gateway, link.remoteNodeId, op, link.tunnel, data)) {
       log('%s: gateway %s is gone; a frame for %s dropped', this.self.nodeId, link.gateway, link.remoteNodeId)
     }
   }
 
+  /**
+   * Ends a tunnel, telling the other end (through the gateway) unless it told us. A final
+   * reason goes as Refuse: the other end should not ask for another tunnel.
+   */
   end(link: TunnelLink, reason: string, tellPeer: boolean): void {
     link.open = false
-    this.links.delete(`${link.gateway}/${link.remoteNodeId}`)
-    if (tellPeer) this.forward(link, TunnelOp.Close, null)
+    this.links.delete(`${link.gateway}/${link.tunnel}`)
+    if (tellPeer) this.forward(link, FINAL_REASONS.has(reason) ? TunnelOp.Refuse : TunnelOp.Close, null)
     if (this.closed) return
     this.handlers.linkClosed(link, reason)
     // The far node may still be reachable through another of its gateways.
-    if (reason !== 'stop' && reason !== 'restarted' && reason !== 'duplicate') this.connect(link.remoteNodeId)
+    if (!FINAL_REASONS.has(reason)) this.connect(link.remoteNodeId)
+  }
+
+  /** A gateway opened a tunnel to `far`: take it, or refuse it if `far` is reached already. */
+  private offered(gateway: string, far: string, tunnel: number): void {
+    if (far === this.self.nodeId || this.links.has(`${gateway}/${tunnel}`)) return
+    const refuse = (): void => void this.send(gateway, far, TunnelOp.Refuse, tunnel, null)
+    if ([...this.links.values()].filter((l) => l.gateway === gateway).length >= MAX_TUNNELS_PER_GATEWAY) {
+      log('%s: %s opens more than %d tunnels; refused', this.self.nodeId, gateway, MAX_TUNNELS_PER_GATEWAY)
+      return refuse()
+    }
+    this.offers.set(far, (this.offers.get(far) ?? new Set()).add(gateway))
+    // Reached already (over BroadcastChannel, or another gateway): one link is enough. Should
+    // that link end, this node asks its gateways for a tunnel itself.
+    if (this.handlers.linkedTo?.(far, 0) === true) return refuse()
+    const opened = new TunnelLink(far, gateway, tunnel, this)
+    this.links.set(`${gateway}/${tunnel}`, opened)
+    this.handlers.linkOpened(opened)
+  }
+
+  private send(gateway: string, node: string, op: TunnelOp, tunnel: number, data: Uint8Array | null): boolean {
+    return this.sendToGateway(gateway, { type: FrameType.Tunnel, node, op, tunnel, data, deliver: false })
   }
 }

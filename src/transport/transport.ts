@@ -10,6 +10,12 @@
  * reports nothing more.
  */
 
+/**
+ * Reasons a link ends after which no transport should try to link the pair again: the peer
+ * left or restarted, another link took over, or the far end reaches this node another way.
+ */
+export const FINAL_REASONS: ReadonlySet<string> = new Set(['stop', 'restarted', 'duplicate', 'superseded', 'refused'])
+
 /** Who this node is, as the transport announces it to others. */
 export interface LocalEndpoint {
   /** The node id, unique in the room. */

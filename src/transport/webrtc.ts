@@ -31,7 +31,7 @@ import { logger } from '../log.js'
 import { SignalingClient } from '../signaling/client.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
-import type { LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
+import { FINAL_REASONS, type LocalEndpoint, type Transport, type TransportHandlers, type TransportSession } from './transport.js'
 
 /** Options of the WebRTC transport. */
 export interface WebrtcTransportOptions {
@@ -91,8 +91,6 @@ const SEEN_IDS = 1024
 const QUICK_REDIALS = 3
 /** ms between a failed try and the next, for both sides to have cleaned up. */
 const REDIAL_DELAY = 50
-/** Link ends after which nobody should call again. */
-const FINAL_REASONS = new Set(['restarted', 'stop', 'duplicate', 'superseded'])
 
 class WebrtcSession implements TransportSession {
   /** Made once RTCPeerConnection is at hand (in Node it loads first). */
