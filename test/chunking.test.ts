@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../src/index.js'
-import { FrameJoiner, splitFrame } from '../src/transport/chunking.js'
+import { FrameJoiner, READY, splitFrame } from '../src/transport/chunking.js'
 
 describe('chunking', () => {
   it('splits frames into bounded messages and joins them back, frame by frame', () => {
@@ -30,17 +30,19 @@ describe('chunking', () => {
     expect(splitFrame(frame, 64)[0]).toBe(frame)
     expect(splitFrame(Uint8Array.of(1, 2), 64)).toEqual([Uint8Array.of(1, 1, 2)])
     expect(splitFrame(Uint8Array.of(0), 64)).toEqual([Uint8Array.of(1, 0)])
+    expect(splitFrame(Uint8Array.of(READY, 5), 64)).toEqual([Uint8Array.of(1, READY, 5)])
     expect(splitFrame(new Uint8Array(0), 64)).toEqual([Uint8Array.of(1)])
     expect(new FrameJoiner(10).push(frame)).toBe(frame)
   })
 
-  it('refuses a frame over the limit as soon as it grows past it, empty messages, and a whole frame inside a split one', () => {
+  it('refuses a frame over the limit as soon as it grows past it, empty messages, a READY among frames, and a whole frame inside a split one', () => {
     const joiner = new FrameJoiner(10)
     const [first, second] = splitFrame(new Uint8Array(12), 6)
     expect(joiner.push(first!)).toBeUndefined()
     expect(() => joiner.push(second!)).toThrow(ProtocolError)
     expect(() => new FrameJoiner(2).push(Uint8Array.of(7, 7, 7))).toThrow(ProtocolError)
     expect(() => new FrameJoiner(10).push(new Uint8Array(0))).toThrow(ProtocolError)
+    expect(() => new FrameJoiner(10).push(Uint8Array.of(READY))).toThrow(/ready message/)
     const interrupted = new FrameJoiner(10)
     interrupted.push(Uint8Array.of(0, 5))
     expect(() => interrupted.push(Uint8Array.of(7, 7))).toThrow(ProtocolError)

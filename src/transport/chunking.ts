@@ -3,18 +3,21 @@
  * depending on the two browsers), and a frame may be up to `maxFrameBytes`, so a long frame
  * travels as several messages of at most `chunkBytes` bytes of content, each prefixed by
  * one byte: `MORE` on every part but the last, `LAST` on the last. A frame that fits in one
- * message goes as it is, without a copy, unless its own first byte is 0 or 1 (frames are
- * msgpack arrays, whose first byte never is; then it goes as a one-part split). Reliable
+ * message goes as it is, without a copy, unless its own first byte is a flag, 0 to 2 (frames
+ * are msgpack arrays, whose first byte never is; then it goes as a one-part split). The third
+ * flag, `READY`, is a message of its own that carries no frame (webrtc-link.ts). Reliable
  * ordered channels deliver the messages in order, so joining them is appending.
  */
 import { ProtocolError } from '../errors.js'
 
 const MORE = 0
 const LAST = 1
+/** A message of one byte, no frame: the initiator of a connection says its channel is open. */
+export const READY = 2
 
 /** Splits a frame into data channel messages of at most `chunkBytes` content bytes each. */
 export function splitFrame(frame: Uint8Array, chunkBytes: number): Uint8Array[] {
-  if (frame.byteLength <= chunkBytes && frame.byteLength > 0 && frame[0]! > LAST) return [frame]
+  if (frame.byteLength <= chunkBytes && frame.byteLength > 0 && frame[0]! > READY) return [frame]
   const messages: Uint8Array[] = []
   let offset = 0
   do {
@@ -39,7 +42,8 @@ export class FrameJoiner {
   push(message: Uint8Array): Uint8Array | undefined {
     if (message.byteLength === 0) throw new ProtocolError('empty data channel message')
     const flag = message[0]!
-    if (flag > LAST) {
+    if (flag === READY) throw new ProtocolError('a ready message among frames')
+    if (flag > READY) {
       if (this.parts.length > 0) throw new ProtocolError('a whole frame inside a split one')
       if (message.byteLength > this.maxBytes) throw new ProtocolError(`frame larger than the limit of ${this.maxBytes} bytes`)
       return message
