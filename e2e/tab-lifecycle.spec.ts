@@ -4,10 +4,10 @@
  * - closed (`page.close()`, with or without beforeunload handlers): the page's `pagehide`
  *   stops its node, whose goodbye makes peers drop it at once (nodedown reason 'stop');
  * - crashed (the renderer killed through CDP `Page.crash`): nothing is said, so peers see
- *   the silence — within heartbeatTimeout + heartbeatInterval, 2 s at the defaults.
+ *   the silence — within heartbeatTimeout + half a heartbeatInterval, 1.75 s at the defaults.
  *
- * Each case prints the measured time and asserts it is under BOUND_MS: the 2 s heartbeat
- * bound plus margin for a loaded 2-core machine.
+ * Each case prints the measured time and asserts it is under BOUND_MS: the heartbeat bound
+ * plus margin for a loaded 2-core machine.
  */
 import { expect, test, type Tab } from './support/fixtures.js'
 import { waitForMesh, waitForRegistry } from './support/mesh.js'

@@ -82,7 +82,7 @@ export interface NodeOptions {
   readonly heartbeatInterval?: number
   /**
    * ms of silence after which a peer is declared down (a crash, a closed laptop); it is seen
-   * within this plus one heartbeat interval (2 s at the defaults). @default 1500
+   * within this plus half a heartbeat interval (1.75 s at the defaults). @default 1500
    */
   readonly heartbeatTimeout?: number
 }

@@ -71,6 +71,12 @@ export interface PeerHooks {
 
 const log = logger('peers')
 
+/**
+ * Silence is checked this many times per heartbeat interval, Pings sent once: a dead peer is
+ * seen within timeout + interval / 2 (1.75 s at the defaults), not timeout + interval (2 s).
+ */
+const CHECKS_PER_INTERVAL = 2
+
 /** Heartbeat timing: see wire.ts. */
 export interface Heartbeat {
   /** ms between Pings. */
@@ -90,6 +96,8 @@ export class Peers {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   /** When the last heartbeat round ran (performance.now()). */
   private lastBeat = 0
+  /** Rounds since the heartbeat started: every CHECKS_PER_INTERVAL-th one pings. */
+  private rounds = 0
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
   /** Set by `sayGoodbye`: links that open now are closed at once. */
@@ -184,7 +192,8 @@ export class Peers {
     this.lastHeard.set(link, performance.now())
     if (this.heartbeatTimer === undefined) {
       this.lastBeat = performance.now()
-      this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat.interval)
+      this.rounds = 0
+      this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat.interval / CHECKS_PER_INTERVAL)
     }
     const { nodeId, incarnation, room } = this.self
     link.send(encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room, nodeId, incarnation }))
@@ -237,25 +246,28 @@ export class Peers {
   }
 
   /**
-   * One heartbeat round: close links silent for the timeout (and links whose Hello did not
-   * come within it), ping the rest. A dead peer is thus seen within timeout + interval.
+   * One heartbeat round, CHECKS_PER_INTERVAL of them per interval: close links silent for
+   * the timeout (and links whose Hello did not come within it); once per interval, ping the
+   * rest. A dead peer is thus seen within timeout + interval / CHECKS_PER_INTERVAL.
    *
    * A round that runs a timeout late closes nothing: this node was not running (an event
    * loop stall, a hidden tab's throttled timers), so the silence is its own, and what peers
-   * sent meanwhile may still be queued behind this round. Its pings go out; the next round
-   * on time judges.
+   * sent meanwhile may still be queued behind this round. Silence counts from this round
+   * on, and it pings every peer at once.
    */
   private beat(): void {
     const now = performance.now()
     const late = now - this.lastBeat > this.heartbeat.timeout
     this.lastBeat = now
+    if (late) for (const link of this.lastHeard.keys()) this.lastHeard.set(link, now)
+    const ping = ++this.rounds % CHECKS_PER_INTERVAL === 0 || late
     for (const [link, peer] of [...this.byLink]) {
       const spare = peer !== null && peer.link !== link
-      if (!late && now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
+      if (now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
         log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, this.heartbeat.timeout)
         // A spare link falls quiet once both ends send on the preferred one.
         link.close(spare ? 'duplicate' : 'heartbeat timeout')
-      } else if (peer !== null && !spare) {
+      } else if (ping && peer !== null && !spare) {
         peer.send({ type: FrameType.Ping, time: now })
       }
     }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
 import { Peers } from '../src/peers.js'
 import type { Link } from '../src/transport/transport.js'
-import { FrameType, PROTOCOL_VERSION, encodeFrame } from '../src/wire.js'
+import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame } from '../src/wire.js'
 import { nextEvent, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
 
@@ -25,6 +25,26 @@ async function nodeWithRawPeer(options: { heartbeatInterval: number; heartbeatTi
   await raw.join('a')
   await until(() => node.nodes().includes('silent'))
   return { node, raw }
+}
+
+/** A Peers table with one identified link, driven by hand under fake timers. */
+function tableWithLink(heartbeat: { interval: number; timeout: number }) {
+  const closed: string[] = []
+  const sent: number[] = []
+  const link: Link = {
+    remoteNodeId: 'b',
+    send: (bytes) => void sent.push(decodeFrame(bytes, 1 << 20).type),
+    close: (reason = 'closed') => {
+      closed.push(reason)
+      peers.handlers.linkClosed(link, reason)
+    },
+  }
+  const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
+    identified: () => undefined, frame: () => undefined, down: () => undefined, replaced: () => undefined, switched: () => undefined, superseded: () => undefined, error: () => undefined,
+  })
+  peers.handlers.linkOpened(link)
+  peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }))
+  return { peers, link, closed, sent }
 }
 
 describe('heartbeats', () => {
@@ -80,6 +100,24 @@ describe('heartbeats', () => {
     expect(a.nodes()).toEqual(['b'])
   })
 
+  it('pings once per interval, and closes a silent link within the timeout and half an interval', () => {
+    vi.useFakeTimers()
+    try {
+      const { closed, sent } = tableWithLink({ interval: 100, timeout: 210 })
+      const pings = (): number => sent.filter((type) => type === FrameType.Ping).length
+      vi.advanceTimersByTime(199)
+      expect(pings()).toBe(1)
+      // Silent since its Hello at 0: past the timeout at 210, closed by the check at 250.
+      vi.advanceTimersByTime(50)
+      expect(closed).toEqual([])
+      vi.advanceTimersByTime(1)
+      expect(closed).toEqual(['heartbeat timeout'])
+      expect(pings()).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('refuses a timeout not longer than the interval', async () => {
     await expect(startNode({ room: 'r', heartbeatInterval: 500, heartbeatTimeout: 500 })).rejects.toBeInstanceOf(ArgumentError)
     await expect(startNode({ room: 'r', heartbeatInterval: 0 })).rejects.toBeInstanceOf(ArgumentError)
@@ -107,25 +145,6 @@ describe('handshake deadline', () => {
 })
 
 describe('long frames', () => {
-  /** A Peers table with one identified link, driven by hand under fake timers. */
-  function tableWithLink(heartbeat: { interval: number; timeout: number }) {
-    const closed: string[] = []
-    const link: Link = {
-      remoteNodeId: 'b',
-      send: () => undefined,
-      close: (reason = 'closed') => {
-        closed.push(reason)
-        peers.handlers.linkClosed(link, reason)
-      },
-    }
-    const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
-      identified: () => undefined, frame: () => undefined, down: () => undefined, replaced: () => undefined, switched: () => undefined, superseded: () => undefined, error: () => undefined,
-    })
-    peers.handlers.linkOpened(link)
-    peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }))
-    return { peers, link, closed }
-  }
-
   it('pieces of a frame still arriving keep the link alive past the timeout', () => {
     vi.useFakeTimers()
     try {
