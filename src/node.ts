@@ -643,8 +643,10 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.monitors.nodeDown(peer.nodeId)
     this.relayed.gatewayDown(peer.nodeId)
     // While this node stops, its own leaving is the news, not each peer's.
-    if (!peer.up || this.stopped) return
+    if (this.stopped) return
+    // Up or not: a peer still syncing may have asked for a tunnel.
     this.gateway.peerDown(peer.nodeId)
+    if (!peer.up) return
     this.manager.nodeDown(peer.nodeId)
     log('%s: %s down (%s)', this.id, peer.nodeId, reason)
     this.emit('nodedown', [{ node: peer.nodeId, reason }])

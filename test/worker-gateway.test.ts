@@ -327,6 +327,23 @@ describe('a worker behind its page', () => {
     x.close()
   })
 
+  it('a peer that asked for a tunnel and left before it was up leaves no tunnel behind', async () => {
+    const { network } = await pageWorkerRemote()
+    const openToW = (f: Frame): boolean => f.type === FrameType.Tunnel && f.node === 'w' && f.op === TunnelOp.Open && f.deliver
+    // x says Hello but never syncs, so it is never up at p; it asks p for a tunnel to w.
+    const x = new RawPeer(network, 'x', 1, 'workers')
+    await x.link('p')
+    x.sendFrame('p', x.hello())
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'w', op: TunnelOp.Open, tunnel: 0, data: null, deliver: false })
+    await x.expectFrame('p', openToW)
+    x.close()
+    // x comes back and comes up: p opens it a tunnel to w again (a stale one would block it).
+    const back = new RawPeer(network, 'x', 2, 'workers')
+    await back.join('p')
+    await back.expectFrame('p', openToW)
+    back.close()
+  })
+
   it('an end that reaches the far node another way refuses a tunnel to it', async () => {
     const { network, p } = await pageWorkerRemote()
     const x = new RawPeer(network, 'x', 1, 'workers')
