@@ -96,8 +96,8 @@ export class Peers {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   /** When the last heartbeat round ran (performance.now()). */
   private lastBeat = 0
-  /** Rounds since the heartbeat started: every CHECKS_PER_INTERVAL-th one pings. */
-  private rounds = 0
+  /** When the last round that pinged ran (performance.now()). */
+  private lastPing = 0
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
   /** Set by `sayGoodbye`: links that open now are closed at once. */
@@ -191,8 +191,7 @@ export class Peers {
     this.byLink.set(link, null)
     this.lastHeard.set(link, performance.now())
     if (this.heartbeatTimer === undefined) {
-      this.lastBeat = performance.now()
-      this.rounds = 0
+      this.lastBeat = this.lastPing = performance.now()
       this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat.interval / CHECKS_PER_INTERVAL)
     }
     const { nodeId, incarnation, room } = this.self
@@ -247,8 +246,10 @@ export class Peers {
 
   /**
    * One heartbeat round, CHECKS_PER_INTERVAL of them per interval: close links silent for
-   * the timeout (and links whose Hello did not come within it); once per interval, ping the
-   * rest. A dead peer is thus seen within timeout + interval / CHECKS_PER_INTERVAL.
+   * the timeout (and links whose Hello did not come within it), and ping the rest once about
+   * an interval has passed since the last Pings. A dead peer is thus seen within timeout +
+   * interval / CHECKS_PER_INTERVAL. Pings go by the clock, not by counting rounds: where
+   * timers run less often (a hidden tab's, once a second), every round pings.
    *
    * A round that runs a timeout late closes nothing: this node was not running (an event
    * loop stall, a hidden tab's throttled timers), so the silence is its own, and what peers
@@ -260,7 +261,9 @@ export class Peers {
     const late = now - this.lastBeat > this.heartbeat.timeout
     this.lastBeat = now
     if (late) for (const link of this.lastHeard.keys()) this.lastHeard.set(link, now)
-    const ping = ++this.rounds % CHECKS_PER_INTERVAL === 0 || late
+    // Three quarters of an interval: a round that runs a little early still pings.
+    const ping = late || now - this.lastPing >= this.heartbeat.interval * 0.75
+    if (ping) this.lastPing = now
     for (const [link, peer] of [...this.byLink]) {
       const spare = peer !== null && peer.link !== link
       if (now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {

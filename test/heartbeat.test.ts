@@ -118,6 +118,32 @@ describe('heartbeats', () => {
     }
   })
 
+  it('with timers throttled to once a second (a hidden tab), every round pings, and a peer that answers stays', () => {
+    // The heartbeat timer, run by hand once a second on a fake clock.
+    let round: (() => void) | undefined
+    vi.useFakeTimers({ toFake: ['performance'] })
+    vi.stubGlobal('setInterval', (callback: () => void) => {
+      round = callback
+      return 0
+    })
+    try {
+      const { peers, link, closed, sent } = tableWithLink({ interval: 500, timeout: 1500 })
+      const pings = (): number => sent.filter((type) => type === FrameType.Ping).length
+      for (let second = 1; second <= 10; second++) {
+        vi.advanceTimersByTime(1000)
+        const before = pings()
+        round!()
+        expect(pings(), `second ${second}`).toBe(before + 1)
+        // The peer, throttled alike, answers the Ping when it runs.
+        peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Pong, time: 0 }))
+      }
+      expect(closed).toEqual([])
+    } finally {
+      vi.unstubAllGlobals()
+      vi.useRealTimers()
+    }
+  })
+
   it('refuses a timeout not longer than the interval', async () => {
     await expect(startNode({ room: 'r', heartbeatInterval: 500, heartbeatTimeout: 500 })).rejects.toBeInstanceOf(ArgumentError)
     await expect(startNode({ room: 'r', heartbeatInterval: 0 })).rejects.toBeInstanceOf(ArgumentError)
