@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork, type NodeOptions } from '../src/index.js'
+import { Gateway } from '../src/gateway.js'
 import { encodeFrame, FrameType, PROTOCOL_VERSION, TunnelOp, type Frame, type TunnelFrame } from '../src/wire.js'
 import { nextEvent, recordUncaught, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
@@ -344,13 +345,15 @@ describe('a worker behind its page', () => {
     back.close()
   })
 
-  it('an end that reaches the far node another way refuses a tunnel to it', async () => {
+  it('an end refuses a tunnel to a node it reaches another way, and one to itself', async () => {
     const { network, p } = await pageWorkerRemote()
     const x = new RawPeer(network, 'x', 1, 'workers')
     await x.join('p')
-    // x offers p a tunnel to r, which p reaches directly.
+    // x offers p a tunnel to r, which p reaches directly, and one to p itself.
     x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, tunnel: 5, data: null, deliver: true })
     await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === 5 && f.op === TunnelOp.Refuse && !f.deliver)
+    x.sendFrame('p', { type: FrameType.Tunnel, node: 'p', op: TunnelOp.Open, tunnel: 6, data: null, deliver: true })
+    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'p' && f.tunnel === 6 && f.op === TunnelOp.Refuse && !f.deliver)
     expect(viaOf(p)).toEqual(expect.objectContaining({ r: 'memory' }))
     x.close()
   })
@@ -377,5 +380,17 @@ describe('a worker behind its page', () => {
     expect(() => node.attachWorker({} as never)).toThrow(ArgumentError)
     await node.stop()
     expect(() => node.attachWorker(new MessageChannel().port1)).toThrow()
+  })
+})
+
+describe('Gateway', () => {
+  it('opens no tunnel between a node and itself', () => {
+    const sent: TunnelFrame[] = []
+    const gateway = new Gateway({ send: (_, frame) => sent.push(frame) > 0, upIds: () => ['w', 'r'] })
+    gateway.peerUp('w', true)
+    expect(sent.map((f) => f.node).sort()).toEqual(['r', 'w'])
+    sent.length = 0
+    gateway.forward('w', { type: FrameType.Tunnel, node: 'w', op: TunnelOp.Open, tunnel: 0, data: null, deliver: false })
+    expect(sent).toEqual([])
   })
 })

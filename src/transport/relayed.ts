@@ -130,6 +130,8 @@ class RelayedSession implements TransportSession {
     this.links.delete(`${link.gateway}/${link.tunnel}`)
     if (tellPeer) this.forward(link, FINAL_REASONS.has(reason) ? TunnelOp.Refuse : TunnelOp.Close, null)
     if (this.closed) return
+    // It left: no gateway will have it again.
+    if (reason === 'stop') this.offers.delete(link.remoteNodeId)
     this.handlers.linkClosed(link, reason)
     // The far node may still be reachable through another of its gateways.
     if (!FINAL_REASONS.has(reason)) this.connect(link.remoteNodeId)
@@ -137,8 +139,9 @@ class RelayedSession implements TransportSession {
 
   /** A gateway opened a tunnel to `far`: take it, or refuse it if `far` is reached already. */
   private offered(gateway: string, far: string, tunnel: number): void {
-    if (far === this.self.nodeId || this.links.has(`${gateway}/${tunnel}`)) return
+    if (this.links.has(`${gateway}/${tunnel}`)) return
     const refuse = (): void => void this.send(gateway, far, TunnelOp.Refuse, tunnel, null)
+    if (far === this.self.nodeId) return refuse()
     if ([...this.links.values()].filter((l) => l.gateway === gateway).length >= MAX_TUNNELS_PER_GATEWAY) {
       log('%s: %s opens more than %d tunnels; refused', this.self.nodeId, gateway, MAX_TUNNELS_PER_GATEWAY)
       return refuse()

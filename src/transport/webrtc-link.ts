@@ -17,8 +17,9 @@
  * 200 connections under load; node-datachannel issue #25); once the initiator has sent, its
  * channel is open all the way up, and nothing the answerer sends arrives too early.
  *
- * Lifecycle: `connecting` until the channel opens (then the transport reports the link), or
- * until `connectTimeout` gives up; `closed` exactly once, whoever ends it.
+ * Lifecycle: `connecting` until the channel is open (the answerer's: and has heard from the
+ * initiator; then the transport reports the link), or until `connectTimeout` gives up;
+ * `closed` exactly once, whoever ends it.
  */
 import { describeReason } from '../errors.js'
 import { logger } from '../log.js'
@@ -64,7 +65,7 @@ const FALLBACK_CHUNK_BYTES = 64 * 1024 - 1
 const HIGH_WATER = 1024 * 1024
 /** ...until it has sent down to this. */
 const LOW_WATER = 256 * 1024
-/** Messages kept from before the channel's 'open' event (a Hello, a sync, heartbeats). */
+/** Messages kept from before the link opened (a Hello, a sync, heartbeats). */
 const MAX_EARLY_MESSAGES = 256
 /** Candidates kept while their description is still to come (a host has a handful). */
 const MAX_EARLY_CANDIDATES = 64
@@ -88,9 +89,9 @@ export class WebrtcLink implements Link {
   /** True once the peer's description is set (or being set): later ones are dropped. */
   private described = false
   /**
-   * Messages that came before our channel's 'open' event: node-datachannel hands 'open' and
-   * 'message' to JavaScript on separate queues, so the peer's Hello can come first.
-   * Delivered right after `opened`.
+   * Messages that came before the link opened: node-datachannel hands 'open' and 'message'
+   * to JavaScript on separate queues, so the peer's Hello can come before our channel's
+   * 'open'. Delivered right after `opened`.
    */
   private early: Uint8Array[] = []
   /** The peer's candidates that came before its description. */
