@@ -62,6 +62,7 @@ export const FrameType = {
  */
 export const TunnelOp = { Open: 0, Frame: 1, Close: 2, Refuse: 3 } as const
 export type TunnelOp = (typeof TunnelOp)[keyof typeof TunnelOp]
+const TUNNEL_OPS: readonly unknown[] = Object.values(TunnelOp)
 
 /** An error as it travels: its name, message and, for exits, the exit reason. */
 export interface WireError {
@@ -294,8 +295,8 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
       return { type: FrameType.Superseded, incarnation: incarnation(t[1]) }
     case FrameType.Tunnel: {
       arity(t, 6)
-      const op = t[2]
-      if (op !== TunnelOp.Open && op !== TunnelOp.Frame && op !== TunnelOp.Close && op !== TunnelOp.Refuse) throw malformed('bad tunnel op')
+      if (!TUNNEL_OPS.includes(t[2])) throw malformed('bad tunnel op')
+      const op = t[2] as TunnelOp
       if (typeof t[5] !== 'boolean') throw malformed('tunnel direction is not a boolean')
       const data = t[4] === null ? null : bytesField(t[4])
       if ((op === TunnelOp.Frame) !== (data !== null)) throw malformed('tunnel data must come with, and only with, op Frame')

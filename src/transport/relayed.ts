@@ -63,7 +63,7 @@ class TunnelLink implements Link {
 }
 
 class RelayedSession implements TransportSession {
-  /** Tunnels by `gateway/number`. */
+  /** Tunnels by `tunnelKey`. */
   private readonly links = new Map<string, TunnelLink>()
   /**
    * Gateways that offered a tunnel to each far node, taken or not (a SharedWorker has one
@@ -96,9 +96,8 @@ class RelayedSession implements TransportSession {
 
   delivered(gateway: string, frame: TunnelFrame): void {
     if (this.closed) return
-    const key = `${gateway}/${frame.tunnel}`
     if (frame.op === TunnelOp.Open) return this.offered(gateway, frame.node, frame.tunnel)
-    const link = this.links.get(key)
+    const link = this.links.get(tunnelKey(gateway, frame.tunnel))
     if (link === undefined || link.remoteNodeId !== frame.node) {
       // A tunnel we closed (or never had): make the other end close its side too.
       if (frame.op === TunnelOp.Frame) this.send(gateway, frame.node, TunnelOp.Close, frame.tunnel, null)
@@ -127,7 +126,7 @@ class RelayedSession implements TransportSession {
    */
   end(link: TunnelLink, reason: string, tellPeer: boolean): void {
     link.open = false
-    this.links.delete(`${link.gateway}/${link.tunnel}`)
+    this.links.delete(tunnelKey(link.gateway, link.tunnel))
     if (tellPeer) this.forward(link, FINAL_REASONS.has(reason) ? TunnelOp.Refuse : TunnelOp.Close, null)
     if (this.closed) return
     // It left: no gateway will have it again.
@@ -139,7 +138,7 @@ class RelayedSession implements TransportSession {
 
   /** A gateway opened a tunnel to `far`: take it, or refuse it if `far` is reached already. */
   private offered(gateway: string, far: string, tunnel: number): void {
-    if (this.links.has(`${gateway}/${tunnel}`)) return
+    if (this.links.has(tunnelKey(gateway, tunnel))) return
     const refuse = (): void => void this.send(gateway, far, TunnelOp.Refuse, tunnel, null)
     if (far === this.self.nodeId) return refuse()
     if ([...this.links.values()].filter((l) => l.gateway === gateway).length >= MAX_TUNNELS_PER_GATEWAY) {
@@ -151,11 +150,16 @@ class RelayedSession implements TransportSession {
     // that link end, this node asks its gateways for a tunnel itself.
     if (this.handlers.linkedTo?.(far, 0) === true) return refuse()
     const opened = new TunnelLink(far, gateway, tunnel, this)
-    this.links.set(`${gateway}/${tunnel}`, opened)
+    this.links.set(tunnelKey(gateway, tunnel), opened)
     this.handlers.linkOpened(opened)
   }
 
   private send(gateway: string, node: string, op: TunnelOp, tunnel: number, data: Uint8Array | null): boolean {
     return this.sendToGateway(gateway, { type: FrameType.Tunnel, node, op, tunnel, data, deliver: false })
   }
+}
+
+/** A tunnel's key at an end: numbers are unique per gateway. */
+function tunnelKey(gateway: string, tunnel: number): string {
+  return `${gateway}/${tunnel}`
 }
