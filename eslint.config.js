@@ -2,7 +2,9 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/', 'test-results/', 'playwright-report/'] },
+  {
+    ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/', 'test-results/', 'playwright-report/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

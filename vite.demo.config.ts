@@ -16,8 +16,14 @@ export default defineConfig({
   // reload the page, and every tab with it, a second after it joined the room.
   optimizeDeps: {
     include: [
-      'yjs', 'y-protocols/awareness', 'y-protocols/sync', 'lib0/encoding', 'lib0/decoding', 'lib0/observable',
-      '@msgpack/msgpack', 'obug',
+      'yjs',
+      'y-protocols/awareness',
+      'y-protocols/sync',
+      'lib0/encoding',
+      'lib0/decoding',
+      'lib0/observable',
+      '@msgpack/msgpack',
+      'obug',
     ],
   },
   build: {

@@ -54,14 +54,21 @@ export class Harness {
       configFile: false,
       logLevel: 'warn',
       build: { outDir: PAGE_DIR },
-      preview: { host: '127.0.0.1', port: 0, headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } },
+      preview: {
+        host: '127.0.0.1',
+        port: 0,
+        headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' },
+      },
     })
     const pageUrl = statics.resolvedUrls?.local[0]
     if (pageUrl === undefined) throw new Error('vite preview has no local URL')
     const peer = await startPeerServer()
     const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true })
     return new Harness(browser, signaling.url, peer.address, pageUrl, [
-      () => browser.close(), peer.close, () => statics.close(), signaling.close,
+      () => browser.close(),
+      peer.close,
+      () => statics.close(),
+      signaling.close,
     ])
   }
 
@@ -73,7 +80,7 @@ export class Harness {
 
   /** Opens the bench page in `context` (a new one by default) and waits until it is ready. */
   async openTab(context?: BrowserContext): Promise<Tab> {
-    const ctx = context ?? await this.newContext()
+    const ctx = context ?? (await this.newContext())
     const page = await ctx.newPage()
     page.on('pageerror', (error) => console.error(`page error: ${error.message}`))
     await page.goto(this.pageUrl)
@@ -110,9 +117,10 @@ async function startPeerServer(): Promise<{ address: PeerServerAddress; close: (
   const { port } = server.address() as AddressInfo
   return {
     address: { host: '127.0.0.1', port, path: '/' },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }

@@ -30,7 +30,9 @@ function seesJoins(node: DistribunatorNode, count: number): Promise<void> {
   })
 }
 
-async function cluster(ids: string[]): Promise<{ nodes: DistribunatorNode[]; join: (id: string) => Promise<DistribunatorNode>; stop: () => Promise<void> }> {
+async function cluster(
+  ids: string[],
+): Promise<{ nodes: DistribunatorNode[]; join: (id: string) => Promise<DistribunatorNode>; stop: () => Promise<void> }> {
   const network = createMemoryNetwork()
   const nodes: DistribunatorNode[] = []
   const join = async (nodeId: string): Promise<DistribunatorNode> => {
@@ -40,12 +42,21 @@ async function cluster(ids: string[]): Promise<{ nodes: DistribunatorNode[]; joi
   }
   for (const id of ids) await join(id)
   await until(() => nodes.every((n) => n.nodes().length === nodes.length - 1))
-  return { nodes, join, stop: async () => { for (const n of nodes) await n.stop() } }
+  return {
+    nodes,
+    join,
+    stop: async () => {
+      for (const n of nodes) await n.stop()
+    },
+  }
 }
 
 /** Ours: one node registers NAMES names, one transaction each; time until 2 peers see all. */
 async function burstOurs(): Promise<number> {
-  const { nodes: [a, b, c], stop } = await cluster(['a', 'b', 'c'])
+  const {
+    nodes: [a, b, c],
+    stop,
+  } = await cluster(['a', 'b', 'c'])
   const pid = a!.spawn({})
   const seen = Promise.all([seesJoins(b!, NAMES), seesJoins(c!, NAMES)])
   const t0 = performance.now()
@@ -59,7 +70,10 @@ async function burstOurs(): Promise<number> {
 /** Floor: the same NAMES map writes on a bare Y.Doc, each update applied to 2 other docs. */
 function burstFloor(): number {
   const [a, b, c] = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
-  a.on('update', (u: Uint8Array) => { Y.applyUpdate(b, u); Y.applyUpdate(c, u) })
+  a.on('update', (u: Uint8Array) => {
+    Y.applyUpdate(b, u)
+    Y.applyUpdate(c, u)
+  })
   const t0 = performance.now()
   const sub = new Y.Map<number>()
   a.getMap('owners').set('a@1', sub)
@@ -133,7 +147,10 @@ async function registryMemory(): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
   const before = process.memoryUsage().heapUsed
-  const { nodes: [a, b], stop } = await cluster(['a', 'b'])
+  const {
+    nodes: [a, b],
+    stop,
+  } = await cluster(['a', 'b'])
   const pid = a!.spawn({})
   for (let i = 0; i < NAMES; i++) a!.register(`name-${i}`, pid)
   await until(() => b!.registry().size === NAMES)
@@ -146,7 +163,12 @@ async function registryMemory(): Promise<number> {
 const rows: [string, number, number, number][] = [
   ['burst: 10k registers → 2 peers see all', await measure(3, burstOurs), await measure(3, burstFloor), BOUNDS.burst],
   ['late joiner gets 10k names', await measure(3, lateJoinOurs), await measure(3, lateJoinFloor), BOUNDS.lateJoin],
-  [`burst of syncs: ${PEERS_IN_BURST} join a 10k-name node`, await measure(3, syncBurstOurs), await measure(3, syncBurstFloor), BOUNDS.syncBurst],
+  [
+    `burst of syncs: ${PEERS_IN_BURST} join a 10k-name node`,
+    await measure(3, syncBurstOurs),
+    await measure(3, syncBurstFloor),
+    BOUNDS.syncBurst,
+  ],
 ]
 console.log(`registry benchmark (median of 3, Node ${process.version})`)
 console.log('| scenario | ours ms | bare Yjs ms | ratio | bound ms | within bound |')
@@ -154,8 +176,12 @@ console.log('|---|---:|---:|---:|---:|---|')
 let missed = false
 for (const [name, ours, floor, bound] of rows) {
   missed ||= ours > bound
-  console.log(`| ${name} | ${ours.toFixed(1)} | ${floor.toFixed(1)} | ${(ours / floor).toFixed(1)}× | ${bound} | ${ours <= bound ? 'yes' : 'NO'} |`)
+  console.log(
+    `| ${name} | ${ours.toFixed(1)} | ${floor.toFixed(1)} | ${(ours / floor).toFixed(1)}× | ${bound} | ${ours <= bound ? 'yes' : 'NO'} |`,
+  )
 }
 const perReplica = await registryMemory()
-console.log(`\nregistry memory, 10k names: ~${(perReplica / 1024 / 1024).toFixed(1)} MiB per node (${Math.round(perReplica / NAMES)} B per name)`)
+console.log(
+  `\nregistry memory, 10k names: ~${(perReplica / 1024 / 1024).toFixed(1)} MiB per node (${Math.round(perReplica / NAMES)} B per name)`,
+)
 if (missed) process.exitCode = 1

@@ -25,7 +25,10 @@ const ROUNDS = 4
 /** The small message, bytes. */
 const SMALL = 32
 /** One-way transfers: payload size and count per run; median of THROUGHPUT_ROUNDS runs. */
-const TRANSFERS = [{ size: 1024, count: 4000 }, { size: 64 * 1024, count: 320 }]
+const TRANSFERS = [
+  { size: 1024, count: 4000 },
+  { size: 64 * 1024, count: 320 },
+]
 const THROUGHPUT_ROUNDS = 3
 const PROPAGATIONS = 200
 const CRASHES = 5
@@ -75,7 +78,13 @@ async function openPairs(h: Harness, room: string): Promise<Pairs> {
 }
 
 /** Two nodes `ids` (over WebRTC with `signaling`, else over BroadcastChannel in one `context`); b serves 'echo' and 'sink'. */
-async function oursPair(h: Harness, room: string, ids: readonly [string, string], signaling?: string[], context?: BrowserContext): Promise<Pair> {
+async function oursPair(
+  h: Harness,
+  room: string,
+  ids: readonly [string, string],
+  signaling?: string[],
+  context?: BrowserContext,
+): Promise<Pair> {
   const [a, b] = [await h.openTab(context), await h.openTab(context)]
   await Promise.all([
     a.run((o) => window.bench.ours.start(o), { room, nodeId: ids[0], signaling }),
@@ -83,7 +92,10 @@ async function oursPair(h: Harness, room: string, ids: readonly [string, string]
   ])
   await a.page.waitForFunction((peer) => window.bench.ours.nodes().includes(peer), ids[1], WAIT)
   await b.page.waitForFunction((peer) => window.bench.ours.nodes().includes(peer), ids[0], WAIT)
-  await b.run(() => { window.bench.ours.serveEcho('echo'); window.bench.ours.serveSink('sink') }, undefined)
+  await b.run(() => {
+    window.bench.ours.serveEcho('echo')
+    window.bench.ours.serveSink('sink')
+  }, undefined)
   await a.page.waitForFunction(() => window.bench.ours.registryView().length === 2, undefined, WAIT)
   return { a, b }
 }
@@ -133,7 +145,11 @@ async function relinking<T>({ a, b }: Pair, fn: () => Promise<T>): Promise<T> {
     } catch (error) {
       if (attempt === 3 || (await downs()) === before) throw error
       await b.page.waitForFunction(() => window.bench.ours.nodes().length === 1, undefined, WAIT)
-      await a.page.waitForFunction(() => window.bench.ours.nodes().length === 1 && window.bench.ours.registryView().length === 2, undefined, WAIT)
+      await a.page.waitForFunction(
+        () => window.bench.ours.nodes().length === 1 && window.bench.ours.registryView().length === 2,
+        undefined,
+        WAIT,
+      )
       // The sink counted the casts that made it before the drop.
       await a.run(() => window.bench.ours.resetSink('sink'), undefined)
     }
@@ -153,7 +169,12 @@ interface Contender<T> {
 }
 
 /** Runs every contender's `total` in `rounds` blocks, rotating the order each round, after a warm-up. */
-async function interleaved<T>(contenders: readonly Contender<T[]>[], total: number, rounds: number, warmup: number): Promise<Map<string, T[]>> {
+async function interleaved<T>(
+  contenders: readonly Contender<T[]>[],
+  total: number,
+  rounds: number,
+  warmup: number,
+): Promise<Map<string, T[]>> {
   const out = new Map(contenders.map((c) => [c.label, [] as T[]]))
   for (const c of contenders) await c.run(warmup)
   for (let r = 0; r < rounds; r++) {
@@ -175,32 +196,52 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
   const ours = (pair: Pair) => (n: number) =>
     relinking(pair, () => pair.a.run(([count, size]) => window.bench.ours.callLoop('echo', count, size), [n, SMALL] as const))
 
-  const webrtc = await interleaved([
-    { label: 'ours', run: ours(pairs.ours) },
-    { label: 'raw', run: loop(pairs.raw.a, 'raw') },
-    { label: 'peerjs', run: loop(pairs.peerjs.a, 'peerjs') },
-  ], CALLS, ROUNDS, WARMUP)
-  const bc = await interleaved([
-    { label: 'ours', run: ours(pairs.bc) },
-    { label: 'raw', run: loop(pairs.rawBc.a, 'broadcast') },
-  ], CALLS, ROUNDS, WARMUP)
+  const webrtc = await interleaved(
+    [
+      { label: 'ours', run: ours(pairs.ours) },
+      { label: 'raw', run: loop(pairs.raw.a, 'raw') },
+      { label: 'peerjs', run: loop(pairs.peerjs.a, 'peerjs') },
+    ],
+    CALLS,
+    ROUNDS,
+    WARMUP,
+  )
+  const bc = await interleaved(
+    [
+      { label: 'ours', run: ours(pairs.bc) },
+      { label: 'raw', run: loop(pairs.rawBc.a, 'broadcast') },
+    ],
+    CALLS,
+    ROUNDS,
+    WARMUP,
+  )
 
   const p = (samples: number[] | undefined, q: number): number => percentile(samples ?? [], q)
   const rawP50 = p(webrtc.get('raw'), 50)
   const rawP99 = p(webrtc.get('raw'), 99)
-  const row = (what: string, s: number[] | undefined, base50: number, base99: number): string[] =>
-    [what, fixed(p(s, 50), 3), fixed(p(s, 99), 3), times(p(s, 50) / base50), times(p(s, 99) / base99)]
+  const row = (what: string, s: number[] | undefined, base50: number, base99: number): string[] => [
+    what,
+    fixed(p(s, 50), 3),
+    fixed(p(s, 99), 3),
+    times(p(s, 50) / base50),
+    times(p(s, 99) / base99),
+  ]
   const bcRaw50 = p(bc.get('raw'), 50)
   const bcRaw99 = p(bc.get('raw'), 99)
   const oursP50 = p(webrtc.get('ours'), 50)
   const peerjsP50 = p(webrtc.get('peerjs'), 50)
-  const text = table(['two profiles, WebRTC', 'p50 ms', 'p99 ms', 'p50 / raw', 'p99 / raw'], [
-    row('ours `node.call`', webrtc.get('ours'), rawP50, rawP99),
-    row('raw RTCDataChannel ping-pong', webrtc.get('raw'), rawP50, rawP99),
-    row('PeerJS request/response', webrtc.get('peerjs'), rawP50, rawP99),
-    row('one profile: ours `node.call` over BroadcastChannel', bc.get('ours'), bcRaw50, bcRaw99),
-    row('one profile: raw BroadcastChannel ping-pong', bc.get('raw'), bcRaw50, bcRaw99),
-  ]) + `\n\n${CALLS} sequential round trips per row after ${WARMUP} of warm-up, ${SMALL}-byte payload, in ${ROUNDS} rotating blocks.` +
+  const text =
+    table(
+      ['two profiles, WebRTC', 'p50 ms', 'p99 ms', 'p50 / raw', 'p99 / raw'],
+      [
+        row('ours `node.call`', webrtc.get('ours'), rawP50, rawP99),
+        row('raw RTCDataChannel ping-pong', webrtc.get('raw'), rawP50, rawP99),
+        row('PeerJS request/response', webrtc.get('peerjs'), rawP50, rawP99),
+        row('one profile: ours `node.call` over BroadcastChannel', bc.get('ours'), bcRaw50, bcRaw99),
+        row('one profile: raw BroadcastChannel ping-pong', bc.get('raw'), bcRaw50, bcRaw99),
+      ],
+    ) +
+    `\n\n${CALLS} sequential round trips per row after ${WARMUP} of warm-up, ${SMALL}-byte payload, in ${ROUNDS} rotating blocks.` +
     `\nTarget ours ≤ ${TARGETS.callVsRaw}× raw (p50): ${verdict(oursP50 / rawP50 <= TARGETS.callVsRaw)} (${times(oursP50 / rawP50)}); ` +
     `faster than PeerJS: ${verdict(oursP50 < peerjsP50)} (ours / PeerJS = ${times(oursP50 / peerjsP50)}).`
   return { text, rawP50, oursP50 }
@@ -211,39 +252,77 @@ async function castThroughput(pairs: Pairs): Promise<string> {
   const rows: string[][] = []
   const verdicts: string[] = []
   for (const { size, count } of TRANSFERS) {
-    const pipe = (pair: Pair, kind: 'raw' | 'peerjs' | 'broadcast') => async (n: number): Promise<number[]> => {
-      await pair.b.run(([k, c]) => window.bench.serveSink(k, c), [kind, n] as const)
-      return [await pair.a.run(([k, c, s]) => window.bench.throughput(k, c, s), [kind, n, size] as const)]
-    }
-    const ours = (pair: Pair) => async (n: number): Promise<number[]> =>
-      [await relinking(pair, () => pair.a.run(([c, s]) => window.bench.ours.castThroughput('sink', c, s), [n, size] as const))]
+    const pipe =
+      (pair: Pair, kind: 'raw' | 'peerjs' | 'broadcast') =>
+      async (n: number): Promise<number[]> => {
+        await pair.b.run(([k, c]) => window.bench.serveSink(k, c), [kind, n] as const)
+        return [await pair.a.run(([k, c, s]) => window.bench.throughput(k, c, s), [kind, n, size] as const)]
+      }
+    const ours =
+      (pair: Pair) =>
+      async (n: number): Promise<number[]> => [
+        await relinking(pair, () => pair.a.run(([c, s]) => window.bench.ours.castThroughput('sink', c, s), [n, size] as const)),
+      ]
     const total = count * THROUGHPUT_ROUNDS
-    const webrtc = await interleaved([
-      { label: 'ours', run: ours(pairs.ours) }, { label: 'raw', run: pipe(pairs.raw, 'raw') }, { label: 'peerjs', run: pipe(pairs.peerjs, 'peerjs') },
-    ], total, THROUGHPUT_ROUNDS, count / 4)
-    const bc = await interleaved([
-      { label: 'ours', run: ours(pairs.bc) }, { label: 'raw', run: pipe(pairs.rawBc, 'broadcast') },
-    ], total, THROUGHPUT_ROUNDS, count / 4)
+    const webrtc = await interleaved(
+      [
+        { label: 'ours', run: ours(pairs.ours) },
+        { label: 'raw', run: pipe(pairs.raw, 'raw') },
+        { label: 'peerjs', run: pipe(pairs.peerjs, 'peerjs') },
+      ],
+      total,
+      THROUGHPUT_ROUNDS,
+      count / 4,
+    )
+    const bc = await interleaved(
+      [
+        { label: 'ours', run: ours(pairs.bc) },
+        { label: 'raw', run: pipe(pairs.rawBc, 'broadcast') },
+      ],
+      total,
+      THROUGHPUT_ROUNDS,
+      count / 4,
+    )
     const rate = (ms: number[] | undefined): number => (count * size) / (median(ms ?? []) / 1000) / 2 ** 20
     const rateOf = (label: string, m: Map<string, number[]>): number => rate(m.get(label))
     const kib = `${size / 1024} KiB`
     const raw = rateOf('raw', webrtc)
     const bcRaw = rateOf('raw', bc)
     rows.push(
-      [kib, 'ours `node.cast`', fixed(rateOf('ours', webrtc), 1), fixed((count * 1000) / median(webrtc.get('ours')!), 0), times(rateOf('ours', webrtc) / raw)],
+      [
+        kib,
+        'ours `node.cast`',
+        fixed(rateOf('ours', webrtc), 1),
+        fixed((count * 1000) / median(webrtc.get('ours')!), 0),
+        times(rateOf('ours', webrtc) / raw),
+      ],
       [kib, 'raw RTCDataChannel', fixed(raw, 1), fixed((count * 1000) / median(webrtc.get('raw')!), 0), times(1)],
-      [kib, 'PeerJS `send`', fixed(rateOf('peerjs', webrtc), 1), fixed((count * 1000) / median(webrtc.get('peerjs')!), 0), times(rateOf('peerjs', webrtc) / raw)],
-      [kib, 'one profile: ours `node.cast` over BroadcastChannel', fixed(rateOf('ours', bc), 1), fixed((count * 1000) / median(bc.get('ours')!), 0), times(rateOf('ours', bc) / bcRaw)],
+      [
+        kib,
+        'PeerJS `send`',
+        fixed(rateOf('peerjs', webrtc), 1),
+        fixed((count * 1000) / median(webrtc.get('peerjs')!), 0),
+        times(rateOf('peerjs', webrtc) / raw),
+      ],
+      [
+        kib,
+        'one profile: ours `node.cast` over BroadcastChannel',
+        fixed(rateOf('ours', bc), 1),
+        fixed((count * 1000) / median(bc.get('ours')!), 0),
+        times(rateOf('ours', bc) / bcRaw),
+      ],
       [kib, 'one profile: raw BroadcastChannel', fixed(bcRaw, 1), fixed((count * 1000) / median(bc.get('raw')!), 0), times(1)],
     )
     const ratio = rateOf('ours', webrtc) / raw
     verdicts.push(`${kib}: ${verdict(ratio >= TARGETS.castVsRaw)} (${times(ratio)})`)
   }
-  return table(['payload', 'one way', 'MiB/s', 'msg/s', 'vs raw'], rows, ['l', 'l', 'r', 'r', 'r']) +
+  return (
+    table(['payload', 'one way', 'MiB/s', 'msg/s', 'vs raw'], rows, ['l', 'l', 'r', 'r', 'r']) +
     `\n\n${TRANSFERS.map((t) => `${t.count} × ${t.size / 1024} KiB`).join(', ')} per run, median of ${THROUGHPUT_ROUNDS} runs (rotating order) after a warm-up run; ` +
     'timed from the first send until the receiver has counted them all (ours: a call to the sink, which the ordered link delivers after the casts; the others: a "done" message). ' +
     'Raw sends with bufferedAmountLowThreshold backpressure (1 MiB high, 256 KiB low); ours and PeerJS queue inside the library.' +
     `\nTarget ours ≥ ${TARGETS.castVsRaw}× raw: ${verdicts.join('; ')}.`
+  )
 }
 
 /** Section 3: register on a until b's pidOf sees it, acked back over the raw data channel. */
@@ -255,14 +334,21 @@ async function registryPropagation(web: Pair, rawRtt: number, oursRtt: number): 
   const p50 = median(samples)
   const oneWay = p50 - rawRtt / 2
   const bound = rawRtt + TARGETS.propagationSlackMs
-  return table(['registry propagation a → b', 'ms'], [
-    ['register on a → b\'s watch fires with pidOf set → ack back over the raw channel, p50', fixed(p50, 3)],
-    ['… p99', fixed(percentile(samples, 99), 3)],
-    ['propagation a → b, p50 (the above minus half the raw round trip)', fixed(oneWay, 3)],
-    ['raw RTCDataChannel round trip, p50 (section 1)', fixed(rawRtt, 3)],
-    ['ours `node.call` round trip, p50 (section 1)', fixed(oursRtt, 3)],
-  ], ['l', 'r']) + `\n\n${PROPAGATIONS} registrations after 20 of warm-up, each unregistered before the next.` +
+  return (
+    table(
+      ['registry propagation a → b', 'ms'],
+      [
+        ["register on a → b's watch fires with pidOf set → ack back over the raw channel, p50", fixed(p50, 3)],
+        ['… p99', fixed(percentile(samples, 99), 3)],
+        ['propagation a → b, p50 (the above minus half the raw round trip)', fixed(oneWay, 3)],
+        ['raw RTCDataChannel round trip, p50 (section 1)', fixed(rawRtt, 3)],
+        ['ours `node.call` round trip, p50 (section 1)', fixed(oursRtt, 3)],
+      ],
+      ['l', 'r'],
+    ) +
+    `\n\n${PROPAGATIONS} registrations after 20 of warm-up, each unregistered before the next.` +
     `\nTarget ≤ 1 round trip + ${TARGETS.propagationSlackMs} ms = ${fixed(bound, 3)} ms: ${verdict(oneWay <= bound)}.`
+  )
 }
 
 /** Section 4: crash a third tab (CDP Page.crash); when do a and b drop its name? */
@@ -284,14 +370,21 @@ async function failureDetection(h: Harness, web: Pair, room: string): Promise<st
     await h.closeContext(victim.context)
   }
   const worst = Math.max(...samples)
-  return table(['a crashed tab\'s names gone on the others', 'ms'], [
-    ['min', fixed(Math.min(...samples), 0)],
-    ['p50', fixed(median(samples), 0)],
-    ['max', fixed(worst, 0)],
-    ['every sample', samples.join(', ')],
-  ], ['l', 'r']) + `\n\n${CRASHES} crashes (CDP \`Page.crash\`), seen by 2 tabs each, defaults (heartbeatInterval 500 ms, heartbeatTimeout 1500 ms); ` +
-    'wall clock from the crash command to the watch\'s leave event.' +
+  return (
+    table(
+      ["a crashed tab's names gone on the others", 'ms'],
+      [
+        ['min', fixed(Math.min(...samples), 0)],
+        ['p50', fixed(median(samples), 0)],
+        ['max', fixed(worst, 0)],
+        ['every sample', samples.join(', ')],
+      ],
+      ['l', 'r'],
+    ) +
+    `\n\n${CRASHES} crashes (CDP \`Page.crash\`), seen by 2 tabs each, defaults (heartbeatInterval 500 ms, heartbeatTimeout 1500 ms); ` +
+    "wall clock from the crash command to the watch's leave event." +
     `\nTarget ≤ ${TARGETS.failureMs} ms: ${verdict(worst <= TARGETS.failureMs)} (max ${worst} ms).`
+  )
 }
 
 /** Section 5: MESH_TABS tabs (profiles) start at once; until all are connected and agree. */
@@ -305,35 +398,59 @@ async function meshFormation(h: Harness, room: string): Promise<string> {
 
   const loneBefore = await lone.heapUsed()
   await lone.run((o) => window.bench.ours.start(o), { room: `${room}-lone`, nodeId: 'lone', signaling: [h.signalingUrl] })
-  await lone.run(() => { window.bench.ours.register('shared'); window.bench.ours.register('svc-lone') }, undefined)
+  await lone.run(() => {
+    window.bench.ours.register('shared')
+    window.bench.ours.register('svc-lone')
+  }, undefined)
   const loneDelta = (await lone.heapUsed()) - loneBefore
 
   const t0 = Date.now()
-  const doneAt = await Promise.all(tabs.map((t, i) => t.run(async ([o, peers, expected]) => {
-    await window.bench.ours.start(o)
-    window.bench.ours.register('shared')
-    window.bench.ours.register(`svc-${o.nodeId}`)
-    return window.bench.ours.meshed(peers, expected)
-  }, [{ room, nodeId: ids[i]!, signaling: [h.signalingUrl] }, ids.filter((id) => id !== ids[i]), names] as const)))
+  const doneAt = await Promise.all(
+    tabs.map((t, i) =>
+      t.run(
+        async ([o, peers, expected]) => {
+          await window.bench.ours.start(o)
+          window.bench.ours.register('shared')
+          window.bench.ours.register(`svc-${o.nodeId}`)
+          return window.bench.ours.meshed(peers, expected)
+        },
+        [{ room, nodeId: ids[i]!, signaling: [h.signalingUrl] }, ids.filter((id) => id !== ids[i]), names] as const,
+      ),
+    ),
+  )
   const each = doneAt.map((at) => at - t0)
   const views = await Promise.all(tabs.map((t) => t.run(() => JSON.stringify(window.bench.ours.registryView()), undefined)))
   const agree = new Set(views).size === 1
   const links = await Promise.all(tabs.map((t) => t.run(() => window.bench.ours.links(), undefined)))
-  const vias = [...new Set(links.flat().filter((l) => l.up).map((l) => l.via))].join(', ')
+  const vias = [
+    ...new Set(
+      links
+        .flat()
+        .filter((l) => l.up)
+        .map((l) => l.via),
+    ),
+  ].join(', ')
   const deltas = await Promise.all(tabs.map(async (t, i) => (await t.heapUsed()) - heapBefore[i]!))
   const perPeer = (median(deltas) - loneDelta) / (MESH_TABS - 1)
   const kib = (bytes: number): string => fixed(bytes / 1024, 0)
-  return table([`mesh of ${MESH_TABS} tabs (${MESH_TABS} profiles)`, 'value'], [
-    ['start → every tab connected to all and holding every name, ms (slowest tab)', fixed(Math.max(...each), 0)],
-    ['… fastest tab, median tab, ms', `${fixed(Math.min(...each), 0)}, ${fixed(median(each), 0)}`],
-    ['registries identical on every tab (names and agreed order)', agree ? 'yes' : 'NO'],
-    ['links carried by', vias],
-    ['JS heap of a tab: node + links, median, KiB', kib(median(deltas))],
-    ['JS heap of a lone node (no peers), KiB', kib(loneDelta)],
-    ['JS heap per connected peer, KiB', kib(perPeer)],
-  ], ['l', 'r']) + `\n\nAll ${MESH_TABS} nodes started at once, each registering \`svc-<id>\` and \`shared\`; each tab records when it has its ${MESH_TABS - 1} peers up ` +
+  return (
+    table(
+      [`mesh of ${MESH_TABS} tabs (${MESH_TABS} profiles)`, 'value'],
+      [
+        ['start → every tab connected to all and holding every name, ms (slowest tab)', fixed(Math.max(...each), 0)],
+        ['… fastest tab, median tab, ms', `${fixed(Math.min(...each), 0)}, ${fixed(median(each), 0)}`],
+        ['registries identical on every tab (names and agreed order)', agree ? 'yes' : 'NO'],
+        ['links carried by', vias],
+        ['JS heap of a tab: node + links, median, KiB', kib(median(deltas))],
+        ['JS heap of a lone node (no peers), KiB', kib(loneDelta)],
+        ['JS heap per connected peer, KiB', kib(perPeer)],
+      ],
+      ['l', 'r'],
+    ) +
+    `\n\nAll ${MESH_TABS} nodes started at once, each registering \`svc-<id>\` and \`shared\`; each tab records when it has its ${MESH_TABS - 1} peers up ` +
     `and all ${MESH_TABS + 1} names with their owners. Heap: CDP Runtime.getHeapUsage after HeapProfiler.collectGarbage, ` +
-    'before the node started and after the mesh formed; the WebRTC stacks\' native memory is not in the JS heap.'
+    "before the node started and after the mesh formed; the WebRTC stacks' native memory is not in the JS heap."
+  )
 }
 
 function verdict(met: boolean): string {
@@ -351,20 +468,26 @@ async function main(): Promise<void> {
     const drops = await linkDrops(pairs)
     const fresh = drops.slice(reported)
     reported = drops.length
-    return fresh.length === 0 ? '' : `\nLinks of ours that dropped during this section, the run retried after they linked again: ${fresh.join('; ')}.`
+    return fresh.length === 0
+      ? ''
+      : `\nLinks of ours that dropped during this section, the run retried after they linked again: ${fresh.join('; ')}.`
   }
   try {
-    say(`Chromium ${h.browser.version()}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${new Date().toISOString()}`)
+    say(
+      `Chromium ${h.browser.version()}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${new Date().toISOString()}`,
+    )
     const pairs = await openPairs(h, room)
-    if (!(await pairs.ours.a.run(() => window.bench.isolated(), undefined))) say('(warning: not cross-origin isolated: performance.now() is coarse)')
+    if (!(await pairs.ours.a.run(() => window.bench.isolated(), undefined)))
+      say('(warning: not cross-origin isolated: performance.now() is coarse)')
 
     const calls = await callRoundTrips(pairs)
-    section('1. Call round trip, small message', calls.text + await dropsNote(pairs))
-    section('2. Cast throughput, one way', await castThroughput(pairs) + await dropsNote(pairs))
-    section('3. Registry propagation', await registryPropagation(pairs.ours, calls.rawP50, calls.oursP50) + await dropsNote(pairs))
+    section('1. Call round trip, small message', calls.text + (await dropsNote(pairs)))
+    section('2. Cast throughput, one way', (await castThroughput(pairs)) + (await dropsNote(pairs)))
+    section('3. Registry propagation', (await registryPropagation(pairs.ours, calls.rawP50, calls.oursP50)) + (await dropsNote(pairs)))
     await expectNoErrors(pairs)
     section('4. Failure detection: a crashed tab', await failureDetection(h, pairs.ours, room))
-    for (const { a, b } of Object.values(pairs)) await Promise.all([h.closeContext(a.context), b.context !== a.context ? h.closeContext(b.context) : undefined])
+    for (const { a, b } of Object.values(pairs))
+      await Promise.all([h.closeContext(a.context), b.context !== a.context ? h.closeContext(b.context) : undefined])
     section(`5. Mesh formation: ${MESH_TABS} tabs`, await meshFormation(h, `${room}-mesh`))
   } finally {
     await h.close()

@@ -30,7 +30,13 @@ const ROUND_TRIPS = { warmup: 3000, rounds: 10, perRound: 300, settle: 100 }
 /** Section 1, second part: calls spaced out, as an app makes them. */
 const SPORADIC = { count: 200, gapMs: 10, rounds: 4 }
 /** Section 2: payload sizes and how many of each make one run; median of `runs`. */
-const THROUGHPUT = { sizes: [{ bytes: 1024, count: 20_000 }, { bytes: 64 * 1024, count: 1000 }], runs: 3 }
+const THROUGHPUT = {
+  sizes: [
+    { bytes: 1024, count: 20_000 },
+    { bytes: 64 * 1024, count: 1000 },
+  ],
+  runs: 3,
+}
 /** Section 3: names registered one at a time, spaced out so none waits behind another. */
 const PROPAGATION = { count: 200, perSecond: 100 }
 /** Section 4: kill -9 runs, and how long to wait for a detection before calling it missed. */
@@ -41,7 +47,10 @@ const MESH = { sizes: [4, 8, 16], capMs: 60_000 }
 const NAMES = { count: 10_000, perSecond: 1000, observers: 2 }
 
 /** `--only=1,3` runs some sections (for working on one); by default all run. */
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',')
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
 
 /** Targets of issue 5. */
 const TARGETS = { rttRatio: 1.25, throughputRatio: 0.8, propagationSlackMs: 2, detectionMs: 2000 }
@@ -67,7 +76,11 @@ function route(to: string, from: string, data: unknown): void {
 /** Forks endpoints of one stack at once and waits until each has loaded its stack. */
 async function fork(stack: Stack, ids: readonly string[], room: string): Promise<EndpointHandle[]> {
   const settings = (id: string): EndpointSettings => ({
-    stack, id, room, signaling: signaling.url, peerServer: { host: '127.0.0.1', port: peerServer.port, path: '/' },
+    stack,
+    id,
+    room,
+    signaling: signaling.url,
+    peerServer: { host: '127.0.0.1', port: peerServer.port, path: '/' },
   })
   const handles = await Promise.all(ids.map((id) => EndpointHandle.fork(settings(id), route)))
   for (const handle of handles) endpoints.set(handle.id, handle)
@@ -79,13 +92,15 @@ const started = new WeakSet<EndpointHandle>()
 
 /** Starts every endpoint not started yet and meshes it with all the others; resolves with each one's mesh time. */
 async function mesh(handles: readonly EndpointHandle[]): Promise<number[]> {
-  return Promise.all(handles.map(async (handle) => {
-    if (!started.has(handle)) {
-      started.add(handle)
-      await handle.command({ cmd: 'start' })
-    }
-    return handle.command<number>({ cmd: 'mesh', peers: handles.filter((h) => h !== handle).map((h) => h.id) })
-  }))
+  return Promise.all(
+    handles.map(async (handle) => {
+      if (!started.has(handle)) {
+        started.add(handle)
+        await handle.command({ cmd: 'start' })
+      }
+      return handle.command<number>({ cmd: 'mesh', peers: handles.filter((h) => h !== handle).map((h) => h.id) })
+    }),
+  )
 }
 
 /** Forks, starts and meshes a group of one stack. */
@@ -105,7 +120,12 @@ async function cpuOf(handles: readonly EndpointHandle[]): Promise<number> {
 /** `promise`, or NaN once `ms` have passed. */
 async function within(promise: Promise<number>, ms: number): Promise<number> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const result = await Promise.race([promise, new Promise<number>((resolve) => { timer = setTimeout(() => resolve(Number.NaN), ms) })])
+  const result = await Promise.race([
+    promise,
+    new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(Number.NaN), ms)
+    }),
+  ])
   clearTimeout(timer)
   return result
 }
@@ -122,13 +142,22 @@ const print = table
 
 // ── The machine ──────────────────────────────────────────────────────────────────────────
 const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU'
-const versions = (name: string): string => (JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')) as { version: string }).version
+const versions = (name: string): string =>
+  (JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')) as { version: string }).version
 const gitHead = execSync('git rev-parse --short HEAD').toString().trim()
 note(`Node ↔ Node over real WebRTC: each endpoint in its own Node process (child_process.fork), over loopback.`)
-note(`Machine: ${availableParallelism()} cores (nproc), ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, commit ${gitHead}.`)
-note(`Stacks: ours (signaling server in this process), raw RTCDataChannel (node-datachannel ${versions('node-datachannel')} polyfill; negotiation relayed by this script), PeerJS ${versions('peerjs')} (PeerServer from peer ${versions('peer')} in this process; node-datachannel polyfill and ws as globals).`)
+note(
+  `Machine: ${availableParallelism()} cores (nproc), ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, commit ${gitHead}.`,
+)
+note(
+  `Stacks: ours (signaling server in this process), raw RTCDataChannel (node-datachannel ${versions('node-datachannel')} polyfill; negotiation relayed by this script), PeerJS ${versions('peerjs')} (PeerServer from peer ${versions('peer')} in this process; node-datachannel polyfill and ws as globals).`,
+)
 note(`Command: npm run bench:node${only === undefined ? '' : ` -- --only=${only.join(',')}`}`)
-note(`Load average at start (other work on the machine shows in wall-clock times, less in CPU times): ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`)
+note(
+  `Load average at start (other work on the machine shows in wall-clock times, less in CPU times): ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}.`,
+)
 
 /** The three pairs of sections 1–4, forked on first use. */
 interface Pairs {
@@ -150,7 +179,13 @@ async function pairsOf(): Promise<Pairs> {
 let rawRoundTrip: number | undefined
 
 /** Sends a series from `from`; per receiver, each item's delay (ms) from emission to arrival. */
-async function series(from: EndpointHandle, to: readonly EndpointHandle[], tag: string, count: number, perSecond: number): Promise<number[][]> {
+async function series(
+  from: EndpointHandle,
+  to: readonly EndpointHandle[],
+  tag: string,
+  count: number,
+  perSecond: number,
+): Promise<number[][]> {
   await Promise.all(to.map((h) => h.command({ cmd: 'armSeries', tag, count })))
   const sent = await from.command<number[]>({ cmd: 'emit', tag, count, perSecond })
   const arrived = await Promise.all(to.map((h) => h.command<number[]>({ cmd: 'collected' })))
@@ -159,7 +194,9 @@ async function series(from: EndpointHandle, to: readonly EndpointHandle[], tag: 
 
 async function roundTrips(): Promise<void> {
   const { ours, raw, peerjs } = await pairsOf()
-  section(`1. Call round trip, small message (${ROUND_TRIPS.rounds * ROUND_TRIPS.perRound} sequential per stack after ${ROUND_TRIPS.warmup} warm-up, in ${ROUND_TRIPS.rounds} interleaved rounds of ${ROUND_TRIPS.perRound}, each after ${ROUND_TRIPS.settle} uncounted)`)
+  section(
+    `1. Call round trip, small message (${ROUND_TRIPS.rounds * ROUND_TRIPS.perRound} sequential per stack after ${ROUND_TRIPS.warmup} warm-up, in ${ROUND_TRIPS.rounds} interleaved rounds of ${ROUND_TRIPS.perRound}, each after ${ROUND_TRIPS.settle} uncounted)`,
+  )
   const variants = [
     { label: 'raw RTCDataChannel ping-pong (5 bytes)', pair: raw, variant: undefined },
     { label: 'ours: `node.call(pid, i)` to an echo process', pair: ours, variant: 'pid' },
@@ -189,29 +226,50 @@ async function roundTrips(): Promise<void> {
   const cpuPerTrip = (i: number): number => cpu[i]! / samples[i]!.length
   const roundRatios = (i: number): number[] => roundP50[i]!.map((x, r) => x / roundP50[0]![r]!)
   const spread = (i: number): string => `${fixed(Math.min(...roundRatios(i)), 2)}–${fixed(Math.max(...roundRatios(i)), 2)}×`
-  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p50 vs raw, range over rounds', 'p99 vs raw', 'CPU µs per round trip', 'CPU vs raw'], variants.map((v, i) => [
-    v.label, fixed(p(i, 50), 3), fixed(p(i, 99), 3), ratio(p(i, 50), p(0, 50)), spread(i), ratio(p(i, 99), p(0, 99)), fixed(cpuPerTrip(i), 0), ratio(cpuPerTrip(i), cpuPerTrip(0)),
-  ]))
-  note('\nCPU: user + system time of both processes, all their threads (libdatachannel sends and receives on its own), per round trip. ' +
-    'The range is each round\'s p50 over the raw p50 of the same round: where it spans 1×, the difference is below what this machine can tell apart.')
+  print(
+    ['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p50 vs raw, range over rounds', 'p99 vs raw', 'CPU µs per round trip', 'CPU vs raw'],
+    variants.map((v, i) => [
+      v.label,
+      fixed(p(i, 50), 3),
+      fixed(p(i, 99), 3),
+      ratio(p(i, 50), p(0, 50)),
+      spread(i),
+      ratio(p(i, 99), p(0, 99)),
+      fixed(cpuPerTrip(i), 0),
+      ratio(cpuPerTrip(i), cpuPerTrip(0)),
+    ]),
+  )
+  note(
+    '\nCPU: user + system time of both processes, all their threads (libdatachannel sends and receives on its own), per round trip. ' +
+      "The range is each round's p50 over the raw p50 of the same round: where it spans 1×, the difference is below what this machine can tell apart.",
+  )
   rawRoundTrip = p(0, 50)
-  note(`\nTarget ours ≤ ${TARGETS.rttRatio}× raw (p50): ${yesNo(p(1, 50) <= TARGETS.rttRatio * p(0, 50))} (${ratio(p(1, 50), p(0, 50))}); ` +
-    `faster than PeerJS: p50 ${yesNo(p(1, 50) < p(3, 50))}, p99 ${yesNo(p(1, 99) < p(3, 99))}.`)
+  note(
+    `\nTarget ours ≤ ${TARGETS.rttRatio}× raw (p50): ${yesNo(p(1, 50) <= TARGETS.rttRatio * p(0, 50))} (${ratio(p(1, 50), p(0, 50))}); ` +
+      `faster than PeerJS: p50 ${yesNo(p(1, 50) < p(3, 50))}, p99 ${yesNo(p(1, 99) < p(3, 99))}.`,
+  )
 
   // Calls in an app are mostly sporadic: each finds the threads asleep and the caches cold.
   note(`\nSporadic calls: ${SPORADIC.count} per stack, one every ${SPORADIC.gapMs} ms (interleaved in ${SPORADIC.rounds} rounds):\n`)
   const sporadic = variants.map(() => [] as number[])
   for (let round = 0; round < SPORADIC.rounds; round++) {
     for (const [i, v] of variants.entries()) {
-      sporadic[i]!.push(...await v.pair[0].command<number[]>({
-        cmd: 'pingPong', peer: v.pair[1].id, count: SPORADIC.count / SPORADIC.rounds, variant: v.variant, gapMs: SPORADIC.gapMs,
-      }))
+      sporadic[i]!.push(
+        ...(await v.pair[0].command<number[]>({
+          cmd: 'pingPong',
+          peer: v.pair[1].id,
+          count: SPORADIC.count / SPORADIC.rounds,
+          variant: v.variant,
+          gapMs: SPORADIC.gapMs,
+        })),
+      )
     }
   }
   const q = (i: number, k: number): number => percentile(sporadic[i]!, k)
-  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p99 vs raw'], variants.map((v, i) => [
-    v.label, fixed(q(i, 50), 3), fixed(q(i, 99), 3), ratio(q(i, 50), q(0, 50)), ratio(q(i, 99), q(0, 99)),
-  ]))
+  print(
+    ['', 'p50 ms', 'p99 ms', 'p50 vs raw', 'p99 vs raw'],
+    variants.map((v, i) => [v.label, fixed(q(i, 50), 3), fixed(q(i, 99), 3), ratio(q(i, 50), q(0, 50)), ratio(q(i, 99), q(0, 99))]),
+  )
 }
 
 async function throughput(): Promise<void> {
@@ -239,7 +297,14 @@ async function throughput(): Promise<void> {
     const perSecond = runs.map((r) => (count / median(r.map(([ms]) => ms))) * 1000)
     for (const [i, s] of stacks.entries()) {
       const [sender, receiver] = [median(runs[i]!.map((r) => r[1])), median(runs[i]!.map((r) => r[2]))]
-      rows.push([`${bytes / 1024} KiB × ${count}: ${s.label}`, fixed(perSecond[i]!, 0), fixed((perSecond[i]! * bytes) / 1e6, 1), ratio(perSecond[i]!, perSecond[0]!), fixed(sender, 1), fixed(receiver, 1)])
+      rows.push([
+        `${bytes / 1024} KiB × ${count}: ${s.label}`,
+        fixed(perSecond[i]!, 0),
+        fixed((perSecond[i]! * bytes) / 1e6, 1),
+        ratio(perSecond[i]!, perSecond[0]!),
+        fixed(sender, 1),
+        fixed(receiver, 1),
+      ])
     }
     met &&= perSecond[1]! >= TARGETS.throughputRatio * perSecond[0]!
   }
@@ -255,18 +320,28 @@ async function propagation(): Promise<void> {
   const [rawDelays] = await series(raw[0], [raw[1]], 'prop', PROPAGATION.count, PROPAGATION.perSecond)
   const oursP50 = percentile(oursDelays!, 50)
   const rawOneWay = percentile(rawDelays!, 50)
-  print(['', 'p50 ms', 'p99 ms', 'p50 vs raw one-way'], [
-    ['raw one-way message (5 bytes), same schedule', fixed(rawOneWay, 3), fixed(percentile(rawDelays!, 99), 3), '1.00×'],
-    ['ours: register on A → join on B', fixed(oursP50, 3), fixed(percentile(oursDelays!, 99), 3), ratio(oursP50, rawOneWay)],
-  ])
+  print(
+    ['', 'p50 ms', 'p99 ms', 'p50 vs raw one-way'],
+    [
+      ['raw one-way message (5 bytes), same schedule', fixed(rawOneWay, 3), fixed(percentile(rawDelays!, 99), 3), '1.00×'],
+      ['ours: register on A → join on B', fixed(oursP50, 3), fixed(percentile(oursDelays!, 99), 3), ratio(oursP50, rawOneWay)],
+    ],
+  )
   const bound = rawRoundTrip + TARGETS.propagationSlackMs
-  note(`\nTimes are taken in A and in B on CLOCK_MONOTONIC, which all processes of a machine share. ` +
-    `Target p50 ≤ 1 raw round trip (${fixed(rawRoundTrip, 3)} ms) + ${TARGETS.propagationSlackMs} ms = ${fixed(bound, 3)} ms: ${yesNo(oursP50 <= bound)}.`)
+  note(
+    `\nTimes are taken in A and in B on CLOCK_MONOTONIC, which all processes of a machine share. ` +
+      `Target p50 ≤ 1 raw round trip (${fixed(rawRoundTrip, 3)} ms) + ${TARGETS.propagationSlackMs} ms = ${fixed(bound, 3)} ms: ${yesNo(oursP50 <= bound)}.`,
+  )
 }
 
 async function failureDetection(): Promise<void> {
-  const { ours: [oursA, oursB], raw: [rawA] } = await pairsOf()
-  section(`4. Failure detection: kill -9 a peer process → its names gone on the others (${FAILURE.runs} runs, default heartbeats 500 ms / 1500 ms)`)
+  const {
+    ours: [oursA, oursB],
+    raw: [rawA],
+  } = await pairsOf()
+  section(
+    `4. Failure detection: kill -9 a peer process → its names gone on the others (${FAILURE.runs} runs, default heartbeats 500 ms / 1500 ms)`,
+  )
   const rows: string[][] = []
   const detections: number[] = []
   let rawDetection: Promise<number> | undefined
@@ -290,9 +365,11 @@ async function failureDetection(): Promise<void> {
   }
   print(['', 'seen on A, s', 'seen on B, s'], rows)
   const rawSeen = await rawDetection!
-  note(`\nours: p50 ${fixed(median(detections) / 1000, 3)} s, max ${fixed(Math.max(...detections) / 1000, 3)} s. ` +
-    `Bare data channel (run 1, its own close or connection-state event): ${Number.isNaN(rawSeen) ? `nothing within ${FAILURE.rawCapMs / 1000} s` : `${fixed(rawSeen / 1000, 1)} s`}. ` +
-    `Target ≤ ${TARGETS.detectionMs / 1000} s: ${yesNo(detections.every((t) => t <= TARGETS.detectionMs))}.`)
+  note(
+    `\nours: p50 ${fixed(median(detections) / 1000, 3)} s, max ${fixed(Math.max(...detections) / 1000, 3)} s. ` +
+      `Bare data channel (run 1, its own close or connection-state event): ${Number.isNaN(rawSeen) ? `nothing within ${FAILURE.rawCapMs / 1000} s` : `${fixed(rawSeen / 1000, 1)} s`}. ` +
+      `Target ≤ ${TARGETS.detectionMs / 1000} s: ${yesNo(detections.every((t) => t <= TARGETS.detectionMs))}.`,
+  )
 }
 
 async function meshFormation(): Promise<void> {
@@ -303,39 +380,85 @@ async function meshFormation(): Promise<void> {
   for (const n of MESH.sizes) {
     for (const stack of ['raw', 'ours'] as const) {
       const forkedAt = clock()
-      const handles = await fork(stack, Array.from({ length: n }, (_, i) => `${stack}-m${n}-${String(i).padStart(2, '0')}`), `mesh-${n}`)
+      const handles = await fork(
+        stack,
+        Array.from({ length: n }, (_, i) => `${stack}-m${n}-${String(i).padStart(2, '0')}`),
+        `mesh-${n}`,
+      )
       const loadMs = clock() - forkedAt
       const t0 = clock()
-      const formed = await within(mesh(handles).then((times) => Math.max(...times), () => Number.NaN), MESH.capMs)
+      const formed = await within(
+        mesh(handles).then(
+          (times) => Math.max(...times),
+          () => Number.NaN,
+        ),
+        MESH.capMs,
+      )
       if (Number.isNaN(formed)) {
         // Wait a moment for the report of processes that died (they all had a command pending).
-        await within(Promise.all(handles.map((h) => h.command({ cmd: 'memory' }).then(() => 0, () => 0))).then(() => 0), 5000)
+        await within(
+          Promise.all(
+            handles.map((h) =>
+              h.command({ cmd: 'memory' }).then(
+                () => 0,
+                () => 0,
+              ),
+            ),
+          ).then(() => 0),
+          5000,
+        )
         const died = handles.filter((h) => !h.alive).map((h) => h.exitedWith)
-        const why = died.length === 0 ? `not formed in ${MESH.capMs / 1000} s` : `failed: ${died.length} processes died (${[...new Set(died)].join(', ')})`
+        const why =
+          died.length === 0
+            ? `not formed in ${MESH.capMs / 1000} s`
+            : `failed: ${died.length} processes died (${[...new Set(died)].join(', ')})`
         failures.push(`N = ${n}, ${stack}: ${why}`)
         rows.push([`${n}`, stack, fixed(loadMs / 1000, 1), `**${why}**`, '—', '—', '—'])
       } else {
         const after = await Promise.all(handles.map((h) => h.command<Memory>({ cmd: 'memory' })))
         const growth = (key: keyof Memory): number => median(handles.map((h, i) => (after[i]![key] - h.loaded![key]) / (n - 1)))
         perPeer.set(`${stack}-${n}`, growth('rss'))
-        rows.push([`${n}`, stack, fixed(loadMs / 1000, 1), fixed(formed - t0, 0), mib(median(after.map((m) => m.rss))), mib(growth('rss')), fixed(growth('heapUsed') / 1024, 0)])
+        rows.push([
+          `${n}`,
+          stack,
+          fixed(loadMs / 1000, 1),
+          fixed(formed - t0, 0),
+          mib(median(after.map((m) => m.rss))),
+          mib(growth('rss')),
+          fixed(growth('heapUsed') / 1024, 0),
+        ])
       }
       await Promise.all(handles.map((h) => h.close()))
     }
   }
-  print(['N', 'stack', 'fork + load s', 'formed in ms', 'RSS per process MiB', 'RSS growth per connected peer MiB', 'JS heap per connected peer KiB'], rows)
+  print(
+    [
+      'N',
+      'stack',
+      'fork + load s',
+      'formed in ms',
+      'RSS per process MiB',
+      'RSS growth per connected peer MiB',
+      'JS heap per connected peer KiB',
+    ],
+    rows,
+  )
   const [small, large] = [MESH.sizes[0]!, MESH.sizes.at(-1)!]
   const slope = (stack: string): string => {
     const [at, from] = [perPeer.get(`${stack}-${large}`), perPeer.get(`${stack}-${small}`)]
     return at === undefined || from === undefined ? '—' : mib((at * (large - 1) - from * (small - 1)) / (large - small))
   }
-  note(`\n"fork + load": Node start, tsx and the stack's modules, before the clock starts. Growth per peer is (RSS after the mesh formed − RSS after load) / (N − 1), median over the processes, after a full GC; ` +
-    `from N = ${small} to ${large}, each extra peer costs ours ${slope('ours')} MiB and raw ${slope('raw')} MiB of RSS. This machine has ${availableParallelism()} cores for all N processes.`)
+  note(
+    `\n"fork + load": Node start, tsx and the stack's modules, before the clock starts. Growth per peer is (RSS after the mesh formed − RSS after load) / (N − 1), median over the processes, after a full GC; ` +
+      `from N = ${small} to ${large}, each extra peer costs ours ${slope('ours')} MiB and raw ${slope('raw')} MiB of RSS. This machine has ${availableParallelism()} cores for all N processes.`,
+  )
   if (failures.length > 0) note(`\nFailed meshes: ${failures.join('; ')}. See RESULTS.md for what kills them.`)
 }
 
 async function manyNames(): Promise<void> {
-  section(`6. ${NAMES.count / 1000}k names registered at ${NAMES.perSecond}/s on one node, seen by ${NAMES.observers} others (separate processes)`)
+  section(
+    `6. ${NAMES.count / 1000}k names registered at ${NAMES.perSecond}/s on one node, seen by ${NAMES.observers} others (separate processes)`,
+  )
   const observerIds = Array.from({ length: NAMES.observers }, (_, i) => `obs-${i}`)
   const ours = await group('ours', ['names-a', ...observerIds.map((id) => `names-${id}`)], 'names')
   const raw = await group('raw', ['rawnames-a', ...observerIds.map((id) => `rawnames-${id}`)], 'names')
@@ -346,24 +469,51 @@ async function manyNames(): Promise<void> {
   const heapPerNode = median(after.map((m, i) => m.heapUsed - before[i]!.heapUsed))
   const rssPerNode = median(after.map((m, i) => m.rss - before[i]!.rss))
   const p = (d: number[], q: number): number => percentile(d, q)
-  print(['', 'p50 ms', 'p99 ms', 'max ms', 'p50 vs raw', 'p99 vs raw'], [
-    ['raw: 5-byte message to each observer, same rate', fixed(p(rawDelays, 50), 3), fixed(p(rawDelays, 99), 3), fixed(Math.max(...rawDelays), 1), '1.00×', '1.00×'],
-    ['ours: register → join on each observer', fixed(p(oursDelays, 50), 3), fixed(p(oursDelays, 99), 3), fixed(Math.max(...oursDelays), 1),
-      ratio(p(oursDelays, 50), p(rawDelays, 50)), ratio(p(oursDelays, 99), p(rawDelays, 99))],
-  ])
+  print(
+    ['', 'p50 ms', 'p99 ms', 'max ms', 'p50 vs raw', 'p99 vs raw'],
+    [
+      [
+        'raw: 5-byte message to each observer, same rate',
+        fixed(p(rawDelays, 50), 3),
+        fixed(p(rawDelays, 99), 3),
+        fixed(Math.max(...rawDelays), 1),
+        '1.00×',
+        '1.00×',
+      ],
+      [
+        'ours: register → join on each observer',
+        fixed(p(oursDelays, 50), 3),
+        fixed(p(oursDelays, 99), 3),
+        fixed(Math.max(...oursDelays), 1),
+        ratio(p(oursDelays, 50), p(rawDelays, 50)),
+        ratio(p(oursDelays, 99), p(rawDelays, 99)),
+      ],
+    ],
+  )
   const bareYjs = bareYjsHeap(NAMES.count)
-  note(`\nRegistry memory with ${NAMES.count / 1000}k names, per node (median of the ${NAMES.observers + 1}, JS heap after GC): ours ${mib(heapPerNode)} MiB ` +
-    `(${fixed(heapPerNode / NAMES.count, 0)} B per name; RSS grew ${mib(rssPerNode)} MiB); a bare Y.Doc with the same ${NAMES.count / 1000}k map entries: ${mib(bareYjs)} MiB (${ratio(heapPerNode, bareYjs)}).`)
+  note(
+    `\nRegistry memory with ${NAMES.count / 1000}k names, per node (median of the ${NAMES.observers + 1}, JS heap after GC): ours ${mib(heapPerNode)} MiB ` +
+      `(${fixed(heapPerNode / NAMES.count, 0)} B per name; RSS grew ${mib(rssPerNode)} MiB); a bare Y.Doc with the same ${NAMES.count / 1000}k map entries: ${mib(bareYjs)} MiB (${ratio(heapPerNode, bareYjs)}).`,
+  )
   for (const h of [...ours, ...raw]) await h.close()
 }
 
 /** Sections by number. */
 const SECTIONS: Record<string, () => Promise<void>> = {
-  1: roundTrips, 2: throughput, 3: propagation, 4: failureDetection, 5: meshFormation, 6: manyNames,
+  1: roundTrips,
+  2: throughput,
+  3: propagation,
+  4: failureDetection,
+  5: meshFormation,
+  6: manyNames,
 }
 try {
   for (const [key, run] of Object.entries(SECTIONS)) if (only === undefined || only.includes(key)) await run()
-  note(`\nLoad average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`)
+  note(
+    `\nLoad average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}.`,
+  )
 } finally {
   await EndpointHandle.killAll()
   await signaling.close()

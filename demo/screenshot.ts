@@ -17,8 +17,13 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`)
 const demo = await startDemo({ port: 0, signalingPort: 0, mode: process.argv.includes('--preview') ? 'preview' : 'dev', logLevel: 'warn' })
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-features=WebRtcHideLocalIpsWithMdns'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-features=WebRtcHideLocalIpsWithMdns',
+  ],
 })
 try {
   await mkdir(outDir, { recursive: true })
@@ -50,12 +55,14 @@ try {
   await addNote(b, 'Type here in two tabs at the same time: Y.Text merges it.', 330, 90)
   await addNote(c, 'Ideas\n• a job queue service\n• failover drills', 110, 250)
   await addNote(b, 'Close the tab that serves the counter — the next call fails over.', 520, 300)
-  for (const page of pages) await page.waitForFunction(() => document.querySelectorAll('[data-testid="note"]').length === 4, undefined, WAIT)
+  for (const page of pages)
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="note"]').length === 4, undefined, WAIT)
 
   for (let i = 0; i < 3; i++) await b.getByTestId('counter-call').click()
   await c.getByTestId('counter-cast').click()
   await a.getByTestId('counter-call').click()
-  for (const page of pages) await page.waitForFunction(() => document.querySelector('[data-testid="counter-value"]')?.textContent === '14', undefined, WAIT)
+  for (const page of pages)
+    await page.waitForFunction(() => document.querySelector('[data-testid="counter-value"]')?.textContent === '14', undefined, WAIT)
   await b.getByTestId('counter-log').locator('li').nth(2).waitFor(WAIT)
 
   // c types in the second note, b points at the board: a shows both.
@@ -64,7 +71,12 @@ try {
   await b.mouse.move(560, 540, { steps: 4 })
   await a.locator('.cursor').first().waitFor(WAIT)
   await a.locator('.note.edited').first().waitFor(WAIT)
-  for (const page of pages) await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="peers"] .rtt')].every((td) => td.textContent !== '–'), undefined, WAIT)
+  for (const page of pages)
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid="peers"] .rtt')].every((td) => td.textContent !== '–'),
+      undefined,
+      WAIT,
+    )
 
   await shoot(a, 'wide-1280x800')
   await a.getByTestId('registry').scrollIntoViewIfNeeded()
@@ -77,19 +89,26 @@ try {
 
   // Failover: close the tab that serves the counter; the others call again.
   const serving = await a.getByTestId('served-by').getAttribute('data-node')
-  const servingPage = (await Promise.all(pages.map(async (p) => [p, await p.evaluate(() => window.demo?.node.id)] as const))).find(([, id]) => id === serving)?.[0]
+  const servingPage = (await Promise.all(pages.map(async (p) => [p, await p.evaluate(() => window.demo?.node.id)] as const))).find(
+    ([, id]) => id === serving,
+  )?.[0]
   if (servingPage === undefined) throw new Error(`no tab runs the serving node ${serving}`)
   const survivors = pages.filter((p) => p !== servingPage)
   await servingPage.close({ runBeforeUnload: true })
   for (const page of survivors) {
-    await page.waitForFunction((gone) => {
-      const node = document.querySelector('[data-testid="served-by"]')?.getAttribute('data-node')
-      return node !== gone && node !== '' && window.demo?.node.nodes().length === 1
-    }, serving, WAIT)
+    await page.waitForFunction(
+      (gone) => {
+        const node = document.querySelector('[data-testid="served-by"]')?.getAttribute('data-node')
+        return node !== gone && node !== '' && window.demo?.node.nodes().length === 1
+      },
+      serving,
+      WAIT,
+    )
   }
   const [first] = survivors as [Page]
   await first.getByTestId('counter-call').click()
-  for (const page of survivors) await page.waitForFunction(() => document.querySelector('[data-testid="counter-value"]')?.textContent === '15', undefined, WAIT)
+  for (const page of survivors)
+    await page.waitForFunction(() => document.querySelector('[data-testid="counter-value"]')?.textContent === '15', undefined, WAIT)
   await shoot(first, 'failover')
   say(`screenshots in ${outDir}`)
 } finally {

@@ -35,8 +35,11 @@ const port = Number(process.env.PORT ?? 4444)
 const server = await startSignalingServer({ port })
 say(`signaling server: ${server.url}`)
 
-const [a, b, c] = (await Promise.all(['a', 'b', 'c'].map((nodeId) =>
-  startNode({ room: 'tour', nodeId, signaling: [server.url] })))) as [DistribunatorNode, DistribunatorNode, DistribunatorNode]
+const [a, b, c] = (await Promise.all(['a', 'b', 'c'].map((nodeId) => startNode({ room: 'tour', nodeId, signaling: [server.url] })))) as [
+  DistribunatorNode,
+  DistribunatorNode,
+  DistribunatorNode,
+]
 await until(() => [a, b, c].every((n) => n.nodes().length === 2))
 say(`three nodes meshed over WebRTC: ${[a, b, c].map((n) => `${n.id} sees [${n.nodes().join(', ')}]`).join('; ')}`)
 
@@ -62,7 +65,9 @@ say(`  startNode({ room: 'tour', signaling: ['${server.url}'] })`)
 say('Ctrl-C to stop.')
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    void Promise.all([b.stop(), c.stop()]).then(() => server.close()).then(() => process.exit(0))
+    void Promise.all([b.stop(), c.stop()])
+      .then(() => server.close())
+      .then(() => process.exit(0))
   })
 }
 b.on('nodeup', ({ node }) => say(`  ${node} joined`))

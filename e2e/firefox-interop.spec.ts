@@ -24,7 +24,15 @@ test('Chromium, Firefox and Node call each other in one room', async ({ openTab,
       await peer.run('serveEcho', `echo@${peer.nodeId}`)
       await peer.run('serveInbox', `inbox@${peer.nodeId}`)
     }
-    await waitForRegistry(peers, Object.fromEntries(peers.flatMap((p) => [[`echo@${p.nodeId}`, [p.nodeId]], [`inbox@${p.nodeId}`, [p.nodeId]]])))
+    await waitForRegistry(
+      peers,
+      Object.fromEntries(
+        peers.flatMap((p) => [
+          [`echo@${p.nodeId}`, [p.nodeId]],
+          [`inbox@${p.nodeId}`, [p.nodeId]],
+        ]),
+      ),
+    )
     await waitForAgreement(peers)
 
     const runtimes = { chromium: 'Chrome', firefox: 'Firefox', node: 'Node' } as Record<string, string>
@@ -37,7 +45,10 @@ test('Chromium, Firefox and Node call each other in one room', async ({ openTab,
       }
     }
     for (const to of peers) {
-      const expected = peers.filter((p) => p !== to).map((p) => `${p.nodeId} → ${to.nodeId}`).sort()
+      const expected = peers
+        .filter((p) => p !== to)
+        .map((p) => `${p.nodeId} → ${to.nodeId}`)
+        .sort()
       await expect.poll(async () => ((await to.run('call', `inbox@${to.nodeId}`, 'read')) as string[]).sort()).toEqual(expected)
     }
     // The fixtures check the Chromium tab and the Node peer; this is the Firefox tab's check.

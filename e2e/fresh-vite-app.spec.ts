@@ -13,12 +13,18 @@ const APP_DIST = fileURLToPath(new URL('./apps/fresh-vite-app/dist/', import.met
 
 /** What the app puts on window (see its main.ts). */
 interface FreshAppWindow {
-  node?: { id: string; call(name: string, msg: unknown): Promise<unknown>; spawn(b: object): unknown; register(name: string, pid: unknown): void }
+  node?: {
+    id: string
+    call(name: string, msg: unknown): Promise<unknown>
+    spawn(b: object): unknown
+    register(name: string, pid: unknown): void
+  }
 }
 
 let site: StaticServer
 test.beforeAll(async () => {
-  if (!existsSync(`${APP_DIST}index.html`)) throw new Error(`${APP_DIST} is missing: run \`npm run build && npm run check:fresh-app\` before the e2e suite`)
+  if (!existsSync(`${APP_DIST}index.html`))
+    throw new Error(`${APP_DIST} is missing: run \`npm run build && npm run check:fresh-app\` before the e2e suite`)
   site = await startStaticServer({ '/': APP_DIST })
 })
 test.afterAll(async () => site?.close())

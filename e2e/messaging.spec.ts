@@ -32,8 +32,10 @@ test('register, call, cast and rpc across tabs and a Node peer', async ({ openTa
     for (const to of peers) {
       if (from === to) continue
       const route = `${from.runtime} ${from.nodeId} → ${to.runtime} ${to.nodeId}`
-      expect(await from.run('call', `echo@${to.nodeId}`, { from: from.nodeId, n: 1 }), route)
-        .toEqual({ echo: { from: from.nodeId, n: 1 }, by: to.nodeId })
+      expect(await from.run('call', `echo@${to.nodeId}`, { from: from.nodeId, n: 1 }), route).toEqual({
+        echo: { from: from.nodeId, n: 1 },
+        by: to.nodeId,
+      })
       expect(await from.run('cast', `inbox@${to.nodeId}`, `cast from ${from.nodeId}`), route).toBe(true)
       expect(await from.run('rpc', to.nodeId, 'whoami', []), route).toBe(to.nodeId)
       expect(await from.run('rpc', to.nodeId, 'add', [2, 3]), route).toBe(5)
@@ -43,10 +45,15 @@ test('register, call, cast and rpc across tabs and a Node peer', async ({ openTa
 
   // Casts arrive in order per sender; each inbox ends up with one from every other node.
   for (const to of peers) {
-    const others = peers.filter((p) => p !== to).map((p) => `cast from ${p.nodeId}`).sort()
-    await expect.poll(async () => ((await to.run('call', `inbox@${to.nodeId}`, 'read')) as string[]).sort(), {
-      message: `casts to ${to.nodeId}`,
-    }).toEqual(others)
+    const others = peers
+      .filter((p) => p !== to)
+      .map((p) => `cast from ${p.nodeId}`)
+      .sort()
+    await expect
+      .poll(async () => ((await to.run('call', `inbox@${to.nodeId}`, 'read')) as string[]).sort(), {
+        message: `casts to ${to.nodeId}`,
+      })
+      .toEqual(others)
   }
 
   // The shared name answers from whichever node is first in the agreed order, the same everywhere.

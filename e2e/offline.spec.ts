@@ -29,10 +29,12 @@ test('what context.setOffline does to WebSocket, fetch and WebRTC in Chromium', 
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
   await new Promise((resolve) => server.once('listening', resolve))
   const received: string[] = []
-  const connected = new Promise<ServerSocket>((resolve) => server.once('connection', (socket) => {
-    socket.on('message', (data) => received.push(String(data)))
-    resolve(socket)
-  }))
+  const connected = new Promise<ServerSocket>((resolve) =>
+    server.once('connection', (socket) => {
+      socket.on('message', (data) => received.push(String(data)))
+      resolve(socket)
+    }),
+  )
   try {
     const a = await openTab('a')
     const b = await openTab('b')
@@ -40,16 +42,24 @@ test('what context.setOffline does to WebSocket, fetch and WebRTC in Chromium', 
     await b.run('serveEcho', 'echo@b')
     await waitForRegistry([a, b], { 'echo@b': ['b'] })
     const wsUrl = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
-    await a.page.evaluate((url) => new Promise<void>((resolve) => {
-      const socket = new WebSocket(url)
-      const seen: string[] = []
-      Object.assign(window, { socket, seen })
-      socket.onmessage = (e) => seen.push(String(e.data))
-      socket.onclose = (e) => seen.push(`close ${e.code}`)
-      socket.onopen = () => resolve()
-    }), wsUrl)
+    await a.page.evaluate(
+      (url) =>
+        new Promise<void>((resolve) => {
+          const socket = new WebSocket(url)
+          const seen: string[] = []
+          Object.assign(window, { socket, seen })
+          socket.onmessage = (e) => seen.push(String(e.data))
+          socket.onclose = (e) => seen.push(`close ${e.code}`)
+          socket.onopen = () => resolve()
+        }),
+      wsUrl,
+    )
     const serverSide = await connected
-    const pageSeen = () => a.page.evaluate(() => ({ seen: (window as unknown as { seen: string[] }).seen, state: (window as unknown as { socket: WebSocket }).socket.readyState }))
+    const pageSeen = () =>
+      a.page.evaluate(() => ({
+        seen: (window as unknown as { seen: string[] }).seen,
+        state: (window as unknown as { socket: WebSocket }).socket.readyState,
+      }))
 
     await a.context.setOffline(true)
     await a.page.evaluate(() => (window as unknown as { socket: WebSocket }).socket.send('sent offline'))
@@ -58,12 +68,27 @@ test('what context.setOffline does to WebSocket, fetch and WebRTC in Chromium', 
     expect(await a.run('call', 'echo@b', 'offline?')).toEqual({ echo: 'offline?', by: 'b' })
     expect(await pageSeen()).toEqual({ seen: [], state: 1 })
     expect(received).toEqual([])
-    expect(await a.page.evaluate((url) => new Promise((resolve) => {
-      const fresh = new WebSocket(url)
-      fresh.onopen = () => resolve('opened')
-      fresh.onclose = (e) => resolve(`closed ${e.code}`)
-    }), wsUrl)).toBe('closed 1006')
-    expect(await a.page.evaluate((url) => fetch(url).then(() => 'fetched', () => 'failed'), pageUrl)).toBe('failed')
+    expect(
+      await a.page.evaluate(
+        (url) =>
+          new Promise((resolve) => {
+            const fresh = new WebSocket(url)
+            fresh.onopen = () => resolve('opened')
+            fresh.onclose = (e) => resolve(`closed ${e.code}`)
+          }),
+        wsUrl,
+      ),
+    ).toBe('closed 1006')
+    expect(
+      await a.page.evaluate(
+        (url) =>
+          fetch(url).then(
+            () => 'fetched',
+            () => 'failed',
+          ),
+        pageUrl,
+      ),
+    ).toBe('failed')
 
     await a.context.setOffline(false)
     await expect.poll(pageSeen).toEqual({ seen: ['sent to the offline page'], state: 1 })
@@ -75,7 +100,11 @@ test('what context.setOffline does to WebSocket, fetch and WebRTC in Chromium', 
   }
 })
 
-test('the registry diverges while a context is offline and heals when it is back', async ({ openTab, startEdge, nodeOptions }, testInfo) => {
+test('the registry diverges while a context is offline and heals when it is back', async ({
+  openTab,
+  startEdge,
+  nodeOptions,
+}, testInfo) => {
   const a1 = await openTab('a1')
   const a2 = await openTab('a2', { context: a1.context, start: false })
   const b = await openTab('b')

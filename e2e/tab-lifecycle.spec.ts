@@ -38,7 +38,10 @@ for (const { how, end, graceful } of endings) {
     for (const peer of peers) await peer.run('serveEcho', `echo@${peer.nodeId}`)
     await leaving.run('serveEcho', 'leaving-service')
     await waitForRegistry(peers, {
-      'echo@leaving': ['leaving'], 'echo@staying': ['staying'], 'echo@edge': ['edge'], 'leaving-service': ['leaving'],
+      'echo@leaving': ['leaving'],
+      'echo@staying': ['staying'],
+      'echo@edge': ['edge'],
+      'leaving-service': ['leaving'],
     })
 
     const endedAt = Date.now()
@@ -62,4 +65,3 @@ for (const { how, end, graceful } of endings) {
     }
   })
 }
-

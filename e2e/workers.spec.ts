@@ -34,7 +34,9 @@ test('a Web Worker is a node: reached through its page by another profile and a 
   const peers: Peer[] = [page, worker, await openTab('other-profile'), await startEdge('edge')]
   await waitForMesh(peers)
   expect(Object.fromEntries((await worker.run('links')).map((l) => [l.node, l.via]))).toEqual({
-    page: 'message-port', 'other-profile': 'relay:page', edge: 'relay:page',
+    page: 'message-port',
+    'other-profile': 'relay:page',
+    edge: 'relay:page',
   })
   await allTalk(peers)
   expect(await worker.run('errors')).toEqual([])

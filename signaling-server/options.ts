@@ -81,7 +81,16 @@ function validate(o: Record<string, unknown>): void {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ArgumentError(`port must be an integer in 0..65535, got ${String(port)}`)
   }
-  for (const key of ['maxMessageBytes', 'maxTopicsPerSocket', 'maxTopicLength', 'maxMessagesPerSecond', 'maxMessageBurst', 'maxConnections', 'maxBufferedBytes', 'pingInterval']) {
+  for (const key of [
+    'maxMessageBytes',
+    'maxTopicsPerSocket',
+    'maxTopicLength',
+    'maxMessagesPerSecond',
+    'maxMessageBurst',
+    'maxConnections',
+    'maxBufferedBytes',
+    'pingInterval',
+  ]) {
     const value = o[key]
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
       throw new ArgumentError(`${key} must be a positive integer, got ${String(value)}`)

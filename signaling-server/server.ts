@@ -178,10 +178,13 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
       clearInterval(heartbeat)
       options.signal?.removeEventListener('abort', onAbort)
       for (const socket of pending) socket.destroy()
-      const closed = [...clients].map(({ socket }) => new Promise<void>((resolve) => {
-        socket.once('close', () => resolve())
-        socket.close(CloseCode.goingAway, 'server shutting down')
-      }))
+      const closed = [...clients].map(
+        ({ socket }) =>
+          new Promise<void>((resolve) => {
+            socket.once('close', () => resolve())
+            socket.close(CloseCode.goingAway, 'server shutting down')
+          }),
+      )
       const cutoff = setTimeout(() => {
         for (const { socket } of clients) socket.terminate()
       }, CLOSE_GRACE_MS)

@@ -15,7 +15,13 @@
  * registered globally, so an app's own msgpack use is unaffected.
  */
 import {
-  Decoder, EXT_TIMESTAMP, Encoder, ExtData, ExtensionCodec, decodeTimestampExtension, encodeTimestampExtension,
+  Decoder,
+  EXT_TIMESTAMP,
+  Encoder,
+  ExtData,
+  ExtensionCodec,
+  decodeTimestampExtension,
+  encodeTimestampExtension,
 } from '@msgpack/msgpack'
 import { EncodeError } from './errors.js'
 import { scanMsgpack, type ExtensionShape } from './msgpack-scan.js'
@@ -151,8 +157,12 @@ export function decodeValue(bytes: Uint8Array): unknown {
 }
 
 function pidOf(node: unknown, incarnation: unknown, id: unknown): Pid | null {
-  return typeof node === 'string' && node !== '' && isIncarnation(incarnation) &&
-    typeof id === 'number' && Number.isSafeInteger(id) && id >= 0
+  return typeof node === 'string' &&
+    node !== '' &&
+    isIncarnation(incarnation) &&
+    typeof id === 'number' &&
+    Number.isSafeInteger(id) &&
+    id >= 0
     ? new Pid(node, incarnation, id)
     : null
 }

@@ -60,7 +60,8 @@ export class Gateway {
   /** A Tunnel frame an end sent to be passed on; an Open asks for a tunnel (again). */
   forward(from: string, frame: TunnelFrame): void {
     if (frame.op === TunnelOp.Open) {
-      const allowed = frame.node !== from && (this.children.has(from) || this.children.has(frame.node)) && this.hooks.upIds().includes(frame.node)
+      const allowed =
+        frame.node !== from && (this.children.has(from) || this.children.has(frame.node)) && this.hooks.upIds().includes(frame.node)
       if (allowed) this.open(from, frame.node)
       return
     }

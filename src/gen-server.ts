@@ -12,8 +12,12 @@ import type { Behaviour, From, ProcessContext } from './process.js'
 const attached = Symbol('distribunator.attached')
 
 /** Base class of class-based processes. Override the handlers you need. */
-export abstract class GenServer<TCall = unknown, TReply = unknown, TCast = unknown, TInfo = unknown>
-  implements Behaviour<DistribunatorNode> {
+export abstract class GenServer<
+  TCall = unknown,
+  TReply = unknown,
+  TCast = unknown,
+  TInfo = unknown,
+> implements Behaviour<DistribunatorNode> {
   /** The registered name of this service (the seed's module name). */
   static serviceName?: string
 

@@ -155,7 +155,6 @@ export class Manager {
   }
 }
 
-
 function positive(value: number, name: string): number {
   if (!(value > 0) || !Number.isFinite(value)) throw new ArgumentError(`${name} must be a positive number of ms`)
   return value

@@ -53,26 +53,55 @@ class Scanner {
     if (head <= 0x9f) return this.items(head - 0x90, end, depth)
     if (head <= 0xbf) return this.skip(head - 0xa0, end)
     switch (head) {
-      case 0xcc: case 0xd0: return this.skip(1, end)
-      case 0xcd: case 0xd1: return this.skip(2, end)
-      case 0xca: case 0xce: case 0xd2: return this.skip(4, end)
-      case 0xcb: case 0xcf: case 0xd3: return this.skip(8, end)
-      case 0xc4: case 0xd9: return this.skip(this.uint(1, end), end)
-      case 0xc5: case 0xda: return this.skip(this.uint(2, end), end)
-      case 0xc6: case 0xdb: return this.skip(this.uint(4, end), end)
-      case 0xdc: return this.items(this.uint(2, end), end, depth)
-      case 0xdd: return this.items(this.uint(4, end), end, depth)
-      case 0xde: return this.items(2 * this.uint(2, end), end, depth)
-      case 0xdf: return this.items(2 * this.uint(4, end), end, depth)
-      case 0xd4: return this.ext(1, end, depth)
-      case 0xd5: return this.ext(2, end, depth)
-      case 0xd6: return this.ext(4, end, depth)
-      case 0xd7: return this.ext(8, end, depth)
-      case 0xd8: return this.ext(16, end, depth)
-      case 0xc7: return this.ext(this.uint(1, end), end, depth)
-      case 0xc8: return this.ext(this.uint(2, end), end, depth)
-      case 0xc9: return this.ext(this.uint(4, end), end, depth)
-      default: throw new MalformedMsgpack(`unknown type byte 0x${head.toString(16)}`)
+      case 0xcc:
+      case 0xd0:
+        return this.skip(1, end)
+      case 0xcd:
+      case 0xd1:
+        return this.skip(2, end)
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        return this.skip(4, end)
+      case 0xcb:
+      case 0xcf:
+      case 0xd3:
+        return this.skip(8, end)
+      case 0xc4:
+      case 0xd9:
+        return this.skip(this.uint(1, end), end)
+      case 0xc5:
+      case 0xda:
+        return this.skip(this.uint(2, end), end)
+      case 0xc6:
+      case 0xdb:
+        return this.skip(this.uint(4, end), end)
+      case 0xdc:
+        return this.items(this.uint(2, end), end, depth)
+      case 0xdd:
+        return this.items(this.uint(4, end), end, depth)
+      case 0xde:
+        return this.items(2 * this.uint(2, end), end, depth)
+      case 0xdf:
+        return this.items(2 * this.uint(4, end), end, depth)
+      case 0xd4:
+        return this.ext(1, end, depth)
+      case 0xd5:
+        return this.ext(2, end, depth)
+      case 0xd6:
+        return this.ext(4, end, depth)
+      case 0xd7:
+        return this.ext(8, end, depth)
+      case 0xd8:
+        return this.ext(16, end, depth)
+      case 0xc7:
+        return this.ext(this.uint(1, end), end, depth)
+      case 0xc8:
+        return this.ext(this.uint(2, end), end, depth)
+      case 0xc9:
+        return this.ext(this.uint(4, end), end, depth)
+      default:
+        throw new MalformedMsgpack(`unknown type byte 0x${head.toString(16)}`)
     }
   }
 

@@ -12,8 +12,21 @@ import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { DocSync } from './doc-sync.js'
 import {
-  ArgumentError, CallingSelfError, DistribunatorError, EncodeError, NodeDownError, NodeIdTakenError, NodeStoppedError, NoNodeError, NoPidError,
-  NoProcError, NotLocalError, ProtocolError, RemoteError, TimeoutError, BadRpcError,
+  ArgumentError,
+  CallingSelfError,
+  DistribunatorError,
+  EncodeError,
+  NodeDownError,
+  NodeIdTakenError,
+  NodeStoppedError,
+  NoNodeError,
+  NoPidError,
+  NoProcError,
+  NotLocalError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+  BadRpcError,
 } from './errors.js'
 import { SafeObservable } from './events.js'
 import { GenServer, attachGenServer, serviceNameOf, type ServiceClass, type Target } from './gen-server.js'
@@ -252,15 +265,18 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       error: (error) => this.report(error),
     })
     // After peers: options.manager.nodes makes the Manager ask isUp() at once.
-    this.manager = new Manager({
-      selfId: this.id,
-      isUp: (node) => this.peers.up(node) !== undefined,
-      dial: (node) => this.session.connect(node),
-      hangUp: (node) => {
-        const peer = this.peers.get(node)
-        if (peer !== undefined) this.peers.hangUp(peer, 'disconnect')
+    this.manager = new Manager(
+      {
+        selfId: this.id,
+        isUp: (node) => this.peers.up(node) !== undefined,
+        dial: (node) => this.session.connect(node),
+        hangUp: (node) => {
+          const peer = this.peers.get(node)
+          if (peer !== undefined) this.peers.hangUp(peer, 'disconnect')
+        },
       },
-    }, options.manager)
+      options.manager,
+    )
     this.session = transport.open(self, this.peers.handlers)
     this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)
     globalThis.addEventListener?.('pagehide', this.onPageHide)
@@ -301,7 +317,9 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 
   /** Spawns a GenServer class, waits for its init, and registers it under its `serviceName`. */
   async start<C extends new (...args: never[]) => GenServer<never, unknown, never, never>>(
-    service: C & { serviceName?: string }, ...args: ConstructorParameters<C>): Promise<Pid> {
+    service: C & { serviceName?: string },
+    ...args: ConstructorParameters<C>
+  ): Promise<Pid> {
     const name = serviceNameOf(service)
     const { pid, ready } = this.spawnProcess(new service(...args))
     await ready
@@ -383,9 +401,14 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     if (pid.node === this.id) {
       const process = this.localProcess(pid)
       if (process === undefined) throw new NoProcError(pid.toString())
-      outcome = await this.requests.open(this.id, request, (ref) => process.deliver({
-        kind: 'call', msg, from: { pid: from, node: this.id }, reply: (o) => this.requests.answer(this.id, ref, o),
-      }))
+      outcome = await this.requests.open(this.id, request, (ref) =>
+        process.deliver({
+          kind: 'call',
+          msg,
+          from: { pid: from, node: this.id },
+          reply: (o) => this.requests.answer(this.id, ref, o),
+        }),
+      )
     } else {
       const peer = this.peers.up(pid.node)
       if (peer === undefined) throw new NodeDownError(pid.node)
@@ -421,7 +444,13 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   }
 
   /** Runs `module.fn(...args)` on the first node having `name` registered. */
-  async nodeRpc(name: string | ServiceClass, module: string, fn: string, args: readonly unknown[], options: RpcOptions = {}): Promise<unknown> {
+  async nodeRpc(
+    name: string | ServiceClass,
+    module: string,
+    fn: string,
+    args: readonly unknown[],
+    options: RpcOptions = {},
+  ): Promise<unknown> {
     const node = this.allNodesOf(name)[0]
     if (node === undefined) throw new NoNodeError(`no node has ${JSON.stringify(nameOf(name))} registered`)
     return this.doNodeRpc(node, module, fn, args, options)
@@ -435,7 +464,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     const caller = options.from ?? executingPid() ?? null
     const callback = options.callback ?? null
     const request = {
-      timeout, signal: options.signal,
+      timeout,
+      signal: options.signal,
       onTimeout: () => new BadRpcError('timeout', `no answer from ${node} in ${timeout} ms`, { cause: new TimeoutError(timeout) }),
       onNodeDown: () => new BadRpcError('nodedown', `node ${node} went down`, { cause: new NodeDownError(node) }),
     }
@@ -452,7 +482,9 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       if (typeof callback === 'function') throw new ArgumentError("a remote rpc's callback must name an exposed function ('module.fn')")
       const peer = this.peers.up(node)
       if (peer === undefined) throw new BadRpcError('nodedown', `node ${node} is not connected`)
-      outcome = await this.requests.open(node, request, (ref) => peer.send({ type: FrameType.Rpc, ref, module, fn, args, callback, from: caller }))
+      outcome = await this.requests.open(node, request, (ref) =>
+        peer.send({ type: FrameType.Rpc, ref, module, fn, args, callback, from: caller }),
+      )
     }
     if (outcome.ok) return outcome.value
     throw rpcExitError(outcome.error)
@@ -497,7 +529,10 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.destroy()
   }
 
-  private spawnProcess(behaviour: Behaviour<DistribunatorNode> | GenServer<never, unknown, never, never>): { pid: Pid; ready: Promise<void> } {
+  private spawnProcess(behaviour: Behaviour<DistribunatorNode> | GenServer<never, unknown, never, never>): {
+    pid: Pid
+    ready: Promise<void>
+  } {
     this.assertRunning()
     if (typeof behaviour !== 'object' || behaviour === null) throw new ArgumentError('spawn needs a behaviour object or GenServer')
     const pid = new Pid(this.id, this.incarnation, this.nextPidId++)
@@ -677,9 +712,10 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
   const { signaling, transport, broadcastChannel = transport === undefined && options.parent === undefined && inBrowser() } = options
   if (typeof broadcastChannel !== 'boolean') throw new ArgumentError('broadcastChannel must be true or false')
   if (options.parent !== undefined && typeof options.parent?.addEventListener !== 'function') {
-    throw new ArgumentError('parent must be a worker\'s global scope (self) or a MessagePort')
+    throw new ArgumentError("parent must be a worker's global scope (self) or a MessagePort")
   }
-  if (broadcastChannel && typeof BroadcastChannel !== 'function') throw new ArgumentError('broadcastChannel: this runtime has no BroadcastChannel')
+  if (broadcastChannel && typeof BroadcastChannel !== 'function')
+    throw new ArgumentError('broadcastChannel: this runtime has no BroadcastChannel')
   if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '')) {
     throw new ArgumentError('password must be a non-empty string')
   }
@@ -708,8 +744,10 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
 
 /** True in a browser page or worker (not in Node, which has a BroadcastChannel of its own). */
 function inBrowser(): boolean {
-  return typeof BroadcastChannel === 'function' &&
+  return (
+    typeof BroadcastChannel === 'function' &&
     (typeof document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined')
+  )
 }
 
 function nameOf(name: string | ServiceClass): string {

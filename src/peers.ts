@@ -217,9 +217,13 @@ export class Peers {
       else if (frame.type === FrameType.Hello) this.hello(link, frame)
       else throw new ProtocolError(`frame type ${frame.type} before Hello (over ${link.via ?? 'a link'})`)
     } catch (error) {
-      this.hooks.error(error instanceof ProtocolError && error.peer === undefined
-        ? new ProtocolError(error.message, from, { cause: error.cause })
-        : error instanceof DistribunatorError ? error : new ProtocolError(`handling a frame from ${from} failed`, from, { cause: error }))
+      this.hooks.error(
+        error instanceof ProtocolError && error.peer === undefined
+          ? new ProtocolError(error.message, from, { cause: error.cause })
+          : error instanceof DistribunatorError
+            ? error
+            : new ProtocolError(`handling a frame from ${from} failed`, from, { cause: error }),
+      )
     }
   }
 
@@ -233,7 +237,10 @@ export class Peers {
     }
     if (peer === null || peer === undefined || this.byNode.get(peer.nodeId) !== peer || peer.link !== link) return
     // The link in use is gone, but another one to the same incarnation may remain.
-    const spare = [...this.byLink].filter(([, p]) => p === peer).map(([l]) => l).sort(preferred)[0]
+    const spare = [...this.byLink]
+      .filter(([, p]) => p === peer)
+      .map(([l]) => l)
+      .sort(preferred)[0]
     if (spare !== undefined) {
       log('%s: %s continues over %s', this.self.nodeId, peer.nodeId, spare.via)
       peer.link = spare
@@ -290,7 +297,7 @@ export class Peers {
     }
     if (hello.version !== PROTOCOL_VERSION) refuse(`protocol version ${hello.version}, expected ${PROTOCOL_VERSION}`)
     if (hello.room !== this.self.room) refuse(`it is in room ${JSON.stringify(hello.room)}`)
-    if (hello.nodeId === this.self.nodeId) refuse('it has this node\'s id')
+    if (hello.nodeId === this.self.nodeId) refuse("it has this node's id")
     // A tunnel's far end is named by its gateway; a Hello naming another node (a real one,
     // to take its place) comes from a lying gateway or a lying end.
     if (isTunnel(link) && hello.nodeId !== link.remoteNodeId) refuse(`it came through a tunnel to ${link.remoteNodeId}`)
@@ -338,7 +345,7 @@ const RANK: Record<string, number> = { 'message-port': 0, 'broadcast-channel': 1
  * order (a tunnel is `relay:<gateway>` at both ends), so they settle on the same link.
  */
 function preferred(a: Link, b: Link): number {
-  const rank = (link: Link): number => (isTunnel(link) ? 3 : RANK[link.via ?? ''] ?? 2)
+  const rank = (link: Link): number => (isTunnel(link) ? 3 : (RANK[link.via ?? ''] ?? 2))
   const [x, y] = [a.via ?? '', b.via ?? '']
   return rank(a) - rank(b) || (x < y ? -1 : x > y ? 1 : 0)
 }

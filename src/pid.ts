@@ -37,10 +37,14 @@ export class Pid {
     if (value instanceof Pid) return value
     const v = value as { node?: unknown; incarnation?: unknown; id?: unknown } | null
     if (
-      typeof v === 'object' && v !== null &&
-      typeof v.node === 'string' && v.node !== '' &&
+      typeof v === 'object' &&
+      v !== null &&
+      typeof v.node === 'string' &&
+      v.node !== '' &&
       isIncarnation(v.incarnation) &&
-      typeof v.id === 'number' && Number.isSafeInteger(v.id) && v.id >= 0
+      typeof v.id === 'number' &&
+      Number.isSafeInteger(v.id) &&
+      v.id >= 0
     ) {
       return new Pid(v.node, v.incarnation, v.id)
     }

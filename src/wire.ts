@@ -98,9 +98,7 @@ export interface CallFrame {
   readonly from: Pid | null
   readonly msg: unknown
 }
-export type Outcome =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly error: WireError }
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError }
 export type ReplyFrame = { readonly type: typeof FrameType.Reply; readonly ref: number } & Outcome
 export interface CastFrame {
   readonly type: typeof FrameType.Cast
@@ -205,26 +203,37 @@ export function encodeFrame(frame: Frame): Uint8Array {
 
 function toTuple(f: Frame): unknown[] {
   switch (f.type) {
-    case FrameType.Hello: return [f.type, f.version, f.room, f.nodeId, f.incarnation]
-    case FrameType.Bye: return [f.type]
-    case FrameType.Sync: return [f.type, f.doc, f.data, f.cause]
-    case FrameType.Call: return [f.type, f.ref, f.to, f.from, f.msg]
+    case FrameType.Hello:
+      return [f.type, f.version, f.room, f.nodeId, f.incarnation]
+    case FrameType.Bye:
+      return [f.type]
+    case FrameType.Sync:
+      return [f.type, f.doc, f.data, f.cause]
+    case FrameType.Call:
+      return [f.type, f.ref, f.to, f.from, f.msg]
     case FrameType.Reply:
     case FrameType.RpcReply:
       return f.ok ? [f.type, f.ref, true, f.value] : [f.type, f.ref, false, wireErrorTuple(f.error)]
     case FrameType.Cast:
     case FrameType.Info:
       return [f.type, f.to, f.msg]
-    case FrameType.Monitor: return [f.type, f.ref, f.pid]
-    case FrameType.Demonitor: return [f.type, f.ref]
-    case FrameType.Down: return [f.type, f.ref, f.reason]
-    case FrameType.Rpc: return [f.type, f.ref, f.module, f.fn, f.args, f.callback, f.from]
+    case FrameType.Monitor:
+      return [f.type, f.ref, f.pid]
+    case FrameType.Demonitor:
+      return [f.type, f.ref]
+    case FrameType.Down:
+      return [f.type, f.ref, f.reason]
+    case FrameType.Rpc:
+      return [f.type, f.ref, f.module, f.fn, f.args, f.callback, f.from]
     case FrameType.Ping:
     case FrameType.Pong:
       return [f.type, f.time]
-    case FrameType.Awareness: return [f.type, f.doc, f.data]
-    case FrameType.Superseded: return [f.type, f.incarnation]
-    case FrameType.Tunnel: return [f.type, f.node, f.op, f.tunnel, f.data, f.deliver]
+    case FrameType.Awareness:
+      return [f.type, f.doc, f.data]
+    case FrameType.Superseded:
+      return [f.type, f.incarnation]
+    case FrameType.Tunnel:
+      return [f.type, f.node, f.op, f.tunnel, f.data, f.deliver]
   }
 }
 
@@ -286,8 +295,13 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
       arity(t, 7)
       if (!Array.isArray(t[4])) throw malformed('rpc args are not a list')
       return {
-        type: FrameType.Rpc, ref: uint(t[1]), module: str(t[2]), fn: str(t[3]), args: t[4] as unknown[],
-        callback: t[5] === null ? null : str(t[5]), from: optionalPid(t[6]),
+        type: FrameType.Rpc,
+        ref: uint(t[1]),
+        module: str(t[2]),
+        fn: str(t[3]),
+        args: t[4] as unknown[],
+        callback: t[5] === null ? null : str(t[5]),
+        from: optionalPid(t[6]),
       }
     }
     case FrameType.Superseded:

@@ -4,7 +4,13 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
-  ArgumentError, broadcastChannelTransport, createMemoryNetwork, startNode, type DistribunatorNode, type Link, type NodeOptions,
+  ArgumentError,
+  broadcastChannelTransport,
+  createMemoryNetwork,
+  startNode,
+  type DistribunatorNode,
+  type Link,
+  type NodeOptions,
 } from '../src/index.js'
 import { idle, nextEvent, until } from './helpers.js'
 
@@ -55,8 +61,20 @@ describe('BroadcastChannel transport', () => {
     const d2 = await node('d2', { room: `other-${room}`, password: 'one' })
     const plain = await node('plain')
     const plain2 = await node('plain2')
-    await until(() => [[a, c], [b, b2], [d, d2], [plain, plain2]].every(([x, y]) => x!.nodes().includes(y!.id) && y!.nodes().includes(x!.id)))
-    for (const [x, y] of [[a, c], [b, b2], [d, d2], [plain, plain2]] as const) {
+    await until(() =>
+      [
+        [a, c],
+        [b, b2],
+        [d, d2],
+        [plain, plain2],
+      ].every(([x, y]) => x!.nodes().includes(y!.id) && y!.nodes().includes(x!.id)),
+    )
+    for (const [x, y] of [
+      [a, c],
+      [b, b2],
+      [d, d2],
+      [plain, plain2],
+    ] as const) {
       expect(x.links().map((l) => l.node)).toEqual([y.id])
     }
   })
@@ -82,9 +100,17 @@ describe('BroadcastChannel transport', () => {
     const errors: unknown[] = []
     a.on('error', (e) => errors.push(e))
     const intruder = new BroadcastChannel(`distribunator/bc-${room}`)
-    for (const junk of [null, 42, 'x', {}, { type: 'announce' }, { type: 'announce', from: { nodeId: '', incarnation: 1 } },
+    for (const junk of [
+      null,
+      42,
+      'x',
+      {},
+      { type: 'announce' },
+      { type: 'announce', from: { nodeId: '', incarnation: 1 } },
       { type: 'frame', from: { nodeId: 'z', incarnation: 1 }, to: 'a', data: 'not bytes' },
-      { type: 'bye', from: { nodeId: 'z', incarnation: 1.5 }, to: 'a' }]) intruder.postMessage(junk)
+      { type: 'bye', from: { nodeId: 'z', incarnation: 1.5 }, to: 'a' },
+    ])
+      intruder.postMessage(junk)
     // A well-formed announce after the junk: a's reply to it proves the junk was handled.
     const replied = new Promise<void>((resolve) => {
       intruder.onmessage = (event: MessageEvent) => event.data?.to === 'z@1' && resolve()

@@ -8,9 +8,21 @@
 import { getEventListeners } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  CallingSelfError, DistribunatorError, EncodeError, GenServer, NodeDownError, NodeStoppedError, NoPidError, NoProcError,
-  Pid, RemoteError, TimeoutError,
-  type Behaviour, type DistribunatorNode, type From, type ProcessContext,
+  CallingSelfError,
+  DistribunatorError,
+  EncodeError,
+  GenServer,
+  NodeDownError,
+  NodeStoppedError,
+  NoPidError,
+  NoProcError,
+  Pid,
+  RemoteError,
+  TimeoutError,
+  type Behaviour,
+  type DistribunatorNode,
+  type From,
+  type ProcessContext,
 } from '../src/index.js'
 import { cluster, idle, nextEvent, until, type Cluster } from './helpers.js'
 
@@ -86,7 +98,9 @@ function recorder(log: string[], holds: Record<string, Promise<unknown>> = {}): 
 /** Rejection of `promise` (fails the test if it resolves). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
-    (value) => { throw new Error(`expected a rejection, got ${JSON.stringify(value)}`) },
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`)
+    },
     (error: unknown) => error,
   )
 }
@@ -108,7 +122,10 @@ describe('call: targets and values', () => {
     const [a, b] = await pair()
     const date = new Date('2024-02-29T12:34:56.789Z')
     const rich = {
-      map: new Map<unknown, unknown>([['k', 1], [2, [new Set(['s'])]]]),
+      map: new Map<unknown, unknown>([
+        ['k', 1],
+        [2, [new Set(['s'])]],
+      ]),
       date,
       big: 2n ** 70n + 1n,
       negative: -(2n ** 65n),
@@ -122,9 +139,11 @@ describe('call: targets and values', () => {
       }),
     })
     const caller = idle(a)
-    const reply = await a.call<{ rich: typeof rich; echoed: { pid: Pid; at: Date; n: bigint }; from: Pid }>(
-      pid, { pid: caller, at: date, n: 7n },
-    )
+    const reply = await a.call<{ rich: typeof rich; echoed: { pid: Pid; at: Date; n: bigint }; from: Pid }>(pid, {
+      pid: caller,
+      at: date,
+      n: 7n,
+    })
     expect(reply.rich.map).toBeInstanceOf(Map)
     expect(reply.rich.map).toEqual(rich.map)
     expect(reply.rich.date).toBeInstanceOf(Date)
@@ -442,7 +461,10 @@ describe('call: calling self', { timeout: 3000 }, () => {
         self = context.self
       },
       handleCall() {
-        return a.call(self as Pid, 'hello', { timeout: LONG }).then(() => 'no error', (error: unknown) => error)
+        return a.call(self as Pid, 'hello', { timeout: LONG }).then(
+          () => 'no error',
+          (error: unknown) => error,
+        )
       },
     })
     const error = await a.call(pid, 'go', { timeout: LONG })
@@ -610,8 +632,15 @@ describe('init', { timeout: 3000 }, () => {
     await expect(localCall).resolves.toBe('reply:local-call')
     await expect(remoteCall).resolves.toBe('reply:remote-call')
     expect(log).toEqual([
-      'init:start', 'init:end', 'info:local-info', 'cast:local-cast', 'call:local-call', 'done:local-call',
-      'info:remote-info', 'call:remote-call', 'done:remote-call',
+      'init:start',
+      'init:end',
+      'info:local-info',
+      'cast:local-cast',
+      'call:local-call',
+      'done:local-call',
+      'info:remote-info',
+      'call:remote-call',
+      'done:remote-call',
     ])
   })
 

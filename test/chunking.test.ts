@@ -5,24 +5,26 @@ import { FrameJoiner, READY, splitFrame } from '../src/transport/chunking.js'
 
 describe('chunking', () => {
   it('splits frames into bounded messages and joins them back, frame by frame', () => {
-    fc.assert(fc.property(
-      fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 8 }),
-      fc.integer({ min: 1, max: 64 }),
-      (frames, chunkBytes) => {
-        const joiner = new FrameJoiner(1000)
-        const out: Uint8Array[] = []
-        for (const frame of frames) {
-          const messages = splitFrame(frame, chunkBytes)
-          expect(messages.length).toBe(Math.max(1, Math.ceil(frame.byteLength / chunkBytes)))
-          for (const m of messages) {
-            expect(m.byteLength).toBeLessThanOrEqual(chunkBytes + 1)
-            const done = joiner.push(m)
-            if (done !== undefined) out.push(done)
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 64 }),
+        (frames, chunkBytes) => {
+          const joiner = new FrameJoiner(1000)
+          const out: Uint8Array[] = []
+          for (const frame of frames) {
+            const messages = splitFrame(frame, chunkBytes)
+            expect(messages.length).toBe(Math.max(1, Math.ceil(frame.byteLength / chunkBytes)))
+            for (const m of messages) {
+              expect(m.byteLength).toBeLessThanOrEqual(chunkBytes + 1)
+              const done = joiner.push(m)
+              if (done !== undefined) out.push(done)
+            }
           }
-        }
-        expect(out).toEqual(frames)
-      },
-    ))
+          expect(out).toEqual(frames)
+        },
+      ),
+    )
   })
 
   it('sends a frame that fits as it is, unless its first byte could be read as a flag', () => {

@@ -118,9 +118,35 @@ describe('round trip keeps payload types', () => {
   })
 
   it('numbers: integers up to 2**53-1, floats, NaN and infinities', () => {
-    for (const n of [0, 1, -1, 127, 128, -32, -33, 255, 256, 65_535, 65_536, 2 ** 31 - 1, -(2 ** 31), 2 ** 32,
-      -(2 ** 32), 2 ** 53 - 1, -(2 ** 53 - 1), 0.5, -0.1, Math.PI, 1e300, -1e-300, Number.MIN_VALUE,
-      Number.MAX_VALUE, Infinity, -Infinity, NaN]) {
+    for (const n of [
+      0,
+      1,
+      -1,
+      127,
+      128,
+      -32,
+      -33,
+      255,
+      256,
+      65_535,
+      65_536,
+      2 ** 31 - 1,
+      -(2 ** 31),
+      2 ** 32,
+      -(2 ** 32),
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      0.5,
+      -0.1,
+      Math.PI,
+      1e300,
+      -1e-300,
+      Number.MIN_VALUE,
+      Number.MAX_VALUE,
+      Infinity,
+      -Infinity,
+      NaN,
+    ]) {
       expect(roundTrip(n)).toBe(n)
     }
   })
@@ -308,15 +334,21 @@ describe('property: values round-trip deep-equal', () => {
   }))
 
   it('arbitrary JSON-like values with Maps, Sets, bigints, Dates, Uint8Arrays, Pids and Errors', () => {
-    fc.assert(fc.property(value, (v) => {
-      expect(roundTrip(v)).toStrictEqual(v)
-    }), { numRuns: 1000 })
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(roundTrip(v)).toStrictEqual(v)
+      }),
+      { numRuns: 1000 },
+    )
   })
 
   it('what decodes re-encodes to the same bytes', () => {
-    fc.assert(fc.property(value, (v) => {
-      const bytes = encodeValue(v)
-      expect(encodeValue(decodeValue(bytes))).toStrictEqual(bytes)
-    }), { numRuns: 300 })
+    fc.assert(
+      fc.property(value, (v) => {
+        const bytes = encodeValue(v)
+        expect(encodeValue(decodeValue(bytes))).toStrictEqual(bytes)
+      }),
+      { numRuns: 300 },
+    )
   })
 })

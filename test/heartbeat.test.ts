@@ -15,7 +15,10 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop()
 })
 
-async function nodeWithRawPeer(options: { heartbeatInterval: number; heartbeatTimeout: number }): Promise<{ node: DistribunatorNode; raw: RawPeer }> {
+async function nodeWithRawPeer(options: {
+  heartbeatInterval: number
+  heartbeatTimeout: number
+}): Promise<{ node: DistribunatorNode; raw: RawPeer }> {
   const network = createMemoryNetwork()
   // The raw peer never hangs up after Bye: a short stopTimeout keeps stop() quick.
   const node = await startNode({ room: 'test', nodeId: 'a', transport: network.transport(), stopTimeout: 20, ...options })
@@ -40,10 +43,19 @@ function tableWithLink(heartbeat: { interval: number; timeout: number }) {
     },
   }
   const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
-    identified: () => undefined, frame: () => undefined, down: () => undefined, replaced: () => undefined, switched: () => undefined, superseded: () => undefined, error: () => undefined,
+    identified: () => undefined,
+    frame: () => undefined,
+    down: () => undefined,
+    replaced: () => undefined,
+    switched: () => undefined,
+    superseded: () => undefined,
+    error: () => undefined,
   })
   peers.handlers.linkOpened(link)
-  peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }))
+  peers.handlers.frameReceived(
+    link,
+    encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }),
+  )
   return { peers, link, closed, sent }
 }
 
@@ -88,13 +100,18 @@ describe('heartbeats', () => {
     const options = { room: 'test', transport: network.transport(), heartbeatInterval: 20, heartbeatTimeout: 60 }
     const a = await startNode({ ...options, nodeId: 'a' })
     const b = await startNode({ ...options, nodeId: 'b', transport: network.transport() })
-    stops.push(() => a.stop(), () => b.stop())
+    stops.push(
+      () => a.stop(),
+      () => b.stop(),
+    )
     await until(() => a.nodes().includes('b') && b.nodes().includes('a'))
     const downs: string[] = []
     for (const n of [a, b]) n.on('nodedown', ({ node, reason }) => downs.push(`${node}: ${reason}`))
     // Five timeouts without running a single timer, then several rounds on time.
     const stallEnd = performance.now() + 300
-    while (performance.now() < stallEnd) { /* the stall */ }
+    while (performance.now() < stallEnd) {
+      /* the stall */
+    }
     await until(() => performance.now() > stallEnd + 10 * 20)
     expect(downs).toEqual([])
     expect(a.nodes()).toEqual(['b'])
@@ -153,7 +170,14 @@ describe('heartbeats', () => {
 describe('handshake deadline', () => {
   it('closes a link that sends junk but never a Hello, after the heartbeat timeout', async () => {
     const network = createMemoryNetwork()
-    const node = await startNode({ room: 'test', nodeId: 'a', transport: network.transport(), heartbeatInterval: 10, heartbeatTimeout: 60, stopTimeout: 20 })
+    const node = await startNode({
+      room: 'test',
+      nodeId: 'a',
+      transport: network.transport(),
+      heartbeatInterval: 10,
+      heartbeatTimeout: 60,
+      stopTimeout: 20,
+    })
     stops.push(() => node.stop())
     const raw = new RawPeer(network, 'junk')
     stops.push(() => raw.close())

@@ -4,8 +4,14 @@
  */
 import { afterAll, beforeAll, vi } from 'vitest'
 import {
-  createMemoryNetwork, startNode,
-  type DistribunatorNode, type MemoryNetwork, type NodeEvents, type MemoryNetworkOptions, type NodeOptions, type Pid,
+  createMemoryNetwork,
+  startNode,
+  type DistribunatorNode,
+  type MemoryNetwork,
+  type NodeEvents,
+  type MemoryNetworkOptions,
+  type NodeOptions,
+  type Pid,
 } from '../src/index.js'
 
 /** A set of nodes on one memory network. */
@@ -49,9 +55,12 @@ export async function fullyConnected(nodes: readonly DistribunatorNode[]): Promi
 
 /** Waits until `condition` holds, checking after every macrotask. */
 export async function until(condition: () => boolean, timeout = 5000): Promise<void> {
-  await vi.waitFor(() => {
-    if (!condition()) throw new Error('condition not met yet')
-  }, { timeout, interval: 1 })
+  await vi.waitFor(
+    () => {
+      if (!condition()) throw new Error('condition not met yet')
+    },
+    { timeout, interval: 1 },
+  )
 }
 
 /** Resolves with the next `name` event of a node. */

@@ -14,8 +14,13 @@ import * as Y from 'yjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { encodeValue } from '../src/codec.js'
 import {
-  Pid, ProtocolError, createMemoryNetwork, startNode,
-  type DistribunatorError, type DistribunatorNode, type MemoryNetwork,
+  Pid,
+  ProtocolError,
+  createMemoryNetwork,
+  startNode,
+  type DistribunatorError,
+  type DistribunatorNode,
+  type MemoryNetwork,
 } from '../src/index.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type ReplyFrame, type RpcReplyFrame } from '../src/wire.js'
 import { fullyConnected, recordUncaught, until, view } from './helpers.js'
@@ -101,8 +106,18 @@ async function setup({ evilEverywhere = false } = {}): Promise<Setup> {
   await b.call(echo.a, 'flush')
   const recorded = tapped.filter((t) => t.to === 'a').map((t) => t.bytes)
   const kinds = new Set(recorded.map((bytes) => decodeFrame(bytes, Infinity).type))
-  for (const type of [FrameType.Hello, FrameType.Sync, FrameType.Call, FrameType.Reply, FrameType.Cast, FrameType.Info,
-    FrameType.Monitor, FrameType.Demonitor, FrameType.Down, FrameType.Rpc]) {
+  for (const type of [
+    FrameType.Hello,
+    FrameType.Sync,
+    FrameType.Call,
+    FrameType.Reply,
+    FrameType.Cast,
+    FrameType.Info,
+    FrameType.Monitor,
+    FrameType.Demonitor,
+    FrameType.Down,
+    FrameType.Rpc,
+  ]) {
     expect(kinds, `recorded a frame of type ${type}`).toContain(type)
   }
 
@@ -112,17 +127,28 @@ async function setup({ evilEverywhere = false } = {}): Promise<Setup> {
   await until(() => joined.every((n) => n.nodes().includes('evil')))
   const before = { a: view(a), b: view(b), c: view(nodes.c) }
   const nodesBefore = list.map((n) => n.nodes().sort())
-  expect(nodesBefore).toEqual(evilEverywhere
-    ? [['b', 'c', 'evil'], ['a', 'c', 'evil'], ['a', 'b', 'evil']]
-    : [['b', 'c', 'evil'], ['a', 'c'], ['a', 'b']])
+  expect(nodesBefore).toEqual(
+    evilEverywhere
+      ? [
+          ['b', 'c', 'evil'],
+          ['a', 'c', 'evil'],
+          ['a', 'b', 'evil'],
+        ]
+      : [
+          ['b', 'c', 'evil'],
+          ['a', 'c'],
+          ['a', 'b'],
+        ],
+  )
 
   let barriers = 0
   const barrier = async (): Promise<void> => {
     const ref = 1_000_000_000 + ++barriers
     const msg = `barrier ${barriers}`
     evil.sendFrame('a', { type: FrameType.Call, ref, to: echo.a, from: null, msg })
-    await evil.when(() => evil.from('a').some((f) => f.type === FrameType.Reply && f.ref === ref && f.ok && f.value === msg) ||
-      !evil.links.has('a'))
+    await evil.when(
+      () => evil.from('a').some((f) => f.type === FrameType.Reply && f.ref === ref && f.ok && f.value === msg) || !evil.links.has('a'),
+    )
     expect(evil.links.has('a'), 'the link from evil to a is still open').toBe(true)
   }
 
@@ -264,7 +290,10 @@ describe('a hostile peer', () => {
     const s = await setup()
     await fc.assert(
       fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 80 }), { minLength: 15, maxLength: 35 }), async (frames) => {
-        await barrage(s, frames.filter((f) => !isBye(f)))
+        await barrage(
+          s,
+          frames.filter((f) => !isBye(f)),
+        )
       }),
       PROPERTY_RUNS,
     )
@@ -275,7 +304,8 @@ describe('a hostile peer', () => {
     const s = await setup()
     const pid = fc.constantFrom<unknown>(s.echo.a, s.echo.b, s.echo.c)
     const field = fc.oneof(fc.anything({ maxDepth: 2 }), pid, fc.uint8Array({ maxLength: 16 }))
-    const tuple = fc.tuple(fc.integer({ min: -1, max: 14 }), fc.array(field, { maxLength: 7 }))
+    const tuple = fc
+      .tuple(fc.integer({ min: -1, max: 14 }), fc.array(field, { maxLength: 7 }))
       .map(([type, rest]) => [type, ...rest])
       .filter((t) => t[0] !== FrameType.Bye)
     const encoded = tuple.chain((t) => {
@@ -287,7 +317,10 @@ describe('a hostile peer', () => {
     })
     await fc.assert(
       fc.asyncProperty(fc.array(encoded, { minLength: 15, maxLength: 35 }), async (frames) => {
-        await barrage(s, frames.filter((f) => !isBye(f)))
+        await barrage(
+          s,
+          frames.filter((f) => !isBye(f)),
+        )
       }),
       PROPERTY_RUNS,
     )
@@ -296,13 +329,18 @@ describe('a hostile peer', () => {
 
   it('survives mutated frames of a live session', async () => {
     const s = await setup()
-    const mutated = fc.record({
-      frame: fc.constantFrom(...s.recorded),
-      mutations: fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
-    }).map(({ frame, mutations }) => mutate(frame, mutations))
+    const mutated = fc
+      .record({
+        frame: fc.constantFrom(...s.recorded),
+        mutations: fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+      })
+      .map(({ frame, mutations }) => mutate(frame, mutations))
     await fc.assert(
       fc.asyncProperty(fc.array(mutated, { minLength: 15, maxLength: 35 }), async (frames) => {
-        await barrage(s, frames.filter((f) => !isBye(f) && !writesRegistry(f, s.evil.doc)))
+        await barrage(
+          s,
+          frames.filter((f) => !isBye(f) && !writesRegistry(f, s.evil.doc)),
+        )
       }),
       PROPERTY_RUNS,
     )
@@ -332,7 +370,12 @@ describe('a hostile peer', () => {
       const errorsBefore = s.errors.a.length
       early.sendFrame('a', { type: FrameType.Cast, to: s.echo.a, msg: 'sneaky' })
       early.sendFrame('a', { type: FrameType.Call, ref: 1, to: s.echo.a, from: null, msg: 'sneaky' })
-      early.sendFrame('a', { type: FrameType.Sync, doc: REGISTRY_DOC, data: message((e) => sync.writeSyncStep1(e, new Y.Doc())), cause: null })
+      early.sendFrame('a', {
+        type: FrameType.Sync,
+        doc: REGISTRY_DOC,
+        data: message((e) => sync.writeSyncStep1(e, new Y.Doc())),
+        cause: null,
+      })
       early.send('a', new Uint8Array([1, 2, 3]))
       await until(() => s.errors.a.length === errorsBefore + 4)
       const errors = s.errors.a.slice(errorsBefore)
@@ -390,8 +433,20 @@ describe('a hostile peer', () => {
       [FrameType.Hello, PROTOCOL_VERSION, 'test', 'evil', -1],
       [FrameType.Bye, 'extra'],
       // unknown frame types and things that are not frame tuples
-      [0], [13], [255], [-1], ['4'], [null], [[FrameType.Call]], [],
-      { type: FrameType.Call }, 'Hello', 42, null, true, new Uint8Array([FrameType.Bye]),
+      [0],
+      [13],
+      [255],
+      [-1],
+      ['4'],
+      [null],
+      [[FrameType.Call]],
+      [],
+      { type: FrameType.Call },
+      'Hello',
+      42,
+      null,
+      true,
+      new Uint8Array([FrameType.Bye]),
     ]
     const frames = bad.map((value) => encodeValue(value))
     for (const bytes of frames) expect(rejects(bytes)).toBe(true)
@@ -412,11 +467,26 @@ describe('a hostile peer', () => {
       sync1(new Uint8Array([])), // no message type
       sync1(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), // unterminated varuint
       sync1(new Uint8Array([sync.messageYjsUpdate, 10, 1])), // payload shorter than its length
-      sync1(message((e) => { encoding.writeVarUint(e, 7); encoding.writeVarUint8Array(e, new Uint8Array([0])) })), // unknown message type
+      sync1(
+        message((e) => {
+          encoding.writeVarUint(e, 7)
+          encoding.writeVarUint8Array(e, new Uint8Array([0]))
+        }),
+      ), // unknown message type
       sync1(message((e) => sync.writeUpdate(e, garbage))),
       sync1(message((e) => sync.writeUpdate(e, new Uint8Array([1, 1, 200, 3, 7, 99, 99])))),
-      sync1(message((e) => { encoding.writeVarUint(e, sync.messageYjsSyncStep2); encoding.writeVarUint8Array(e, garbage) })),
-      sync1(message((e) => { encoding.writeVarUint(e, sync.messageYjsSyncStep1); encoding.writeVarUint8Array(e, new Uint8Array([3, 0xff, 0xff])) })),
+      sync1(
+        message((e) => {
+          encoding.writeVarUint(e, sync.messageYjsSyncStep2)
+          encoding.writeVarUint8Array(e, garbage)
+        }),
+      ),
+      sync1(
+        message((e) => {
+          encoding.writeVarUint(e, sync.messageYjsSyncStep1)
+          encoding.writeVarUint8Array(e, new Uint8Array([3, 0xff, 0xff]))
+        }),
+      ),
     ]
     const errorsBefore = s.errors.a.length
     for (const frame of frames) s.evil.sendFrame('a', frame)
@@ -441,8 +511,12 @@ describe('a hostile peer', () => {
     evil.sendFrame('a', { type: FrameType.Down, ref: 1, reason: 'made up' })
     evil.sendFrame('a', { type: FrameType.Demonitor, ref: 77 })
     const rpcs: [number, string, string][] = [
-      [1, 'fs', 'readFile'], [2, 'math', '__proto__'], [3, 'math', 'constructor'], [4, 'math', 'toString'],
-      [5, 'math', 'hasOwnProperty'], [6, '__proto__', 'add'],
+      [1, 'fs', 'readFile'],
+      [2, 'math', '__proto__'],
+      [3, 'math', 'constructor'],
+      [4, 'math', 'toString'],
+      [5, 'math', 'hasOwnProperty'],
+      [6, '__proto__', 'add'],
     ]
     for (const [ref, module, fn] of rpcs) {
       evil.sendFrame('a', { type: FrameType.Rpc, ref, module, fn, args: [1, 2], callback: null, from: null })
@@ -479,12 +553,31 @@ describe('a hostile peer', () => {
       owners.set('evil@x1', subtree({ '1:name': 1 }))
       owners.set('evil@01', subtree({ '1:name': 1 }))
       owners.set('evil@-1', subtree({ '1:name': 1 }))
-      owners.set(own, subtree({
-        'no-colon': 1, ':name': 1, 'x:name': 1, '01:name': 1, '-1:name': 1, '1.5:name': 1,
-        '1:string': '2', '2:negative': -1, '3:fraction': 1.5, '4:zero': 0, '5:null': null, '6:map': new Y.Map(),
-        '7:array': [1], '8:bool': true, '9:unsafe': 2 ** 53, '10:infinite': Infinity, '11:nan': NaN,
-        '13:absurd': 200_000, '14:huge': 2 ** 31, '15:max': Number.MAX_SAFE_INTEGER,
-      }))
+      owners.set(
+        own,
+        subtree({
+          'no-colon': 1,
+          ':name': 1,
+          'x:name': 1,
+          '01:name': 1,
+          '-1:name': 1,
+          '1.5:name': 1,
+          '1:string': '2',
+          '2:negative': -1,
+          '3:fraction': 1.5,
+          '4:zero': 0,
+          '5:null': null,
+          '6:map': new Y.Map(),
+          '7:array': [1],
+          '8:bool': true,
+          '9:unsafe': 2 ** 53,
+          '10:infinite': Infinity,
+          '11:nan': NaN,
+          '13:absurd': 200_000,
+          '14:huge': 2 ** 31,
+          '15:max': Number.MAX_SAFE_INTEGER,
+        }),
+      )
       evil.doc.getMap('elsewhere').set('1:name', 1)
     })
     await s.intact()
@@ -531,7 +624,7 @@ describe('a hostile peer', () => {
 
 describe('a peer with a bad Hello', () => {
   it.each([
-    ['this node\'s own id', { nodeId: 'a' }, /this node's id/],
+    ["this node's own id", { nodeId: 'a' }, /this node's id/],
     ['another room', { room: 'other' }, /room "other"/],
     ['another protocol version', { version: PROTOCOL_VERSION + 1 }, /protocol version/],
   ] as const)('is refused for %s', async (_what, overrides, why) => {

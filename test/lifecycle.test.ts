@@ -8,8 +8,16 @@
 import * as Y from 'yjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
-  ArgumentError, GenServer, NodeDownError, NodeStoppedError, createMemoryNetwork, startNode,
-  type DistribunatorNode, type DownEvent, type Pid, type WatchEvent,
+  ArgumentError,
+  GenServer,
+  NodeDownError,
+  NodeStoppedError,
+  createMemoryNetwork,
+  startNode,
+  type DistribunatorNode,
+  type DownEvent,
+  type Pid,
+  type WatchEvent,
 } from '../src/index.js'
 import { cluster, fullyConnected, recordUncaught, until, view } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
@@ -103,7 +111,12 @@ describe('stop()', () => {
 
     // Pending calls: local, remote, and from c to a.
     const calls = [a.call(server('a'), 'hang'), a.call(server('b'), 'hang'), c.call(server('a'), 'hang'), b.call('server-c', 'hang')]
-    const outcomes = calls.map((call) => call.then(() => 'resolved', (error: unknown) => error))
+    const outcomes = calls.map((call) =>
+      call.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
+    )
 
     // Shared app documents, synced.
     const docs = nodes.map(() => new Y.Doc())
@@ -140,7 +153,9 @@ describe('stop()', () => {
   })
 
   it('makes every acting method throw NodeStoppedError; a second stop() is fine', async () => {
-    const { nodes: [a, b] } = await cluster(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await cluster(['a', 'b'])
     if (a === undefined || b === undefined) throw new Error('cluster')
     const local = a.spawn({ handleCall: () => 'ok' })
     a.register('svc', local)
@@ -210,10 +225,12 @@ describe('a graceful stop', () => {
       { node: 'c', reason: 'stop' },
       { node: 'c', reason: 'stop' },
     ])
-    const expected = Object.fromEntries(Object.entries(before).flatMap(([name, pids]) => {
-      const kept = pids.filter((p) => !p.startsWith('<c.'))
-      return kept.length > 0 ? [[name, kept]] : []
-    }))
+    const expected = Object.fromEntries(
+      Object.entries(before).flatMap(([name, pids]) => {
+        const kept = pids.filter((p) => !p.startsWith('<c.'))
+        return kept.length > 0 ? [[name, kept]] : []
+      }),
+    )
     expect(view(a)).toEqual(expected)
     expect(view(b)).toEqual(expected)
     expect(leaves.every((e) => e.pid.node === 'c' && e.reason === 'nodedown')).toBe(true)
@@ -255,7 +272,12 @@ describe('a graceful stop', () => {
     const exited = a.spawn({ terminate: (reason: unknown) => void reasons.push(['exited', reason]) })
     a.exit(exited, 'earlier')
     await a.stop()
-    expect(reasons).toEqual([['exited', 'earlier'], ['worker', 'shutdown'], ['plain', 'shutdown'], ['async', 'shutdown']])
+    expect(reasons).toEqual([
+      ['exited', 'earlier'],
+      ['worker', 'shutdown'],
+      ['plain', 'shutdown'],
+      ['async', 'shutdown'],
+    ])
     await fullyConnected([c.nodes[1] as DistribunatorNode])
     await c.stop()
   })
@@ -278,8 +300,9 @@ describe('stop and start edge cases', () => {
     const b = await startNode({ room: 'r', nodeId: 'b', transport: network.transport() })
     await until(() => a.nodes().includes('b'))
     a.expose('slow', { never: () => new Promise(() => undefined) })
-    const pending = expect(a.doNodeRpc('a', 'slow', 'never', [], { timeout: Number.POSITIVE_INFINITY }))
-      .rejects.toBeInstanceOf(NodeStoppedError)
+    const pending = expect(a.doNodeRpc('a', 'slow', 'never', [], { timeout: Number.POSITIVE_INFINITY })).rejects.toBeInstanceOf(
+      NodeStoppedError,
+    )
     let firstDone = false
     const first = a.stop().then(() => (firstDone = true))
     await a.stop()

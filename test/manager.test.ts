@@ -7,8 +7,17 @@
 import * as fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
-  ArgumentError, NodeStoppedError, DuplicateNodeError, Manager, NoNodeError, createMemoryNetwork, startNode,
-  type DistribunatorNode, type ManagerOptions, type MemoryNetwork, type Transport,
+  ArgumentError,
+  NodeStoppedError,
+  DuplicateNodeError,
+  Manager,
+  NoNodeError,
+  createMemoryNetwork,
+  startNode,
+  type DistribunatorNode,
+  type ManagerOptions,
+  type MemoryNetwork,
+  type Transport,
 } from '../src/index.js'
 import { cluster, nextEvent, until, type Cluster } from './helpers.js'
 
@@ -118,7 +127,11 @@ describe("the seed's cases", () => {
     const a = c.nodes[0] as DistribunatorNode
     a.manager.connect(['b', 'ghost'])
     expect(lists(a)).toEqual({ present: ['b'], absent: ['ghost'] })
-    for (const list of [['c', 'b'], ['new', 'ghost'], ['c', 'new', 'b']]) {
+    for (const list of [
+      ['c', 'b'],
+      ['new', 'ghost'],
+      ['c', 'new', 'b'],
+    ]) {
       const error = thrown(() => a.manager.connect(list), DuplicateNodeError)
       expect(error.reason).toBe('duplicate node')
       expect(lists(a)).toEqual({ present: ['b'], absent: ['ghost'] })
@@ -189,7 +202,10 @@ describe('connect on a network that does not link by itself', () => {
     expect(lists(a)).toEqual({ present: ['b', 'c'], absent: [] })
     expect(a.nodes().sort()).toEqual(['b', 'c'])
     // Only a dialled: b and c are not linked to each other.
-    expect(c.network.links()).toEqual([['a', 'b'], ['a', 'c']])
+    expect(c.network.links()).toEqual([
+      ['a', 'b'],
+      ['a', 'c'],
+    ])
   })
 })
 
@@ -303,34 +319,39 @@ describe('timers', () => {
       fc.record({ kind: fc.constant('reconcile' as const) }),
       fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2000 }) }),
     )
-    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-      vi.clearAllTimers()
-      const up = new Set<string>()
-      const manager = new Manager({ selfId: 'self', isUp: (n) => up.has(n), dial: () => undefined, hangUp: (n) => up.delete(n) },
-        { reconcileInterval: 10, maxReconcileInterval: 160 })
-      for (const o of ops) {
-        try {
-          if (o.kind === 'connect') manager.connect(o.nodes)
-          else if (o.kind === 'disconnect') manager.disconnect(o.nodes)
-          else if (o.kind === 'up') {
-            up.add(o.node)
-            manager.nodeUp(o.node)
-          } else if (o.kind === 'down') {
-            up.delete(o.node)
-            manager.nodeDown(o.node)
-          } else if (o.kind === 'reconcile') manager.reconcile()
-          else if (o.kind === 'advance') vi.advanceTimersByTime(o.ms)
-        } catch (error) {
-          if (!(error instanceof DuplicateNodeError || error instanceof NoNodeError)) throw error
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        vi.clearAllTimers()
+        const up = new Set<string>()
+        const manager = new Manager(
+          { selfId: 'self', isUp: (n) => up.has(n), dial: () => undefined, hangUp: (n) => up.delete(n) },
+          { reconcileInterval: 10, maxReconcileInterval: 160 },
+        )
+        for (const o of ops) {
+          try {
+            if (o.kind === 'connect') manager.connect(o.nodes)
+            else if (o.kind === 'disconnect') manager.disconnect(o.nodes)
+            else if (o.kind === 'up') {
+              up.add(o.node)
+              manager.nodeUp(o.node)
+            } else if (o.kind === 'down') {
+              up.delete(o.node)
+              manager.nodeDown(o.node)
+            } else if (o.kind === 'reconcile') manager.reconcile()
+            else if (o.kind === 'advance') vi.advanceTimersByTime(o.ms)
+          } catch (error) {
+            if (!(error instanceof DuplicateNodeError || error instanceof NoNodeError)) throw error
+          }
+          const { present, absent } = manager
+          expect(present.filter((n) => absent.includes(n))).toEqual([])
+          expect(vi.getTimerCount()).toBeLessThanOrEqual(1)
+          if (absent.length > 0) expect(vi.getTimerCount()).toBe(1)
         }
-        const { present, absent } = manager
-        expect(present.filter((n) => absent.includes(n))).toEqual([])
-        expect(vi.getTimerCount()).toBeLessThanOrEqual(1)
-        if (absent.length > 0) expect(vi.getTimerCount()).toBe(1)
-      }
-      manager.stop()
-      expect(vi.getTimerCount()).toBe(0)
-    }), { numRuns: 200 })
+        manager.stop()
+        expect(vi.getTimerCount()).toBe(0)
+      }),
+      { numRuns: 200 },
+    )
   })
 
   it('backs off, doubling the interval up to maxReconcileInterval while a node stays absent', async () => {
@@ -338,7 +359,12 @@ describe('timers', () => {
     const network = createMemoryNetwork({ autoConnect: false })
     const { transport, dials } = dialLog(network)
     const t0 = Date.now()
-    const a = await startNode({ room: 'test', nodeId: 'a', transport, manager: { nodes: ['ghost'], reconcileInterval: 100, maxReconcileInterval: 800 } })
+    const a = await startNode({
+      room: 'test',
+      nodeId: 'a',
+      transport,
+      manager: { nodes: ['ghost'], reconcileInterval: 100, maxReconcileInterval: 800 },
+    })
     stops.push(() => a.stop())
     const offsets = (): number[] => dials.filter((d) => d.to === 'ghost').map((d) => d.at - t0)
     await vi.advanceTimersByTimeAsync(0)
@@ -376,7 +402,12 @@ describe('timers', () => {
     a.manager.connect(['other'])
     await vi.advanceTimersByTimeAsync(350)
     expect(dials.slice(before).map((d) => [d.to, d.at - t2])).toEqual([
-      ['ghost', 0], ['other', 0], ['ghost', 100], ['other', 100], ['ghost', 300], ['other', 300],
+      ['ghost', 0],
+      ['other', 0],
+      ['ghost', 100],
+      ['other', 100],
+      ['ghost', 300],
+      ['other', 300],
     ])
     expect(vi.getTimerCount()).toBe(timers)
   })

@@ -4,10 +4,7 @@ import { createMemoryNetwork } from '../src/transport/memory.js'
 import type { MemoryNetwork, MemoryNetworkOptions } from '../src/transport/memory.js'
 import type { Link, TransportHandlers, TransportSession } from '../src/transport/transport.js'
 
-type Event =
-  | { type: 'open'; peer: string }
-  | { type: 'frame'; peer: string; n: number }
-  | { type: 'close'; peer: string; reason: string }
+type Event = { type: 'open'; peer: string } | { type: 'frame'; peer: string; n: number } | { type: 'close'; peer: string; reason: string }
 
 /** A raw endpoint whose handlers record every callback and check the contract's ordering rules. */
 interface Recorder {
@@ -25,13 +22,7 @@ interface Recorder {
 
 const recorders: Recorder[] = []
 
-function open(
-  net: MemoryNetwork,
-  id: string,
-  incarnation = 1,
-  extra: Partial<TransportHandlers> = {},
-  room = 'test',
-): Recorder {
+function open(net: MemoryNetwork, id: string, incarnation = 1, extra: Partial<TransportHandlers> = {}, room = 'test'): Recorder {
   const events: Event[] = []
   const links = new Map<string, Link>()
   const frames = new Map<string, number[]>()

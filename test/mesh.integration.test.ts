@@ -31,7 +31,13 @@ async function mesh(ids: string[], options: { password?: string } = {}): Promise
   return started
 }
 
-async function start(nodeId: string, roomName: string, password?: string, mode?: 'garbage', signaling = [`ws://127.0.0.1:${port}`]): Promise<EdgeProcess> {
+async function start(
+  nodeId: string,
+  roomName: string,
+  password?: string,
+  mode?: 'garbage',
+  signaling = [`ws://127.0.0.1:${port}`],
+): Promise<EdgeProcess> {
   const edge = await EdgeProcess.start({ nodeId, room: roomName, signaling, password, mode })
   edges.push(edge)
   return edge
@@ -43,8 +49,10 @@ describe('WebRTC mesh of Node processes', () => {
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
     for (const caller of [b!, c!]) {
       await waitForName(caller, 'echo', ['a'])
-      expect(await caller.command({ cmd: 'call', name: 'echo', msg: { n: 1, big: 'x'.repeat(200_000) } }))
-        .toEqual({ echo: { n: 1, big: 'x'.repeat(200_000) }, by: 'a' })
+      expect(await caller.command({ cmd: 'call', name: 'echo', msg: { n: 1, big: 'x'.repeat(200_000) } })).toEqual({
+        echo: { n: 1, big: 'x'.repeat(200_000) },
+        by: 'a',
+      })
     }
   })
 

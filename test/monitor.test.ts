@@ -6,10 +6,7 @@
  * the same ordered way, never by a sleep.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  GenServer, Pid,
-  type DistribunatorNode, type DownEvent, type Monitor, type Transport, type WatchEvent,
-} from '../src/index.js'
+import { GenServer, Pid, type DistribunatorNode, type DownEvent, type Monitor, type Transport, type WatchEvent } from '../src/index.js'
 import { decodeFrame, FrameType, type Frame } from '../src/wire.js'
 import { cluster, fullyConnected, idle, nextEvent, until, type Cluster } from './helpers.js'
 
@@ -220,7 +217,10 @@ describe('monitors fire exactly once', { timeout: 3000 }, () => {
     // The still-open monitor of the same node is the sentinel: it fires on the node going down.
     await expect(otherMonitor.down).resolves.toEqual({ pid: other, reason: 'noconnection' })
     expect(state.events).toEqual([{ pid, reason: 'first' }])
-    expect(downs.get('a')).toEqual([{ pid, reason: 'first' }, { pid: other, reason: 'noconnection' }])
+    expect(downs.get('a')).toEqual([
+      { pid, reason: 'first' },
+      { pid: other, reason: 'noconnection' },
+    ])
   })
 
   it('a remote demonitor removes the watch on the target: no Down is sent for it', async () => {

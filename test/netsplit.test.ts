@@ -285,7 +285,10 @@ describe('restart', () => {
     await converged([a, b, c], { g: [pa, pb] })
     const downs = [nextEvent(b, 'nodedown'), nextEvent(c, 'nodedown')]
     await a.stop()
-    expect(await Promise.all(downs)).toEqual([{ node: 'a', reason: 'stop' }, { node: 'a', reason: 'stop' }])
+    expect(await Promise.all(downs)).toEqual([
+      { node: 'a', reason: 'stop' },
+      { node: 'a', reason: 'stop' },
+    ])
     await converged([b, c], { g: [pb] })
   })
 })

@@ -48,19 +48,22 @@ export class RawPeer {
     readonly incarnation = 1,
     readonly room = 'test',
   ) {
-    this.session = network.transport().open({ nodeId, incarnation, room }, {
-      linkOpened: (link) => {
-        this.links.set(link.remoteNodeId, link)
-        this.notify()
+    this.session = network.transport().open(
+      { nodeId, incarnation, room },
+      {
+        linkOpened: (link) => {
+          this.links.set(link.remoteNodeId, link)
+          this.notify()
+        },
+        frameReceived: (link, bytes) => this.onFrame(link, bytes),
+        linkClosed: (link, reason) => {
+          if (this.links.get(link.remoteNodeId) === link) this.links.delete(link.remoteNodeId)
+          this.joined.delete(link.remoteNodeId)
+          this.closed.push({ node: link.remoteNodeId, reason })
+          this.notify()
+        },
       },
-      frameReceived: (link, bytes) => this.onFrame(link, bytes),
-      linkClosed: (link, reason) => {
-        if (this.links.get(link.remoteNodeId) === link) this.links.delete(link.remoteNodeId)
-        this.joined.delete(link.remoteNodeId)
-        this.closed.push({ node: link.remoteNodeId, reason })
-        this.notify()
-      },
-    })
+    )
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === REMOTE) return
       const data = message((e) => sync.writeUpdate(e, update))
@@ -91,7 +94,14 @@ export class RawPeer {
 
   /** A Hello as this peer, with any field overridden. */
   hello(overrides: Partial<Omit<HelloFrame, 'type'>> = {}): HelloFrame {
-    return { type: FrameType.Hello, version: PROTOCOL_VERSION, room: this.room, nodeId: this.nodeId, incarnation: this.incarnation, ...overrides }
+    return {
+      type: FrameType.Hello,
+      version: PROTOCOL_VERSION,
+      room: this.room,
+      nodeId: this.nodeId,
+      incarnation: this.incarnation,
+      ...overrides,
+    }
   }
 
   /** Handshakes with `node` and starts syncing the registry, as a real node would. */

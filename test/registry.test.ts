@@ -25,7 +25,9 @@ function record(events: string[]) {
 
 describe('single node (pg_SUITE single)', () => {
   it('counts joins: twice listed twice, each unregister removes one', async () => {
-    const { nodes: [a] } = await start(['a'])
+    const {
+      nodes: [a],
+    } = await start(['a'])
     const pid = idle(a!)
     a!.register('g', pid)
     a!.register('g', pid)
@@ -39,7 +41,9 @@ describe('single node (pg_SUITE single)', () => {
   })
 
   it('lists names in registry() only while non-empty, and a pid under several names', async () => {
-    const { nodes: [a] } = await start(['a'])
+    const {
+      nodes: [a],
+    } = await start(['a'])
     const p1 = idle(a!)
     const p2 = idle(a!)
     a!.register('x', p1)
@@ -51,7 +55,9 @@ describe('single node (pg_SUITE single)', () => {
 
 describe('owner check', () => {
   it('refuses to register a pid of another node, and a dead local pid', async () => {
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     const remote = idle(b!)
     expect(() => a!.register('g', remote)).toThrow(NotLocalError)
     expect(() => a!.unregister('g', remote)).toThrow(NotLocalError)
@@ -65,7 +71,9 @@ describe('owner check', () => {
 
 describe('replication', () => {
   it('shows a remote registration on every node, with the join reason', async () => {
-    const { nodes: [a, b, c] } = await start(['a', 'b', 'c'])
+    const {
+      nodes: [a, b, c],
+    } = await start(['a', 'b', 'c'])
     const events: string[] = []
     c!.watch('g', record(events))
     const pid = idle(a!)
@@ -91,7 +99,9 @@ describe('replication', () => {
   })
 
   it('a process exit removes all its names everywhere in one go, reason exit', async () => {
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     const pid = idle(a!)
     const keep = idle(a!)
     for (const name of ['x', 'y', 'z']) a!.register(name, pid)
@@ -107,7 +117,9 @@ describe('replication', () => {
   })
 
   it('an unregister travels with reason unregister', async () => {
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     const pid = idle(a!)
     a!.register('g', pid)
     await until(() => pidsOf(b!, 'g').length === 1)
@@ -119,7 +131,9 @@ describe('replication', () => {
   })
 
   it('watch unsubscribes, and a throwing listener does not stop the others', async () => {
-    const { nodes: [a] } = await start(['a'])
+    const {
+      nodes: [a],
+    } = await start(['a'])
     const errors: unknown[] = []
     a!.on('error', (e) => errors.push(e))
     const seen: string[] = []
@@ -149,7 +163,9 @@ describe('lookups', () => {
   })
 
   it("pick 'local' prefers a pid on this node; 'random' returns a member", async () => {
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     const pa = idle(a!)
     const pb = idle(b!)
     a!.register('svc', pa)
@@ -164,7 +180,9 @@ describe('lookups', () => {
   })
 
   it('allNodesOf lists each node once, in the agreed order', async () => {
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     b!.register('svc', idle(b!))
     b!.register('svc', idle(b!))
     a!.register('svc', idle(a!))
@@ -178,7 +196,9 @@ describe('lookups', () => {
     class Counter extends GenServer {
       static override serviceName = 'counter'
     }
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     const pid = await a!.start(Counter)
     await until(() => b!.allPidsOf(Counter).length === 1)
     expect(String(b!.pidOf(Counter, { pick: 'first' }))).toBe(String(pid))
@@ -201,7 +221,9 @@ describe('lookups', () => {
 
 describe('limits', () => {
   it('refuses a join past the per-name count limit, keeping what is there', async () => {
-    const { nodes: [a] } = await start(['a'])
+    const {
+      nodes: [a],
+    } = await start(['a'])
     const pid = idle(a!)
     for (let i = 0; i < 65_536; i++) a!.register('many', pid)
     expect(() => a!.register('many', pid)).toThrow(ArgumentError)
@@ -211,7 +233,9 @@ describe('limits', () => {
 
 describe('compaction', () => {
   it('process churn does not grow the registry document without bound', async () => {
-    const { nodes: [a, b] } = await start(['a', 'b'])
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
     const keep = idle(a!)
     a!.register('keep', keep)
     for (let i = 0; i < 10_000; i++) {

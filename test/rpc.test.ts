@@ -5,8 +5,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  ArgumentError, BadRpcError, EncodeError, GenServer, NoNodeError, Pid, RemoteError,
-  type DistribunatorNode, type RpcModule,
+  ArgumentError,
+  BadRpcError,
+  EncodeError,
+  GenServer,
+  NoNodeError,
+  Pid,
+  RemoteError,
+  type DistribunatorNode,
+  type RpcModule,
 } from '../src/index.js'
 import { cluster, idle, until, type Cluster } from './helpers.js'
 
@@ -84,7 +91,13 @@ describe('doNodeRpc to a remote node', () => {
 
   it('runs the function on the target node, with `this` the exposed module', async () => {
     const [a, b] = await pair()
-    b.expose('where', { factor: 3, id: () => b.id, times(this: { factor: number }, x: number) { return x * this.factor } })
+    b.expose('where', {
+      factor: 3,
+      id: () => b.id,
+      times(this: { factor: number }, x: number) {
+        return x * this.factor
+      },
+    })
     a.expose('where', { id: () => a.id })
     expect(await a.doNodeRpc('b', 'where', 'id', [])).toBe('b')
     expect(await a.doNodeRpc('b', 'where', 'times', [5])).toBe(15)
@@ -95,7 +108,18 @@ describe('doNodeRpc to a remote node', () => {
     let received: unknown[] = []
     b.expose('echo', { back: (...args: unknown[]) => ((received = args), args) })
     const pid = idle(a)
-    const args = [new Map<unknown, unknown>([['k', 1n], [2, new Set(['x'])]]), 2n ** 70n, -5n, new Uint8Array([0, 1, 255]), pid, new Date(1234), null]
+    const args = [
+      new Map<unknown, unknown>([
+        ['k', 1n],
+        [2, new Set(['x'])],
+      ]),
+      2n ** 70n,
+      -5n,
+      new Uint8Array([0, 1, 255]),
+      pid,
+      new Date(1234),
+      null,
+    ]
     const result = (await a.doNodeRpc('b', 'echo', 'back', args)) as unknown[]
     for (const seen of [received, result]) {
       expect(seen[0]).toBeInstanceOf(Map)
@@ -225,9 +249,10 @@ describe('rpc callback', () => {
     exposeAudit(b, log, seen)
     const other = idle(a)
     const pid = a.spawn({
-      handleCall: (msg: unknown) => msg === 'as-self'
-        ? a.doNodeRpc('b', 'work', 'compute', [1], { callback: 'audit.seen' })
-        : a.doNodeRpc('b', 'work', 'compute', [2], { callback: 'audit.seen', from: other }),
+      handleCall: (msg: unknown) =>
+        msg === 'as-self'
+          ? a.doNodeRpc('b', 'work', 'compute', [1], { callback: 'audit.seen' })
+          : a.doNodeRpc('b', 'work', 'compute', [2], { callback: 'audit.seen', from: other }),
     })
     await a.call(pid, 'as-self')
     await a.call(pid, 'as-other')
@@ -268,13 +293,15 @@ describe('rpc on the local node', () => {
     a.expose('work', { compute: (x: number) => (log.push('fn'), x * 3) })
     const from = idle(a)
     let atResolve: unknown[] | undefined
-    const result = await a.doNodeRpc('a', 'work', 'compute', [2], {
-      from,
-      callback: async (res, caller) => {
-        await new Promise((r) => setTimeout(r, 10))
-        log.push(['callback', res, caller?.equals(from)])
-      },
-    }).then((value) => ((atResolve = [...log]), value))
+    const result = await a
+      .doNodeRpc('a', 'work', 'compute', [2], {
+        from,
+        callback: async (res, caller) => {
+          await new Promise((r) => setTimeout(r, 10))
+          log.push(['callback', res, caller?.equals(from)])
+        },
+      })
+      .then((value) => ((atResolve = [...log]), value))
     expect(result).toBe(6)
     expect(atResolve).toEqual(['fn', ['callback', 6, true]])
   })

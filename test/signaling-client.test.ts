@@ -38,7 +38,9 @@ function client(options: Partial<SignalingClientOptions> & { urls: readonly stri
 
 /** The next `name` event of a client. */
 function next<K extends keyof SignalingClientEvents>(c: SignalingClient, name: K): Promise<Parameters<SignalingClientEvents[K]>> {
-  return new Promise((resolve) => c.once(name, ((...args: Parameters<SignalingClientEvents[K]>) => resolve(args)) as SignalingClientEvents[K]))
+  return new Promise((resolve) =>
+    c.once(name, ((...args: Parameters<SignalingClientEvents[K]>) => resolve(args)) as SignalingClientEvents[K]),
+  )
 }
 
 /** A ws server run by the test; `behave` decides what it does with each connection. */
@@ -115,7 +117,9 @@ describe('crypto', () => {
   })
 
   it('derives the same key as y-webrtc', async () => {
-    const yCrypto = (await import(pathToFileURL(fileURLToPath(new URL('../node_modules/y-webrtc/src/crypto.js', import.meta.url))).href)) as {
+    const yCrypto = (await import(
+      pathToFileURL(fileURLToPath(new URL('../node_modules/y-webrtc/src/crypto.js', import.meta.url))).href
+    )) as {
       deriveKey(secret: string, room: string): Promise<CryptoKey>
     }
     const theirs = await yCrypto.deriveKey('secret', 'room')
@@ -160,7 +164,7 @@ describe('crypto', () => {
   })
 })
 
-describe('SignalingClient on y-webrtc\'s server', () => {
+describe("SignalingClient on y-webrtc's server", () => {
   it('delivers payloads to the topic in order, and nothing to another topic', async () => {
     const a = client({ urls: [server.urlA] })
     const b = client({ urls: [server.urlA] })
@@ -298,8 +302,14 @@ describe('SignalingClient against misbehaving servers', () => {
 
   it('reports garbage as errors and still delivers the valid payloads in order', async () => {
     const garbage = [
-      'not json', '[1,2]', 'null', '"str"', '{"type":"publish"}', '{"type":"weird"}',
-      '{"type":"publish","topic":"other","data":{"n":0}}', '{"type":"publish","topic":"room","data":[1]}',
+      'not json',
+      '[1,2]',
+      'null',
+      '"str"',
+      '{"type":"publish"}',
+      '{"type":"weird"}',
+      '{"type":"publish","topic":"other","data":{"n":0}}',
+      '{"type":"publish","topic":"room","data":[1]}',
       '{"type":"publish","topic":"room","data":"c2VhbGVk"}',
     ]
     const valid = (n: number): string => JSON.stringify({ type: 'publish', topic: 'room', data: { n }, clients: 1 })
@@ -355,8 +365,7 @@ describe('SignalingClient lifecycle and API', () => {
       for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1
       return counts
     }
-    const settled = (before: Record<string, number>): boolean =>
-      Object.entries(resources()).every(([kind, n]) => n <= (before[kind] ?? 0))
+    const settled = (before: Record<string, number>): boolean => Object.entries(resources()).every(([kind, n]) => n <= (before[kind] ?? 0))
     const count = (kind: string): number => process.getActiveResourcesInfo().filter((k) => k === kind).length
     const mute = await fakeServer()
     await settle(() => count('TCPSocketWrap') === 0) // what earlier tests closed is gone
@@ -380,12 +389,15 @@ describe('SignalingClient lifecycle and API', () => {
 
   it('uses globalThis.WebSocket when there is one', async () => {
     let made = 0
-    vi.stubGlobal('WebSocket', class extends WsWebSocket {
-      constructor(url: string) {
-        super(url)
-        made++
-      }
-    })
+    vi.stubGlobal(
+      'WebSocket',
+      class extends WsWebSocket {
+        constructor(url: string) {
+          super(url)
+          made++
+        }
+      },
+    )
     const [c] = client({ urls: [server.urlA] })
     await until(() => c.connectedCount() === 1)
     expect(made).toBe(1)

@@ -9,7 +9,13 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { WebSocket, type ClientOptions } from 'ws'
 import { ArgumentError } from '../src/errors.js'
-import { CloseCode, startSignalingServer, type ClientInfo, type SignalingServer, type SignalingServerOptions } from '../signaling-server/index.js'
+import {
+  CloseCode,
+  startSignalingServer,
+  type ClientInfo,
+  type SignalingServer,
+  type SignalingServerOptions,
+} from '../signaling-server/index.js'
 import { TOKEN_ENV, UsageError, parseCommandLine } from '../signaling-server/cli-args.js'
 import { ProtocolClient as Client } from './fixtures/protocol-client.js'
 import { recordUncaught, until } from './helpers.js'
@@ -445,10 +451,32 @@ describe('CLI', () => {
 
   it('parses options, the PORT and token environment variables, and refuses bad arguments', () => {
     expect(parseCommandLine(['-h'])).toBe('help')
-    const options = parseCommandLine(['--port', '0', '--host', '0.0.0.0', '--max-connections', '5', '--max-message-bytes', '100',
-      '--max-topics', '3', '--max-rate', '7', '--ping-interval', '1000'])
-    expect(options).toEqual({ port: 0, host: '0.0.0.0', maxConnections: 5, maxMessageBytes: 100, maxTopicsPerSocket: 3,
-      maxMessagesPerSecond: 7, pingInterval: 1000, verifyClient: undefined })
+    const options = parseCommandLine([
+      '--port',
+      '0',
+      '--host',
+      '0.0.0.0',
+      '--max-connections',
+      '5',
+      '--max-message-bytes',
+      '100',
+      '--max-topics',
+      '3',
+      '--max-rate',
+      '7',
+      '--ping-interval',
+      '1000',
+    ])
+    expect(options).toEqual({
+      port: 0,
+      host: '0.0.0.0',
+      maxConnections: 5,
+      maxMessageBytes: 100,
+      maxTopicsPerSocket: 3,
+      maxMessagesPerSecond: 7,
+      pingInterval: 1000,
+      verifyClient: undefined,
+    })
     const fromEnv = parseCommandLine([], { PORT: '8080', [TOKEN_ENV]: 'secret' })
     if (fromEnv === 'help') throw new Error('unexpected help')
     expect(fromEnv.port).toBe(8080)

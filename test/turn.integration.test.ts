@@ -42,7 +42,10 @@ afterEach(async () => {
 async function relayed(nodeId: string, roomName: string, credential: string): Promise<EdgeProcess> {
   const server = turn!
   const edge = await EdgeProcess.start({
-    nodeId, room: roomName, signaling: [signaling.url], password: 'pw',
+    nodeId,
+    room: roomName,
+    signaling: [signaling.url],
+    password: 'pw',
     iceServers: [{ urls: server.url, username: server.username, credential }],
     iceTransportPolicy: 'relay',
   })
@@ -63,8 +66,10 @@ describe('WebRTC through a TURN server (coturn)', () => {
     await Promise.all([a!.sees('b'), b!.sees('a')])
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
     await waitForName(b!, 'echo', ['a'])
-    expect(await b!.command({ cmd: 'call', name: 'echo', msg: { n: 1, big: 'x'.repeat(100_000) } }))
-      .toEqual({ echo: { n: 1, big: 'x'.repeat(100_000) }, by: 'a' })
+    expect(await b!.command({ cmd: 'call', name: 'echo', msg: { n: 1, big: 'x'.repeat(100_000) } })).toEqual({
+      echo: { n: 1, big: 'x'.repeat(100_000) },
+      by: 'a',
+    })
 
     // Each node holds an allocation for user test, and had it let in its peer's relayed address.
     await server.until(() => sessions(server, /user <test>: incoming packet ALLOCATE processed, success/).size >= 2)
@@ -74,10 +79,7 @@ describe('WebRTC through a TURN server (coturn)', () => {
 
     // No other path: without the server, the link goes down.
     await server.stop()
-    await Promise.all([
-      a!.until(() => a!.last('b')?.event === 'nodedown'),
-      b!.until(() => b!.last('a')?.event === 'nodedown'),
-    ])
+    await Promise.all([a!.until(() => a!.last('b')?.event === 'nodedown'), b!.until(() => b!.last('a')?.event === 'nodedown')])
   })
 
   it('a relay-only node with wrong credentials meets no one, while a rightful pair in the same room does', async () => {

@@ -26,7 +26,10 @@ afterEach(() => {
   for (const link of links.splice(0)) link.discard()
 })
 
-function side(initiator: boolean, options: { chunkBytes?: number; connectTimeout?: number; peerConnection?: PeerConnectionClass } = {}): Side {
+function side(
+  initiator: boolean,
+  options: { chunkBytes?: number; connectTimeout?: number; peerConnection?: PeerConnectionClass } = {},
+): Side {
   const s = { signals: [], frames: [], opened: false, closed: undefined, forward: () => undefined } as unknown as Side
   const events: WebrtcLinkEvents = {
     // Through JSON and the parser, as over a signaling server.
@@ -34,21 +37,30 @@ function side(initiator: boolean, options: { chunkBytes?: number; connectTimeout
       s.signals.push(signal)
       s.forward(parseSignal(JSON.parse(JSON.stringify(signal)))!)
     },
-    opened: () => { s.opened = true },
+    opened: () => {
+      s.opened = true
+    },
     frame: (_, frame) => s.frames.push(frame),
     active: () => undefined,
-    closed: (_, reason) => { s.closed = reason },
+    closed: (_, reason) => {
+      s.closed = reason
+    },
   }
-  const link = new WebrtcLink(initiator ? 'b' : 'a', 1, {
-    initiator,
-    // The polyfill's types differ from the DOM's in private fields only.
-    peerConnection: options.peerConnection ?? RTCPeerConnection as unknown as PeerConnectionClass,
-    iceServers: [],
-    iceTransportPolicy: 'all',
-    maxFrameBytes: 8 * 1024 * 1024,
-    chunkBytes: options.chunkBytes ?? 16 * 1024,
-    connectTimeout: options.connectTimeout ?? 10_000,
-  }, events)
+  const link = new WebrtcLink(
+    initiator ? 'b' : 'a',
+    1,
+    {
+      initiator,
+      // The polyfill's types differ from the DOM's in private fields only.
+      peerConnection: options.peerConnection ?? (RTCPeerConnection as unknown as PeerConnectionClass),
+      iceServers: [],
+      iceTransportPolicy: 'all',
+      maxFrameBytes: 8 * 1024 * 1024,
+      chunkBytes: options.chunkBytes ?? 16 * 1024,
+      connectTimeout: options.connectTimeout ?? 10_000,
+    },
+    events,
+  )
   links.push(link)
   Object.assign(s, { link })
   return s
@@ -187,7 +199,10 @@ describe('WebrtcLink', () => {
         b.link.signal(signal)
         if (signal.type === 'offer' && !forged) {
           forged = true
-          b.link.signal({ type: 'candidate', candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: 'way-too-long-mid' } })
+          b.link.signal({
+            type: 'candidate',
+            candidate: { candidate: 'candidate:1 1 UDP 1 999.1.1.1 1 typ host', sdpMid: 'way-too-long-mid' },
+          })
         }
       }
       b.forward = (signal) => a.link.signal(signal)
@@ -255,7 +270,8 @@ describe('WebrtcLink', () => {
   it("gives up on a peer that floods it before the channel's 'open' event", () => {
     const a = side(true)
     const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
-    for (let i = 0; i < 300 && a.closed === undefined; i++) channel.onmessage!(new MessageEvent('message', { data: Uint8Array.of(0x91, i % 128).buffer }))
+    for (let i = 0; i < 300 && a.closed === undefined; i++)
+      channel.onmessage!(new MessageEvent('message', { data: Uint8Array.of(0x91, i % 128).buffer }))
     expect(a.closed).toBe('too many messages before open')
   })
 
@@ -295,15 +311,24 @@ describe('WebrtcLink', () => {
 describe('parseSignal', () => {
   it('keeps well-formed signals', () => {
     expect(parseSignal({ type: 'offer', sdp: 'v=0' })).toEqual({ type: 'offer', sdp: 'v=0' })
-    expect(parseSignal({ type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'x' } }))
-      .toEqual({ type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } })
+    expect(parseSignal({ type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'x' } })).toEqual(
+      { type: 'candidate', candidate: { candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } },
+    )
     expect(parseSignal({ type: 'abort', reason: 42 })).toEqual({ type: 'abort', reason: 'no reason' })
   })
 
   it.each([
-    null, 'offer', {}, { type: 'renegotiate' }, { type: 'offer' }, { type: 'answer', sdp: '' },
-    { type: 'offer', sdp: 'x'.repeat(70_000) }, { type: 'candidate' }, { type: 'candidate', candidate: { candidate: 1 } },
-    { type: 'candidate', candidate: { candidate: 'c' } }, { type: 'candidate', candidate: { candidate: 'c', sdpMLineIndex: -1 } },
+    null,
+    'offer',
+    {},
+    { type: 'renegotiate' },
+    { type: 'offer' },
+    { type: 'answer', sdp: '' },
+    { type: 'offer', sdp: 'x'.repeat(70_000) },
+    { type: 'candidate' },
+    { type: 'candidate', candidate: { candidate: 1 } },
+    { type: 'candidate', candidate: { candidate: 'c' } },
+    { type: 'candidate', candidate: { candidate: 'c', sdpMLineIndex: -1 } },
     { type: 'candidate', candidate: { candidate: 'c', sdpMid: 5 } },
   ])('drops %j', (value) => {
     expect(parseSignal(value)).toBeUndefined()

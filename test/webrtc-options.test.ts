@@ -27,9 +27,13 @@ describe('iceTransportPolicy', () => {
 
   it("accepts 'relay' with a turn: or turns: URL, and 'all' without servers", () => {
     expect(() => webrtcTransport({ signaling, iceTransportPolicy: 'relay', iceServers: [turn] })).not.toThrow()
-    expect(() => webrtcTransport({
-      signaling, iceTransportPolicy: 'relay', iceServers: [{ urls: ['stun:s:3478', 'turns:t:5349'], username: 'u', credential: 'p' }],
-    })).not.toThrow()
+    expect(() =>
+      webrtcTransport({
+        signaling,
+        iceTransportPolicy: 'relay',
+        iceServers: [{ urls: ['stun:s:3478', 'turns:t:5349'], username: 'u', credential: 'p' }],
+      }),
+    ).not.toThrow()
     expect(() => webrtcTransport({ signaling, iceTransportPolicy: 'all' })).not.toThrow()
   })
 })

@@ -22,13 +22,19 @@ afterEach(async () => {
 })
 
 /** Our node 'z' (so 'a' initiates) and a bare client publishing as node 'a'; resolves with the aborts 'z' sends 'a'. */
-async function setUp(): Promise<{ publish: (attempt: number, signal: unknown) => void; aborts: number[]; nextAbort: () => Promise<number> }> {
+async function setUp(): Promise<{
+  publish: (attempt: number, signal: unknown) => void
+  aborts: number[]
+  nextAbort: () => Promise<number>
+}> {
   server = await startSignalingServer({ port: 0 })
   fake = new SignalingClient({ urls: [server.url], topic: ROOM })
   const aborts: number[] = []
   const waiting: ((attempt: number) => void)[] = []
   let announced: () => void = () => undefined
-  const zAnnounced = new Promise<void>((resolve) => { announced = resolve })
+  const zAnnounced = new Promise<void>((resolve) => {
+    announced = resolve
+  })
   fake.on('message', (payload) => {
     const p = payload as { type?: string; from?: { nodeId?: string }; attempt?: number; signal?: { type?: string } }
     if (p.from?.nodeId !== 'z') return
@@ -51,15 +57,18 @@ async function setUp(): Promise<{ publish: (attempt: number, signal: unknown) =>
   }
 }
 
-const candidate = (port: number): unknown => ({ type: 'candidate', candidate: { candidate: `candidate:1 1 UDP 2122252543 127.0.0.1 ${port} typ host`, sdpMid: '0', sdpMLineIndex: 0 } })
+const candidate = (port: number): unknown => ({
+  type: 'candidate',
+  candidate: { candidate: `candidate:1 1 UDP 2122252543 127.0.0.1 ${port} typ host`, sdpMid: '0', sdpMLineIndex: 0 },
+})
 
 describe('WebRTC session routing', () => {
-  it("a try the peer aborted ends without an abort back; after a late candidate of it, a newer try gets the link", async () => {
+  it('a try the peer aborted ends without an abort back; after a late candidate of it, a newer try gets the link', async () => {
     const { publish, aborts, nextAbort } = await setUp()
-    publish(1, candidate(40001))                      // try 1 begins (its offer is lost)
-    publish(1, { type: 'abort', reason: 'gave up' })  // the peer drops it: ours ends quietly
-    publish(1, candidate(40002))                      // late: no link for try 1 (none outlives try 2)
-    publish(2, candidate(40003))                      // try 2: a link, which times out
+    publish(1, candidate(40001)) // try 1 begins (its offer is lost)
+    publish(1, { type: 'abort', reason: 'gave up' }) // the peer drops it: ours ends quietly
+    publish(1, candidate(40002)) // late: no link for try 1 (none outlives try 2)
+    publish(2, candidate(40003)) // try 2: a link, which times out
     expect(await nextAbort()).toBe(2)
     expect(aborts).toEqual([2])
   })

@@ -166,8 +166,15 @@ describe('decodeFrame refuses with ProtocolError', () => {
   })
 
   it('bad refs: string, negative, float, unsafe, missing', () => {
-    const refTypes = [FrameType.Call, FrameType.Reply, FrameType.Monitor, FrameType.Demonitor, FrameType.Down,
-      FrameType.Rpc, FrameType.RpcReply]
+    const refTypes = [
+      FrameType.Call,
+      FrameType.Reply,
+      FrameType.Monitor,
+      FrameType.Demonitor,
+      FrameType.Down,
+      FrameType.Rpc,
+      FrameType.RpcReply,
+    ]
     for (const type of refTypes) {
       for (const ref of ['1', -1, 1.5, 2 ** 53, NaN, null, true]) {
         expect(refuses(withField(type, 1, ref)).message).toMatch(/non-negative integer/)
@@ -178,7 +185,11 @@ describe('decodeFrame refuses with ProtocolError', () => {
   it('bad pids in every pid field', () => {
     const plainPid = { node: 'node-a', incarnation: 1, id: 1 }
     const pidFields: readonly [number, number][] = [
-      [FrameType.Call, 2], [FrameType.Call, 3], [FrameType.Cast, 1], [FrameType.Info, 1], [FrameType.Monitor, 2],
+      [FrameType.Call, 2],
+      [FrameType.Call, 3],
+      [FrameType.Cast, 1],
+      [FrameType.Info, 1],
+      [FrameType.Monitor, 2],
     ]
     for (const [type, i] of pidFields) {
       for (const bad of [plainPid, 'node-a', 1, [a.node, a.incarnation, a.id]]) refuses(withField(type, i, bad))
@@ -205,12 +216,21 @@ describe('decodeFrame refuses with ProtocolError', () => {
   it('bad Tunnel fields: node, op, tunnel number, data that does not match the op, direction', () => {
     const tunnel = (fields: unknown[]): Uint8Array => encodeValue([FrameType.Tunnel, ...fields])
     for (const fields of [
-      ['', TunnelOp.Open, 1, null, true], [7, TunnelOp.Open, 1, null, true],
-      ['w', 4, 1, null, true], ['w', '0', 1, null, true],
-      ['w', TunnelOp.Close, -1, null, true], ['w', TunnelOp.Close, 1.5, null, true], ['w', TunnelOp.Close, '1', null, true], ['w', TunnelOp.Close, null, null, true],
-      ['w', TunnelOp.Frame, 1, null, false], ['w', TunnelOp.Open, 1, new Uint8Array(1), true], ['w', TunnelOp.Frame, 1, 'bytes', false],
-      ['w', TunnelOp.Close, 1, null, 1], ['w', TunnelOp.Close, null, true],
-    ]) expect(attempt(tunnel(fields))).toBeInstanceOf(ProtocolError)
+      ['', TunnelOp.Open, 1, null, true],
+      [7, TunnelOp.Open, 1, null, true],
+      ['w', 4, 1, null, true],
+      ['w', '0', 1, null, true],
+      ['w', TunnelOp.Close, -1, null, true],
+      ['w', TunnelOp.Close, 1.5, null, true],
+      ['w', TunnelOp.Close, '1', null, true],
+      ['w', TunnelOp.Close, null, null, true],
+      ['w', TunnelOp.Frame, 1, null, false],
+      ['w', TunnelOp.Open, 1, new Uint8Array(1), true],
+      ['w', TunnelOp.Frame, 1, 'bytes', false],
+      ['w', TunnelOp.Close, 1, null, 1],
+      ['w', TunnelOp.Close, null, true],
+    ])
+      expect(attempt(tunnel(fields))).toBeInstanceOf(ProtocolError)
   })
 
   it('replies without a boolean ok, or with a bad error', () => {
@@ -279,8 +299,13 @@ describe('hostile bytes', () => {
 
   it('huge claimed lengths with no data behind them are refused quickly', () => {
     const headers = [
-      [0xdd, 0xff, 0xff, 0xff, 0xff], [0xdf, 0xff, 0xff, 0xff, 0xff], [0xc6, 0xff, 0xff, 0xff, 0xff],
-      [0xdb, 0xff, 0xff, 0xff, 0xff], [0xc9, 0xff, 0xff, 0xff, 0xff, 0x03], [0xdc, 0xff, 0xff], [0xde, 0xff, 0xff],
+      [0xdd, 0xff, 0xff, 0xff, 0xff],
+      [0xdf, 0xff, 0xff, 0xff, 0xff],
+      [0xc6, 0xff, 0xff, 0xff, 0xff],
+      [0xdb, 0xff, 0xff, 0xff, 0xff],
+      [0xc9, 0xff, 0xff, 0xff, 0xff, 0x03],
+      [0xdc, 0xff, 0xff],
+      [0xde, 0xff, 0xff],
     ]
     const cast = encodeValue([FrameType.Cast, a, null]).subarray(0, -1)
     const started = performance.now()
@@ -313,16 +338,22 @@ describe('hostile bytes', () => {
 
 describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', () => {
   it('random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-      attempt(bytes)
-    }), { numRuns: 3000 })
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        attempt(bytes)
+      }),
+      { numRuns: 3000 },
+    )
   })
 
   it('random bytes behind a plausible frame header', () => {
     const header = fc.tuple(fc.integer({ min: 0x91, max: 0x97 }), fc.integer({ min: 0, max: 13 }))
-    fc.assert(fc.property(header, fc.uint8Array({ maxLength: 48 }), ([arr, type], rest) => {
-      attempt(new Uint8Array([arr, type, ...rest]))
-    }), { numRuns: 3000 })
+    fc.assert(
+      fc.property(header, fc.uint8Array({ maxLength: 48 }), ([arr, type], rest) => {
+        attempt(new Uint8Array([arr, type, ...rest]))
+      }),
+      { numRuns: 3000 },
+    )
   })
 
   type Mutation =
@@ -355,11 +386,23 @@ describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', 
   const payload = fc.letrec<{ v: unknown }>((tie) => ({
     v: fc.oneof(
       { depthSize: 'small', maxDepth: 3 },
-      fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
-        fc.string({ maxLength: 8 }), fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }), fc.date({ noInvalidDate: true }),
-        fc.uint8Array({ maxLength: 8 }), pid),
+      fc.oneof(
+        fc.constant(null),
+        fc.boolean(),
+        fc.integer(),
+        fc.double({ noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
+        fc.string({ maxLength: 8 }),
+        fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }),
+        fc.date({ noInvalidDate: true }),
+        fc.uint8Array({ maxLength: 8 }),
+        pid,
+      ),
       fc.array(tie('v'), { maxLength: 3 }),
-      fc.dictionary(fc.string({ maxLength: 4 }).filter((k) => k !== '__proto__'), tie('v'), { maxKeys: 3, noNullPrototype: true }),
+      fc.dictionary(
+        fc.string({ maxLength: 4 }).filter((k) => k !== '__proto__'),
+        tie('v'),
+        { maxKeys: 3, noNullPrototype: true },
+      ),
       fc.array(fc.tuple(tie('v'), tie('v')), { maxLength: 3 }).map((e) => new Map(e)),
       fc.array(tie('v'), { maxLength: 3 }).map((e) => new Set(e)),
     ),
@@ -368,16 +411,22 @@ describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', 
   const str = fc.string({ maxLength: 8 })
   // Records of a null prototype would decode as plain objects; frames are plain objects.
   const plain = { noNullPrototype: true }
-  const wireError = fc.oneof(
-    fc.record({ name: str, message: str }, plain),
-    fc.record({ name: str, message: str, reason: payload }, plain),
-  )
+  const wireError = fc.oneof(fc.record({ name: str, message: str }, plain), fc.record({ name: str, message: str, reason: payload }, plain))
   const outcome = fc.oneof(
     fc.record({ ok: fc.constant(true as const), value: payload }, plain),
     fc.record({ ok: fc.constant(false as const), error: wireError }, plain),
   )
   const frame: fc.Arbitrary<Frame> = fc.oneof(
-    fc.record({ type: fc.constant(FrameType.Hello), version: fc.nat(), room: str, nodeId: fc.string({ minLength: 1, maxLength: 8 }), incarnation: fc.nat() }, plain),
+    fc.record(
+      {
+        type: fc.constant(FrameType.Hello),
+        version: fc.nat(),
+        room: str,
+        nodeId: fc.string({ minLength: 1, maxLength: 8 }),
+        incarnation: fc.nat(),
+      },
+      plain,
+    ),
     fc.constant({ type: FrameType.Bye }),
     fc.record({ type: fc.constant(FrameType.Sync), doc: str, data: fc.uint8Array({ maxLength: 16 }), cause: fc.option(str) }, plain),
     fc.record({ type: fc.constant(FrameType.Call), ref, to: pid, from: fc.option(pid), msg: payload }, plain),
@@ -386,30 +435,64 @@ describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', 
     fc.record({ type: fc.constant(FrameType.Monitor), ref, pid }, plain),
     fc.record({ type: fc.constant(FrameType.Demonitor), ref }, plain),
     fc.record({ type: fc.constant(FrameType.Down), ref, reason: payload }, plain),
-    fc.record({ type: fc.constant(FrameType.Rpc), ref, module: str, fn: str, args: fc.array(payload, { maxLength: 3 }), callback: fc.option(str), from: fc.option(pid) }, plain),
-    fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(...Object.values(TunnelOp)), fc.nat(), fc.uint8Array({ maxLength: 16 }), fc.boolean())
-      .map(([node, op, tunnel, data, deliver]) => ({ type: FrameType.Tunnel, node, op, tunnel, data: op === TunnelOp.Frame ? data : null, deliver })),
+    fc.record(
+      {
+        type: fc.constant(FrameType.Rpc),
+        ref,
+        module: str,
+        fn: str,
+        args: fc.array(payload, { maxLength: 3 }),
+        callback: fc.option(str),
+        from: fc.option(pid),
+      },
+      plain,
+    ),
+    fc
+      .tuple(
+        fc.string({ minLength: 1, maxLength: 8 }),
+        fc.constantFrom(...Object.values(TunnelOp)),
+        fc.nat(),
+        fc.uint8Array({ maxLength: 16 }),
+        fc.boolean(),
+      )
+      .map(([node, op, tunnel, data, deliver]) => ({
+        type: FrameType.Tunnel,
+        node,
+        op,
+        tunnel,
+        data: op === TunnelOp.Frame ? data : null,
+        deliver,
+      })),
   )
 
   it('generated frames round-trip', () => {
-    fc.assert(fc.property(frame, (f) => {
-      expect(decodeFrame(encodeFrame(f), LIMIT)).toStrictEqual(f)
-    }), { numRuns: 1000 })
+    fc.assert(
+      fc.property(frame, (f) => {
+        expect(decodeFrame(encodeFrame(f), LIMIT)).toStrictEqual(f)
+      }),
+      { numRuns: 1000 },
+    )
   })
 
   it('mutated valid frames; what still decodes holds documented types and re-encodes stably', () => {
-    const source = fc.oneof(fc.constantFrom(...encodedSamples), frame.map((f) => encodeFrame(f)))
+    const source = fc.oneof(
+      fc.constantFrom(...encodedSamples),
+      frame.map((f) => encodeFrame(f)),
+    )
     let decoded = 0
-    fc.assert(fc.property(source, fc.array(mutation, { minLength: 1, maxLength: 4 }), (bytes, mutations) => {
-      const result = attempt(mutate(bytes, mutations))
-      if (result instanceof ProtocolError) return
-      decoded++
-      // The first re-encoding may normalise (-0 to 0, duplicate keys dropped); after that it is fixed.
-      const bytes1 = encodeFrame(result)
-      const again = decodeFrame(bytes1, LIMIT)
-      expect(again.type).toBe(result.type)
-      expect(encodeFrame(again)).toStrictEqual(bytes1)
-    }), { numRuns: 4000 })
+    fc.assert(
+      fc.property(source, fc.array(mutation, { minLength: 1, maxLength: 4 }), (bytes, mutations) => {
+        const result = attempt(mutate(bytes, mutations))
+        if (result instanceof ProtocolError) return
+        decoded++
+        // The first re-encoding may normalise (-0 to 0, duplicate keys dropped); after that it is fixed.
+        const bytes1 = encodeFrame(result)
+        const again = decodeFrame(bytes1, LIMIT)
+        expect(again.type).toBe(result.type)
+        expect(encodeFrame(again)).toStrictEqual(bytes1)
+      }),
+      { numRuns: 4000 },
+    )
     // The property above is vacuous if mutations never leave a decodable frame.
     expect(decoded).toBeGreaterThan(100)
   })

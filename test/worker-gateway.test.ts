@@ -4,7 +4,14 @@
  * tunnels that the page opens as its gateway.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork, type NodeOptions } from '../src/index.js'
+import {
+  ArgumentError,
+  createMemoryNetwork,
+  startNode,
+  type DistribunatorNode,
+  type MemoryNetwork,
+  type NodeOptions,
+} from '../src/index.js'
 import { Gateway } from '../src/gateway.js'
 import { encodeFrame, FrameType, PROTOCOL_VERSION, TunnelOp, type Frame, type TunnelFrame } from '../src/wire.js'
 import { nextEvent, recordUncaught, until } from './helpers.js'
@@ -19,7 +26,11 @@ afterEach(async () => {
   for (const port of scopes.splice(0)) port.close()
 })
 
-async function start(nodeId: string, network: MemoryNetwork | undefined, extra: Pick<NodeOptions, 'parent'> = {}): Promise<DistribunatorNode> {
+async function start(
+  nodeId: string,
+  network: MemoryNetwork | undefined,
+  extra: Pick<NodeOptions, 'parent'> = {},
+): Promise<DistribunatorNode> {
   const node = await startNode({ room: 'workers', nodeId, transport: network?.transport(), ...extra })
   started.push(node)
   return node
@@ -175,7 +186,10 @@ describe('a worker behind its page', () => {
       pages.splice(pages.indexOf(gone), 1)
       await gone.stop()
       const staying = pages[0] as DistribunatorNode
-      await until(() => r.links().find((l) => l.node === 'w')?.via === `relay:${staying.id}` && r.nodes().includes('w') && w.nodes().includes('r'), 5000)
+      await until(
+        () => r.links().find((l) => l.node === 'w')?.via === `relay:${staying.id}` && r.nodes().includes('w') && w.nodes().includes('r'),
+        5000,
+      )
       await expect(r.call('svc', handover)).resolves.toBe(handover)
       await expect(w.call('back', handover)).resolves.toBe(handover)
       expect(errors, `handover ${handover}`).toEqual([])
@@ -236,7 +250,7 @@ describe('a worker behind its page', () => {
     expect(p1.nodes()).toEqual(['p2'])
   })
 
-  it('a stopped SharedWorker node ignores handovers that still arrive on its pages\' ports', async () => {
+  it("a stopped SharedWorker node ignores handovers that still arrive on its pages' ports", async () => {
     const network = createMemoryNetwork()
     const p = await start('p', network)
     const scope = new EventTarget()
@@ -265,21 +279,42 @@ describe('a worker behind its page', () => {
     const x = new RawPeer(network, 'x', 1, 'workers')
     await x.join('p')
     // As for any node that comes up, p opens a tunnel between x and its worker.
-    const open = await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.op === TunnelOp.Open && f.deliver) as TunnelFrame
+    const open = (await x.expectFrame(
+      'p',
+      (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.op === TunnelOp.Open && f.deliver,
+    )) as TunnelFrame
     // x asks p to pass a frame to r (neither is p's worker), on its tunnel to w and on no
     // tunnel: p refuses with a Close to x only. So it does with a tunnel number it never gave.
     for (const tunnel of [open.tunnel, 0]) {
       x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Frame, tunnel, data: new Uint8Array([1]), deliver: false })
-      await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === tunnel && f.op === TunnelOp.Close && f.deliver)
+      await x.expectFrame(
+        'p',
+        (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === tunnel && f.op === TunnelOp.Close && f.deliver,
+      )
     }
-    x.sendFrame('p', { type: FrameType.Tunnel, node: 'w', op: TunnelOp.Frame, tunnel: open.tunnel + 1, data: new Uint8Array([1]), deliver: false })
-    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.tunnel === open.tunnel + 1 && f.op === TunnelOp.Close)
+    x.sendFrame('p', {
+      type: FrameType.Tunnel,
+      node: 'w',
+      op: TunnelOp.Frame,
+      tunnel: open.tunnel + 1,
+      data: new Uint8Array([1]),
+      deliver: false,
+    })
+    await x.expectFrame(
+      'p',
+      (f) => f.type === FrameType.Tunnel && f.node === 'w' && f.tunnel === open.tunnel + 1 && f.op === TunnelOp.Close,
+    )
     // x asks for a tunnel between r and itself (neither is p's worker): ignored.
     x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, tunnel: 0, data: null, deliver: false })
     // A ping after them: once its pong is back, p has handled them all.
     x.sendFrame('p', { type: FrameType.Ping, time: 7 })
     await x.expectFrame('p', (f) => f.type === FrameType.Pong && f.time === 7)
-    expect(r.links().map((l) => l.node).sort()).toEqual(['p', 'w'])
+    expect(
+      r
+        .links()
+        .map((l) => l.node)
+        .sort(),
+    ).toEqual(['p', 'w'])
     expect(x.from('p').filter((f) => f.type === FrameType.Tunnel && f.node === 'r')).toHaveLength(2)
     expect(errors).toEqual([])
     x.close()
@@ -295,8 +330,10 @@ describe('a worker behind its page', () => {
     await until(() => p.nodes().includes('x'))
     const tunnel = (op: TunnelOp, number: number, data: Uint8Array | null = null): void =>
       x.sendFrame('p', { type: FrameType.Tunnel, node: 'm', op, tunnel: number, data, deliver: true })
-    const fromP = (op: TunnelOp, number: number, deliver = false) =>
-      (f: Frame): boolean => f.type === FrameType.Tunnel && f.node === 'm' && f.op === op && f.tunnel === number && f.deliver === deliver
+    const fromP =
+      (op: TunnelOp, number: number, deliver = false) =>
+      (f: Frame): boolean =>
+        f.type === FrameType.Tunnel && f.node === 'm' && f.op === op && f.tunnel === number && f.deliver === deliver
     const pingPong = async (time: number): Promise<void> => {
       x.sendFrame('p', { type: FrameType.Ping, time })
       await x.expectFrame('p', (f) => f.type === FrameType.Pong && f.time === time)
@@ -351,14 +388,20 @@ describe('a worker behind its page', () => {
     await x.join('p')
     // x offers p a tunnel to r, which p reaches directly, and one to p itself.
     x.sendFrame('p', { type: FrameType.Tunnel, node: 'r', op: TunnelOp.Open, tunnel: 5, data: null, deliver: true })
-    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === 5 && f.op === TunnelOp.Refuse && !f.deliver)
+    await x.expectFrame(
+      'p',
+      (f) => f.type === FrameType.Tunnel && f.node === 'r' && f.tunnel === 5 && f.op === TunnelOp.Refuse && !f.deliver,
+    )
     x.sendFrame('p', { type: FrameType.Tunnel, node: 'p', op: TunnelOp.Open, tunnel: 6, data: null, deliver: true })
-    await x.expectFrame('p', (f) => f.type === FrameType.Tunnel && f.node === 'p' && f.tunnel === 6 && f.op === TunnelOp.Refuse && !f.deliver)
+    await x.expectFrame(
+      'p',
+      (f) => f.type === FrameType.Tunnel && f.node === 'p' && f.tunnel === 6 && f.op === TunnelOp.Refuse && !f.deliver,
+    )
     expect(viaOf(p)).toEqual(expect.objectContaining({ r: 'memory' }))
     x.close()
   })
 
-  it('a member cannot take a real node\'s place by tunnelling a Hello with its id', async () => {
+  it("a member cannot take a real node's place by tunnelling a Hello with its id", async () => {
     const { network, p, r } = await pageWorkerRemote()
     const errors: string[] = []
     p.on('error', (e) => errors.push(e.message))

@@ -161,14 +161,20 @@ interface Target {
 }
 
 const targets: Array<[string, () => Promise<Target>]> = [
-  ['our server', async () => {
-    const server = await startSignalingServer({ port: 0 })
-    return { url: server.url, stop: () => server.close() }
-  }],
-  ["y-webrtc's own server", async () => {
-    const server = await startYWebrtcServer()
-    return { url: server.url, stop: () => server.stop() }
-  }],
+  [
+    'our server',
+    async () => {
+      const server = await startSignalingServer({ port: 0 })
+      return { url: server.url, stop: () => server.close() }
+    },
+  ],
+  [
+    "y-webrtc's own server",
+    async () => {
+      const server = await startYWebrtcServer()
+      return { url: server.url, stop: () => server.stop() }
+    },
+  ],
 ]
 
 describe.each(targets)('the protocol, against %s', (_, startTarget) => {
@@ -184,10 +190,12 @@ describe.each(targets)('the protocol, against %s', (_, startTarget) => {
     target = await startTarget()
   })
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map(async (c) => {
-      c.socket.close()
-      await once(c.socket, 'close')
-    }))
+    await Promise.all(
+      clients.splice(0).map(async (c) => {
+        c.socket.close()
+        await once(c.socket, 'close')
+      }),
+    )
   })
   afterAll(() => target.stop())
 

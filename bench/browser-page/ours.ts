@@ -70,14 +70,17 @@ export class Ours {
   /** Registers a process under `name` counting casts; a call returns the count and resets it. */
   serveSink(name: string): void {
     let count = 0
-    this.running.register(name, this.running.spawn({
-      handleCast: () => void count++,
-      handleCall: () => {
-        const seen = count
-        count = 0
-        return seen
-      },
-    }))
+    this.running.register(
+      name,
+      this.running.spawn({
+        handleCast: () => void count++,
+        handleCall: () => {
+          const seen = count
+          count = 0
+          return seen
+        },
+      }),
+    )
   }
 
   /** Sequential `call`s of `name` with a `size`-byte message; each round trip in ms. */

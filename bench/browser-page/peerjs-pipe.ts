@@ -23,7 +23,9 @@ export class PeerjsSide {
 
   private constructor(peer: Peer) {
     this.peer = peer
-    this.connected = new Promise((resolve) => { this.resolveConnected = resolve })
+    this.connected = new Promise((resolve) => {
+      this.resolveConnected = resolve
+    })
     // The answering side: the other peer connects to us.
     peer.on('connection', (connection) => this.use(connection))
   }
@@ -53,7 +55,9 @@ export class PeerjsSide {
     return {
       send: (message) => void this.connection?.send(message),
       ready: () => undefined,
-      onMessage: (handler) => { this.handler = handler },
+      onMessage: (handler) => {
+        this.handler = handler
+      },
     }
   }
 

@@ -20,7 +20,9 @@ export async function pingLoop(pipe: Pipe, n: number, message: (i: number) => un
   pipe.onMessage(() => answered?.())
   const times: number[] = []
   for (let i = 0; i < n; i++) {
-    const replied = new Promise<void>((resolve) => { answered = resolve })
+    const replied = new Promise<void>((resolve) => {
+      answered = resolve
+    })
     const t0 = performance.now()
     pipe.send(message(i))
     await replied

@@ -12,6 +12,8 @@ export function rawBroadcastPipe(name: string): Pipe {
   return {
     send: (message) => channel.postMessage(message),
     ready: () => undefined,
-    onMessage: (h) => { handler = h },
+    onMessage: (h) => {
+      handler = h
+    },
   }
 }

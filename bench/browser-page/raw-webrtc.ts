@@ -52,10 +52,13 @@ export class RawWebrtc {
     const channel = this.channel
     return {
       send: (message) => channel.send(message as ArrayBufferView<ArrayBuffer> & string),
-      ready: () => channel.bufferedAmount <= HIGH_WATER
-        ? undefined
-        : new Promise((resolve) => channel.addEventListener('bufferedamountlow', () => resolve(), { once: true })),
-      onMessage: (handler) => { this.handler = handler },
+      ready: () =>
+        channel.bufferedAmount <= HIGH_WATER
+          ? undefined
+          : new Promise((resolve) => channel.addEventListener('bufferedamountlow', () => resolve(), { once: true })),
+      onMessage: (handler) => {
+        this.handler = handler
+      },
     }
   }
 
@@ -65,9 +68,11 @@ export class RawWebrtc {
 
   private async gathered(): Promise<string> {
     if (this.pc.iceGatheringState !== 'complete') {
-      await new Promise<void>((resolve) => this.pc.addEventListener('icegatheringstatechange', () => {
-        if (this.pc.iceGatheringState === 'complete') resolve()
-      }))
+      await new Promise<void>((resolve) =>
+        this.pc.addEventListener('icegatheringstatechange', () => {
+          if (this.pc.iceGatheringState === 'complete') resolve()
+        }),
+      )
     }
     return this.pc.localDescription!.sdp
   }

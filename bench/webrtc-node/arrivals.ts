@@ -13,7 +13,9 @@ export class ArrivalCounter {
   /** Starts a new count. */
   arm(count: number): void {
     this.left = count
-    this.done = new Promise((resolve) => { this.finish = resolve })
+    this.done = new Promise((resolve) => {
+      this.finish = resolve
+    })
   }
 
   /** Call on every payload. */
@@ -38,7 +40,9 @@ export class SeriesCollector {
   arm(count: number): void {
     this.times = new Array<number>(count).fill(Number.NaN)
     this.left = count
-    this.done = new Promise((resolve) => { this.finish = resolve })
+    this.done = new Promise((resolve) => {
+      this.finish = resolve
+    })
   }
 
   /** Call when item `index` arrives. */
@@ -84,6 +88,8 @@ export interface Deferred<T> {
 /** A new `Deferred`. */
 export function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => { resolve = r })
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
   return { promise, resolve }
 }

@@ -24,20 +24,25 @@ export class EndpointHandle {
   private readonly exit: Promise<void>
   private onLoaded: (() => void) | undefined
 
-  private constructor(readonly settings: EndpointSettings, route: (to: string, from: string, data: unknown) => void) {
+  private constructor(
+    readonly settings: EndpointSettings,
+    route: (to: string, from: string, data: unknown) => void,
+  ) {
     this.child = fork(script, [JSON.stringify(settings)], {
       execArgv: ['--expose-gc', '--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     live.add(this)
-    this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => {
-      this.exited = true
-      this.exitedWith = signal ?? `exit code ${code}`
-      live.delete(this)
-      for (const { reject } of this.pending.values()) reject(new Error(`${settings.id} exited`))
-      this.pending.clear()
-      resolve()
-    }))
+    this.exit = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        this.exited = true
+        this.exitedWith = signal ?? `exit code ${code}`
+        live.delete(this)
+        for (const { reject } of this.pending.values()) reject(new Error(`${settings.id} exited`))
+        this.pending.clear()
+        resolve()
+      }),
+    )
     this.child.on('message', (report: Report) => {
       if ('id' in report) {
         const waiter = this.pending.get(report.id)
@@ -54,7 +59,10 @@ export class EndpointHandle {
   }
 
   /** Forks an endpoint process and waits until its stack is loaded. */
-  static async fork(settings: EndpointSettings, route: (to: string, from: string, data: unknown) => void = () => undefined): Promise<EndpointHandle> {
+  static async fork(
+    settings: EndpointSettings,
+    route: (to: string, from: string, data: unknown) => void = () => undefined,
+  ): Promise<EndpointHandle> {
     const handle = new EndpointHandle(settings, route)
     await new Promise<void>((resolve, reject) => {
       handle.onLoaded = resolve
@@ -94,7 +102,9 @@ export class EndpointHandle {
       let timer: ReturnType<typeof setTimeout> | undefined
       await Promise.race([
         this.command({ cmd: 'stop' }).catch(() => undefined),
-        new Promise((resolve) => { timer = setTimeout(resolve, 1000) }),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 1000)
+        }),
       ])
       clearTimeout(timer)
     }

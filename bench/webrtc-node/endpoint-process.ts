@@ -14,11 +14,12 @@ const report = (message: Report): void => {
   process.send?.(message)
 }
 
-const endpoint: Endpoint = settings.stack === 'ours'
-  ? new OursEndpoint(settings)
-  : settings.stack === 'raw'
-    ? new RawEndpoint(settings.id, (to, data) => report({ event: 'signal', to, data }))
-    : new PeerjsEndpoint(settings)
+const endpoint: Endpoint =
+  settings.stack === 'ours'
+    ? new OursEndpoint(settings)
+    : settings.stack === 'raw'
+      ? new RawEndpoint(settings.id, (to, data) => report({ event: 'signal', to, data }))
+      : new PeerjsEndpoint(settings)
 
 /** Memory after a full GC, so that garbage does not count. */
 function memory(): Memory {
@@ -29,20 +30,35 @@ function memory(): Memory {
 
 async function handle(command: Command): Promise<unknown> {
   switch (command.cmd) {
-    case 'start': return endpoint.start()
-    case 'mesh': return endpoint.mesh(command.peers)
-    case 'pingPong': return endpoint.pingPong(command.peer, command.count, command.variant, command.gapMs)
-    case 'arm': return endpoint.arm(command.count)
-    case 'received': return endpoint.received()
-    case 'blast': return endpoint.blast(command.peer, command.count, command.bytes)
-    case 'armSeries': return endpoint.armSeries(command.tag, command.count)
-    case 'collected': return endpoint.collected()
-    case 'emit': return endpoint.emit(command.tag, command.count, command.perSecond)
-    case 'gone': return endpoint.gone(command.peer)
-    case 'signal': return endpoint.signal?.(command.from, command.data)
-    case 'memory': return memory()
+    case 'start':
+      return endpoint.start()
+    case 'mesh':
+      return endpoint.mesh(command.peers)
+    case 'pingPong':
+      return endpoint.pingPong(command.peer, command.count, command.variant, command.gapMs)
+    case 'arm':
+      return endpoint.arm(command.count)
+    case 'received':
+      return endpoint.received()
+    case 'blast':
+      return endpoint.blast(command.peer, command.count, command.bytes)
+    case 'armSeries':
+      return endpoint.armSeries(command.tag, command.count)
+    case 'collected':
+      return endpoint.collected()
+    case 'emit':
+      return endpoint.emit(command.tag, command.count, command.perSecond)
+    case 'gone':
+      return endpoint.gone(command.peer)
+    case 'signal':
+      return endpoint.signal?.(command.from, command.data)
+    case 'memory':
+      return memory()
     // CPU time (user + system, µs) this process has used: a cost that other load on the machine does not inflate.
-    case 'cpu': { const { user, system } = process.cpuUsage(); return user + system }
+    case 'cpu': {
+      const { user, system } = process.cpuUsage()
+      return user + system
+    }
     case 'stop':
       await endpoint.stop()
       setImmediate(() => process.exit(0))

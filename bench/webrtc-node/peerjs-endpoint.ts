@@ -35,7 +35,7 @@ export class PeerjsEndpoint implements Endpoint {
     for (const [name, value] of Object.entries(polyfill)) globals[name] ??= value
     globals.WebSocket ??= WebSocket
     const module = await import('peerjs')
-    const PeerClass = (module.Peer ?? (module as unknown as { default: typeof module }).default.Peer)
+    const PeerClass = module.Peer ?? (module as unknown as { default: typeof module }).default.Peer
     const { host, port, path } = this.settings.peerServer!
     const peer = new PeerClass(this.settings.id, { host, port, path, secure: false, config: { iceServers: [] } })
     this.peer = peer
@@ -54,10 +54,15 @@ export class PeerjsEndpoint implements Endpoint {
 
   async pingPong(peer: string, count: number, _variant?: string, gapMs = 0): Promise<number[]> {
     const connection = this.connection(peer)
-    return timedRoundTrips(count, gapMs, (i) => new Promise<void>((resolve) => {
-      this.pong = resolve
-      void connection.send(i)
-    }))
+    return timedRoundTrips(
+      count,
+      gapMs,
+      (i) =>
+        new Promise<void>((resolve) => {
+          this.pong = resolve
+          void connection.send(i)
+        }),
+    )
   }
 
   arm(count: number): void {

@@ -50,7 +50,10 @@ export class RawEndpoint implements Endpoint {
   private readonly series = new SeriesCollector()
   private pong: (() => void) | undefined
 
-  constructor(private readonly selfId: string, private readonly sendSignal: (to: string, data: Signal) => void) {}
+  constructor(
+    private readonly selfId: string,
+    private readonly sendSignal: (to: string, data: Signal) => void,
+  ) {}
 
   async start(): Promise<void> {}
 
@@ -78,29 +81,36 @@ export class RawEndpoint implements Endpoint {
       pair = this.pair(from, message.attempt)
     }
     const current = pair
-    current.steps = current.steps.then(async () => {
-      if (message.description !== undefined) {
-        await current.pc.setRemoteDescription(message.description)
-        if (message.description.type === 'offer') {
-          const answer = await current.pc.createAnswer()
-          await current.pc.setLocalDescription(answer)
-          this.sendSignal(from, { attempt: current.attempt, description: { type: answer.type, sdp: answer.sdp } })
+    current.steps = current.steps
+      .then(async () => {
+        if (message.description !== undefined) {
+          await current.pc.setRemoteDescription(message.description)
+          if (message.description.type === 'offer') {
+            const answer = await current.pc.createAnswer()
+            await current.pc.setLocalDescription(answer)
+            this.sendSignal(from, { attempt: current.attempt, description: { type: answer.type, sdp: answer.sdp } })
+          }
+        } else if (message.candidate !== undefined) {
+          await current.pc.addIceCandidate(message.candidate)
         }
-      } else if (message.candidate !== undefined) {
-        await current.pc.addIceCandidate(message.candidate)
-      }
-    }).catch(() => this.drop(from, current, true))
+      })
+      .catch(() => this.drop(from, current, true))
   }
 
   async pingPong(peer: string, count: number, _variant?: string, gapMs = 0): Promise<number[]> {
     const channel = this.channel(peer)
     const message = new Uint8Array(5)
     message[0] = PING
-    return timedRoundTrips(count, gapMs, (i) => new Promise<void>((resolve) => {
-      new DataView(message.buffer).setUint32(1, i)
-      this.pong = resolve
-      channel.send(message)
-    }))
+    return timedRoundTrips(
+      count,
+      gapMs,
+      (i) =>
+        new Promise<void>((resolve) => {
+          new DataView(message.buffer).setUint32(1, i)
+          this.pong = resolve
+          channel.send(message)
+        }),
+    )
   }
 
   arm(count: number): void {
@@ -168,11 +178,13 @@ export class RawEndpoint implements Endpoint {
   private dial(peer: string, attempt: number): void {
     const pair = this.pair(peer, attempt)
     this.attach(peer, pair, pair.pc.createDataChannel('bench', { ordered: true }))
-    pair.steps = pair.steps.then(async () => {
-      const offer = await pair.pc.createOffer()
-      await pair.pc.setLocalDescription(offer)
-      this.sendSignal(peer, { attempt, description: { type: offer.type, sdp: offer.sdp } })
-    }).catch(() => this.drop(peer, pair, true))
+    pair.steps = pair.steps
+      .then(async () => {
+        const offer = await pair.pc.createOffer()
+        await pair.pc.setLocalDescription(offer)
+        this.sendSignal(peer, { attempt, description: { type: offer.type, sdp: offer.sdp } })
+      })
+      .catch(() => this.drop(peer, pair, true))
   }
 
   /** Ends an attempt that failed before opening; `tell` the peer so it drops its half too. */

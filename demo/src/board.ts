@@ -22,13 +22,23 @@ export class Board {
   private noteWidth = 196
   private noteHeight = 156
 
-  constructor(private readonly scroller: HTMLElement, private readonly doc: Y.Doc,
-    private readonly presence: Presence, private readonly identity: Identity) {
+  constructor(
+    private readonly scroller: HTMLElement,
+    private readonly doc: Y.Doc,
+    private readonly presence: Presence,
+    private readonly identity: Identity,
+  ) {
     this.notes = notesOf(doc)
-    this.canvas = h('div', { class: 'board-canvas' },
-      h('div', { class: 'board-empty' },
+    this.canvas = h(
+      'div',
+      { class: 'board-canvas' },
+      h(
+        'div',
+        { class: 'board-empty' },
         h('strong', {}, 'The board is empty'),
-        h('span', {}, 'Double-click anywhere to add a note — every tab in the room sees it at once.')))
+        h('span', {}, 'Double-click anywhere to add a note — every tab in the room sees it at once.'),
+      ),
+    )
     scroller.append(this.canvas)
     this.canvas.addEventListener('dblclick', (event) => {
       if (event.target !== this.canvas) return
@@ -95,7 +105,12 @@ export class Board {
 
   /** Outlines each note someone else is typing in, in their colour. */
   private showEditors(): void {
-    const editors = new Map(this.presence.people().filter((p) => !p.isSelf && p.editing !== null).map((p) => [p.editing, p.user]))
+    const editors = new Map(
+      this.presence
+        .people()
+        .filter((p) => !p.isSelf && p.editing !== null)
+        .map((p) => [p.editing, p.user]),
+    )
     for (const [id, view] of this.views) view.showEditor(editors.get(id))
   }
 

@@ -20,7 +20,12 @@ export function configFrom(location: Location): DemoConfig {
   const hashRoom = hash.includes('=') ? new URLSearchParams(hash).get('room') : hash
   const room = (hashRoom || query.get('room') || 'demo').trim() || 'demo'
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
-  const fromQuery = query.get('signaling')?.split(',').map((url) => url.trim()).filter(Boolean) ?? []
+  const fromQuery =
+    query
+      .get('signaling')
+      ?.split(',')
+      .map((url) => url.trim())
+      .filter(Boolean) ?? []
   const signaling = fromQuery.length > 0 ? fromQuery : [`${scheme}://${location.hostname || '127.0.0.1'}:4444`]
   const broadcastChannel = query.get('broadcast') === 'off' ? false : undefined
   return { room, signaling, broadcastChannel }

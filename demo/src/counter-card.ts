@@ -16,8 +16,12 @@ type LogKind = 'call' | 'cast' | 'served' | 'failover' | 'handover' | 'error'
 const LOG_LENGTH = 6
 
 /** Starts the local counter process and wires the card; returns a function telling who serves. */
-export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, presence: Presence,
-  changed: () => void): Promise<() => string | undefined> {
+export async function mountCounterCard(
+  node: DistribunatorNode,
+  doc: Y.Doc,
+  presence: Presence,
+  changed: () => void,
+): Promise<() => string | undefined> {
   const state = doc.getMap<unknown>('counter')
   const valueView = byTestId('counter-value')
   const servedBy = byTestId('served-by')
@@ -28,7 +32,15 @@ export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, pres
   const serving = (): string | undefined => node.pidOf(Counter, { pick: 'first' })?.node
 
   const addLog = (kind: LogKind, text: string): void => {
-    log.prepend(h('li', { class: `log-${kind}` }, h('span', { class: 'log-kind' }, kind), h('span', { class: 'log-text' }, text.charAt(0).toUpperCase() + text.slice(1)), h('time', {}, clockTime())))
+    log.prepend(
+      h(
+        'li',
+        { class: `log-${kind}` },
+        h('span', { class: 'log-kind' }, kind),
+        h('span', { class: 'log-text' }, text.charAt(0).toUpperCase() + text.slice(1)),
+        h('time', {}, clockTime()),
+      ),
+    )
     while (log.children.length > LOG_LENGTH) log.lastElementChild?.remove()
   }
 
@@ -64,11 +76,16 @@ export async function mountCounterCard(node: DistribunatorNode, doc: Y.Doc, pres
     server = now
     const user = now === undefined ? undefined : presence.userOf(now)
     servedBy.dataset.node = now ?? ''
-    servedBy.replaceChildren(...(now === undefined
-      ? [h('span', { class: 'nobody' }, 'no tab serves it')]
-      : [h('span', { class: 'dot', style: `--user: ${user?.color ?? '#8a90a2'}` }),
-        h('strong', {}, user?.name ?? now), now === node.id ? h('span', { class: 'badge you' }, 'this tab') : '',
-        h('code', { class: 'node-id' }, now)]))
+    servedBy.replaceChildren(
+      ...(now === undefined
+        ? [h('span', { class: 'nobody' }, 'no tab serves it')]
+        : [
+            h('span', { class: 'dot', style: `--user: ${user?.color ?? '#8a90a2'}` }),
+            h('strong', {}, user?.name ?? now),
+            now === node.id ? h('span', { class: 'badge you' }, 'this tab') : '',
+            h('code', { class: 'node-id' }, now),
+          ]),
+    )
     const others = node.allNodesOf(Counter).filter((n) => n !== now).length
     standby.textContent = others === 0 ? 'no stand-by' : `${others} tab${others === 1 ? '' : 's'} on stand-by`
     changed()

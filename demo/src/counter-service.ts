@@ -31,7 +31,10 @@ const MAX_STEP = 1_000_000
 export class Counter extends GenServer<CounterCall, CounterReply, CounterCast> {
   static override serviceName = 'counter'
 
-  constructor(private readonly state: Y.Map<unknown>, private readonly onServed: ServedListener) {
+  constructor(
+    private readonly state: Y.Map<unknown>,
+    private readonly onServed: ServedListener,
+  ) {
     super()
   }
 

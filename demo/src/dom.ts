@@ -10,7 +10,10 @@ export type Child = Node | string | number | null | undefined | false
 
 /** Creates an element: `h('button', { class: 'primary', onclick: go }, 'Go')`. */
 export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K, attributes: Record<string, Attribute> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  tag: K,
+  attributes: Record<string, Attribute> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag)
   for (const [key, value] of Object.entries(attributes)) {
     if (value === undefined || value === false) continue

@@ -10,8 +10,46 @@ export interface Identity {
   color: string
 }
 
-const ADJECTIVES = ['Amber', 'Brisk', 'Calm', 'Dusky', 'Eager', 'Fuzzy', 'Gentle', 'Happy', 'Jolly', 'Lucky', 'Mellow', 'Nimble', 'Plucky', 'Quiet', 'Rosy', 'Sunny', 'Swift', 'Witty']
-const ANIMALS = ['Otter', 'Fox', 'Heron', 'Lynx', 'Panda', 'Koala', 'Badger', 'Falcon', 'Gecko', 'Moose', 'Puffin', 'Quokka', 'Seal', 'Tapir', 'Walrus', 'Yak', 'Wombat', 'Owl']
+const ADJECTIVES = [
+  'Amber',
+  'Brisk',
+  'Calm',
+  'Dusky',
+  'Eager',
+  'Fuzzy',
+  'Gentle',
+  'Happy',
+  'Jolly',
+  'Lucky',
+  'Mellow',
+  'Nimble',
+  'Plucky',
+  'Quiet',
+  'Rosy',
+  'Sunny',
+  'Swift',
+  'Witty',
+]
+const ANIMALS = [
+  'Otter',
+  'Fox',
+  'Heron',
+  'Lynx',
+  'Panda',
+  'Koala',
+  'Badger',
+  'Falcon',
+  'Gecko',
+  'Moose',
+  'Puffin',
+  'Quokka',
+  'Seal',
+  'Tapir',
+  'Walrus',
+  'Yak',
+  'Wombat',
+  'Owl',
+]
 /** Vivid, well-separated colours that carry white text. */
 export const USER_COLORS = ['#e5484d', '#e2661b', '#b8860b', '#2f9e5f', '#0f9b8e', '#0b84e6', '#6e56cf', '#d6409f']
 
@@ -37,13 +75,22 @@ export function saveIdentity(identity: Identity): void {
 
 /** A node id for this load: 'lucky-otter-k3f9'. */
 export function nodeIdFor(identity: Identity): string {
-  const slug = identity.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24) || 'tab'
+  const slug =
+    identity.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 24) || 'tab'
   return `${slug}-${Math.random().toString(36).slice(2, 6)}`
 }
 
 /** Initials for an avatar: 'Lucky Otter' → 'LO'. */
 export function initials(name: string): string {
-  const letters = name.trim().split(/\s+/).map((word) => word[0] ?? '').join('')
+  const letters = name
+    .trim()
+    .split(/\s+/)
+    .map((word) => word[0] ?? '')
+    .join('')
   return (letters.slice(0, 2) || '?').toUpperCase()
 }
 

@@ -30,14 +30,41 @@ export class NoteView {
   private readonly unbind: () => void
   private drag: { dx: number; dy: number; pending: { x: number; y: number } | undefined } | undefined
 
-  constructor(readonly id: string, private readonly note: Y.Map<unknown>, private readonly hooks: NoteViewHooks) {
-    this.textarea = h('textarea', { class: 'note-text', 'data-testid': 'note-text', placeholder: 'Write something…', 'aria-label': 'Note text', spellcheck: 'false' })
+  constructor(
+    readonly id: string,
+    private readonly note: Y.Map<unknown>,
+    private readonly hooks: NoteViewHooks,
+  ) {
+    this.textarea = h('textarea', {
+      class: 'note-text',
+      'data-testid': 'note-text',
+      placeholder: 'Write something…',
+      'aria-label': 'Note text',
+      spellcheck: 'false',
+    })
     this.author = h('span', { class: 'note-author' })
     this.editor = h('span', { class: 'note-editor' })
-    const head = h('header', { class: 'note-head', title: 'Drag to move' },
+    const head = h(
+      'header',
+      { class: 'note-head', title: 'Drag to move' },
       this.author,
-      h('button', { class: 'note-button', title: 'Change colour', 'aria-label': 'Change colour', onclick: () => this.cycleColor() }, h('span', { class: 'swatch' })),
-      h('button', { class: 'note-button', title: 'Delete note', 'aria-label': 'Delete note', 'data-testid': 'note-delete', onclick: () => hooks.remove() }, '×'))
+      h(
+        'button',
+        { class: 'note-button', title: 'Change colour', 'aria-label': 'Change colour', onclick: () => this.cycleColor() },
+        h('span', { class: 'swatch' }),
+      ),
+      h(
+        'button',
+        {
+          class: 'note-button',
+          title: 'Delete note',
+          'aria-label': 'Delete note',
+          'data-testid': 'note-delete',
+          onclick: () => hooks.remove(),
+        },
+        '×',
+      ),
+    )
     this.element = h('article', { class: 'note', 'data-testid': 'note', 'data-id': id }, head, this.textarea, this.editor)
     head.addEventListener('pointerdown', (event) => this.startDrag(event))
     head.addEventListener('pointermove', (event) => this.moveDrag(event))

@@ -61,7 +61,7 @@ export function fieldsOf(note: Y.Map<unknown>): NoteFields {
     x: Math.min(1, Math.max(0, number('x', 0))),
     y: Math.max(0, number('y', 0)),
     z: number('z', 0),
-    color: typeof color === 'string' && color in NOTE_COLORS ? color as NoteColor : 'yellow',
+    color: typeof color === 'string' && color in NOTE_COLORS ? (color as NoteColor) : 'yellow',
     author: typeof author === 'string' ? author : '',
   }
 }

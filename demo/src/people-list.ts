@@ -7,8 +7,12 @@ import { initials } from './identity.js'
 import type { Person, Presence } from './presence.js'
 
 /** Fills `list` with the people of the room; returns a function that re-renders it. */
-export function mountPeopleList(list: HTMLElement, count: HTMLElement, presence: Presence,
-  servingNode: () => string | undefined): () => void {
+export function mountPeopleList(
+  list: HTMLElement,
+  count: HTMLElement,
+  presence: Presence,
+  servingNode: () => string | undefined,
+): () => void {
   let renaming = false
   const render = (): void => {
     if (renaming) return
@@ -20,17 +24,27 @@ export function mountPeopleList(list: HTMLElement, count: HTMLElement, presence:
     renderIfChanged(list, key, () => people.map((person) => item(person, person.user.nodeId === serving)))
   }
 
-  const item = (person: Person, serves: boolean): HTMLElement => h('li', { 'data-testid': 'presence-item', 'data-node': person.user.nodeId },
-    h('span', { class: 'avatar', style: `--user: ${person.user.color}` }, initials(person.user.name)),
-    h('span', { class: 'person' },
-      person.isSelf
-        ? h('button', { class: 'name self', title: 'Rename yourself', onclick: startRename }, person.user.name)
-        : h('span', { class: 'name' }, person.user.name),
-      h('code', { class: 'node-id' }, person.user.nodeId)),
-    h('span', { class: 'badges' },
-      person.isSelf && h('span', { class: 'badge you' }, 'you'),
-      serves && h('span', { class: 'badge serves', title: 'This tab answers the counter service' }, 'serves counter'),
-      !person.isSelf && person.editing !== null && h('span', { class: 'badge editing' }, 'typing…')))
+  const item = (person: Person, serves: boolean): HTMLElement =>
+    h(
+      'li',
+      { 'data-testid': 'presence-item', 'data-node': person.user.nodeId },
+      h('span', { class: 'avatar', style: `--user: ${person.user.color}` }, initials(person.user.name)),
+      h(
+        'span',
+        { class: 'person' },
+        person.isSelf
+          ? h('button', { class: 'name self', title: 'Rename yourself', onclick: startRename }, person.user.name)
+          : h('span', { class: 'name' }, person.user.name),
+        h('code', { class: 'node-id' }, person.user.nodeId),
+      ),
+      h(
+        'span',
+        { class: 'badges' },
+        person.isSelf && h('span', { class: 'badge you' }, 'you'),
+        serves && h('span', { class: 'badge serves', title: 'This tab answers the counter service' }, 'serves counter'),
+        !person.isSelf && person.editing !== null && h('span', { class: 'badge editing' }, 'typing…'),
+      ),
+    )
 
   function startRename(event: MouseEvent): void {
     const button = event.currentTarget as HTMLElement

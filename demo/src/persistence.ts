@@ -14,7 +14,11 @@ export function persistInLocalStorage(doc: Y.Doc, room: string): () => void {
   const stored = localStorage.getItem(key)
   if (stored !== null) {
     try {
-      Y.applyUpdate(doc, Uint8Array.from(atob(stored), (c) => c.charCodeAt(0)), 'storage')
+      Y.applyUpdate(
+        doc,
+        Uint8Array.from(atob(stored), (c) => c.charCodeAt(0)),
+        'storage',
+      )
     } catch {
       localStorage.removeItem(key) // unreadable (another version of the demo): start empty
     }

@@ -39,7 +39,11 @@ export class Presence {
   /** Every user seen, by node: names stay known after a tab left (for logs). */
   private readonly seen = new Map<string, User>()
 
-  constructor(doc: Y.Doc, private readonly identity: Identity, readonly nodeId: string) {
+  constructor(
+    doc: Y.Doc,
+    private readonly identity: Identity,
+    readonly nodeId: string,
+  ) {
     this.awareness = new Awareness(doc)
     const state: PresenceState = { user: { name: identity.name, color: identity.color, nodeId }, pointer: null, editing: null }
     this.awareness.setLocalState(state)

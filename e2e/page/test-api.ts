@@ -122,7 +122,10 @@ export function createTestApi(startNode: typeof StartNode): TestApi {
     changes: () => [...changes],
     nodeEvents: () => [...nodeEvents],
     errors: () => [...errors],
-    links: () => running().links().map(({ node: peer, up, via, rtt }) => ({ node: peer, up, via, rtt })),
+    links: () =>
+      running()
+        .links()
+        .map(({ node: peer, up, via, rtt }) => ({ node: peer, up, via, rtt })),
     stop: async () => node?.stop(),
   }
 }

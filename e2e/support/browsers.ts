@@ -13,8 +13,10 @@ const FIREFOX_PATHS = ['/usr/bin/firefox-esr', '/usr/bin/firefox']
 export function chromiumPath(): string {
   const found = firstExisting([process.env.CHROMIUM_PATH, ...CHROMIUM_PATHS, playwrightChromium()])
   if (found === undefined) {
-    throw new Error(`no Chromium found (looked at $CHROMIUM_PATH, ${CHROMIUM_PATHS.join(', ')} and Playwright's own): ` +
-      'install it with `apt-get install -y chromium` (or `npx playwright install chromium` where downloads work)')
+    throw new Error(
+      `no Chromium found (looked at $CHROMIUM_PATH, ${CHROMIUM_PATHS.join(', ')} and Playwright's own): ` +
+        'install it with `apt-get install -y chromium` (or `npx playwright install chromium` where downloads work)',
+    )
   }
   return found
 }
@@ -23,7 +25,9 @@ export function chromiumPath(): string {
 export function firefoxPath(): string {
   const found = firstExisting([process.env.FIREFOX_PATH, ...FIREFOX_PATHS])
   if (found === undefined) {
-    throw new Error(`no Firefox found (looked at $FIREFOX_PATH, ${FIREFOX_PATHS.join(', ')}): install it with \`apt-get install -y firefox-esr\``)
+    throw new Error(
+      `no Firefox found (looked at $FIREFOX_PATH, ${FIREFOX_PATHS.join(', ')}): install it with \`apt-get install -y firefox-esr\``,
+    )
   }
   return found
 }

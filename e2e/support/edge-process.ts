@@ -14,7 +14,11 @@ export class EdgeProcess implements Peer {
   private nextId = 1
   private readonly exited: Promise<void>
 
-  private constructor(readonly nodeId: string, private readonly child: ChildProcess, ready: () => void) {
+  private constructor(
+    readonly nodeId: string,
+    private readonly child: ChildProcess,
+    ready: () => void,
+  ) {
     child.on('message', (message: EdgeReply) => {
       if ('ready' in message) return ready()
       const waiter = this.pending.get(message.id)
@@ -22,11 +26,13 @@ export class EdgeProcess implements Peer {
       if (message.ok) waiter?.resolve(message.value)
       else waiter?.reject(Object.assign(new Error(message.error.message), { name: message.error.name }))
     })
-    this.exited = new Promise((resolve) => child.on('exit', () => {
-      for (const { reject } of this.pending.values()) reject(new Error(`edge peer ${nodeId} exited`))
-      this.pending.clear()
-      resolve()
-    }))
+    this.exited = new Promise((resolve) =>
+      child.on('exit', () => {
+        for (const { reject } of this.pending.values()) reject(new Error(`edge peer ${nodeId} exited`))
+        this.pending.clear()
+        resolve()
+      }),
+    )
   }
 
   /** Forks the process and waits until it listens (the node itself starts with `run('start', ...)`). */
@@ -54,7 +60,9 @@ export class EdgeProcess implements Peer {
       let timer: ReturnType<typeof setTimeout> | undefined
       await Promise.race([
         this.run('stop').catch(() => undefined),
-        new Promise((resolve) => { timer = setTimeout(resolve, 5000) }),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 5000)
+        }),
       ])
       clearTimeout(timer)
       this.child.kill('SIGKILL')

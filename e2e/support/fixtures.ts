@@ -38,17 +38,23 @@ interface TestFixtures {
 
 /** Playwright's `test` with the e2e fixtures. */
 export const test = base.extend<TestFixtures, WorkerFixtures>({
-  signalingUrl: [async ({}, use) => {
-    const server = await startSignalingServer({ port: 0 })
-    await use(server.url)
-    await server.close()
-  }, { scope: 'worker' }],
+  signalingUrl: [
+    async ({}, use) => {
+      const server = await startSignalingServer({ port: 0 })
+      await use(server.url)
+      await server.close()
+    },
+    { scope: 'worker' },
+  ],
 
-  pageUrl: [async ({}, use) => {
-    const server = await startStaticServer({ '/': PAGE_DIR })
-    await use(`${server.url}/`)
-    await server.close()
-  }, { scope: 'worker' }],
+  pageUrl: [
+    async ({}, use) => {
+      const server = await startStaticServer({ '/': PAGE_DIR })
+      await use(`${server.url}/`)
+      await server.close()
+    },
+    { scope: 'worker' },
+  ],
 
   room: async ({}, use, testInfo) => {
     await use(`e2e-${testInfo.testId}-${testInfo.retry}`)

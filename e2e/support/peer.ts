@@ -52,9 +52,13 @@ export function workerPeer(page: Page, nodeId: string, runtime = 'worker'): Peer
   return {
     runtime,
     nodeId,
-    run: async (method, ...args) => page.evaluate(([id, m, a]) => {
-      const control = (window as unknown as { dnWorkers: { run(id: string, m: string, a: unknown[]): Promise<unknown> } }).dnWorkers
-      return control.run(id, m, a)
-    }, [nodeId, method, args] as [string, string, unknown[]]) as never,
+    run: async (method, ...args) =>
+      page.evaluate(
+        ([id, m, a]) => {
+          const control = (window as unknown as { dnWorkers: { run(id: string, m: string, a: unknown[]): Promise<unknown> } }).dnWorkers
+          return control.run(id, m, a)
+        },
+        [nodeId, method, args] as [string, string, unknown[]],
+      ) as never,
   }
 }

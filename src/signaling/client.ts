@@ -70,15 +70,20 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
       this.key.catch((error: unknown) => this.report(new DistribunatorError('could not derive the room key', { cause: error })))
     }
     this.connections = [...new Set(options.urls)].map((url) => {
-      const connection: ServerConnection = new ServerConnection(url, timing, {
-        opened: () => {
-          if (!this.closed) this.emit('connect', [url])
+      const connection: ServerConnection = new ServerConnection(
+        url,
+        timing,
+        {
+          opened: () => {
+            if (!this.closed) this.emit('connect', [url])
+          },
+          closed: () => {
+            if (!this.closed) this.emit('disconnect', [url])
+          },
+          received: (frame) => this.received(connection, frame),
         },
-        closed: () => {
-          if (!this.closed) this.emit('disconnect', [url])
-        },
-        received: (frame) => this.received(connection, frame),
-      }, log)
+        log,
+      )
       return connection
     })
   }
@@ -140,7 +145,8 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
     const key = this.key
     if (key === undefined) {
       if (isRecord(data)) this.emit('message', [data, url])
-      else this.report(new ProtocolError(typeof data === 'string' ? 'sealed payload, but no room password' : 'payload is not an object', url))
+      else
+        this.report(new ProtocolError(typeof data === 'string' ? 'sealed payload, but no room password' : 'payload is not an object', url))
       return
     }
     if (typeof data !== 'string') {
@@ -148,7 +154,10 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
       return
     }
     const previous = this.inbox.get(connection) ?? Promise.resolve()
-    this.inbox.set(connection, previous.then(() => this.open(data, key, url)))
+    this.inbox.set(
+      connection,
+      previous.then(() => this.open(data, key, url)),
+    )
   }
 
   /** Decrypts one sealed payload and delivers it; never rejects (it sits in a queue). */

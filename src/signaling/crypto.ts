@@ -28,15 +28,17 @@ export class DecryptionError extends ProtocolError {
 /** Derives the AES-GCM key of a room from its password (slow on purpose: tens of ms). Throws at once without WebCrypto. */
 export function deriveKey(password: string, room: string): Promise<CryptoKey> {
   const subtle = webCrypto()
-  return subtle.importKey('raw', utf8.encode(password), 'PBKDF2', false, ['deriveKey']).then((material) =>
-    subtle.deriveKey(
-      { name: 'PBKDF2', salt: utf8.encode(room), iterations: PBKDF2_ITERATIONS, hash: 'SHA-256' },
-      material,
-      { name: 'AES-GCM', length: 256 },
-      false,
-      ['encrypt', 'decrypt'],
-    ),
-  )
+  return subtle
+    .importKey('raw', utf8.encode(password), 'PBKDF2', false, ['deriveKey'])
+    .then((material) =>
+      subtle.deriveKey(
+        { name: 'PBKDF2', salt: utf8.encode(room), iterations: PBKDF2_ITERATIONS, hash: 'SHA-256' },
+        material,
+        { name: 'AES-GCM', length: 256 },
+        false,
+        ['encrypt', 'decrypt'],
+      ),
+    )
 }
 
 /**

@@ -21,9 +21,7 @@ export type ClientMessage =
   | { readonly type: 'ping' }
 
 /** A frame a server sends that this client understands. */
-export type ServerMessage =
-  | { readonly type: 'publish'; readonly topic: string; readonly data: unknown }
-  | { readonly type: 'pong' }
+export type ServerMessage = { readonly type: 'publish'; readonly topic: string; readonly data: unknown } | { readonly type: 'pong' }
 
 /** Serialises a client frame. */
 export function encodeMessage(message: ClientMessage): string {

@@ -177,8 +177,14 @@ function parse(data: unknown): Message | undefined {
   const m = data as Partial<Record<string, unknown>> | null
   if (typeof m !== 'object' || m === null) return undefined
   const from = m.from as Partial<EndpointId> | null
-  if (typeof from !== 'object' || from === null || typeof from.nodeId !== 'string' || from.nodeId === '' ||
-    typeof from.incarnation !== 'number' || !Number.isSafeInteger(from.incarnation)) {
+  if (
+    typeof from !== 'object' ||
+    from === null ||
+    typeof from.nodeId !== 'string' ||
+    from.nodeId === '' ||
+    typeof from.incarnation !== 'number' ||
+    !Number.isSafeInteger(from.incarnation)
+  ) {
     log('dropped a message without a valid sender')
     return undefined
   }

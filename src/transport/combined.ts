@@ -13,16 +13,18 @@ export function combineTransports(transports: readonly Transport[]): Transport {
       const sessions: TransportSession[] = []
       for (const transport of transports) {
         const own = sessions.length
-        sessions.push(transport.open(self, {
-          ...handlers,
-          linkClosed(link, reason) {
-            handlers.linkClosed(link, reason)
-            // The pair may still reach each other another way (a tab's WebRTC link broke,
-            // its BroadcastChannel is fine): the other transports try it.
-            if (FINAL_REASONS.has(reason)) return
-            sessions.forEach((session, index) => index !== own && session.connect(link.remoteNodeId))
-          },
-        }))
+        sessions.push(
+          transport.open(self, {
+            ...handlers,
+            linkClosed(link, reason) {
+              handlers.linkClosed(link, reason)
+              // The pair may still reach each other another way (a tab's WebRTC link broke,
+              // its BroadcastChannel is fine): the other transports try it.
+              if (FINAL_REASONS.has(reason)) return
+              sessions.forEach((session, index) => index !== own && session.connect(link.remoteNodeId))
+            },
+          }),
+        )
       }
       return {
         connect: (nodeId) => sessions.forEach((session) => session.connect(nodeId)),

@@ -77,7 +77,7 @@ export function portFor(worker: Worker | SharedWorker | MessagePort): MessagePor
  * started while the script loads, before any `await`: a 'connect' that came earlier is gone.
  */
 export function acceptPorts(scope: WorkerScope, transport: MessagePortTransport): () => void {
-  if (typeof scope?.addEventListener !== 'function') throw new ArgumentError('parent must be a worker\'s global scope (self)')
+  if (typeof scope?.addEventListener !== 'function') throw new ArgumentError("parent must be a worker's global scope (self)")
   const pagePorts = new Set<MessagePort>()
   const onMessage = (event: MessageEvent): void => {
     if (isPortHandover(event.data)) transport.add(event.data.port, false)

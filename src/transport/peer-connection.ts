@@ -23,16 +23,19 @@ export function loadPeerConnectionClass(): Promise<PeerConnectionClass> {
   const ready = peerConnectionClass()
   if (ready !== undefined) return Promise.resolve(ready)
   if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') {
-    return Promise.reject(new ArgumentError(
-      'this runtime has no WebRTC (RTCPeerConnection); in a Web Worker, join through the page (node.attachWorker)',
-    ))
-  }
-  loading ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_WEBRTC) as Promise<{ RTCPeerConnection: PeerConnectionClass }>)
-    .then(
-      (module) => (polyfill = module.RTCPeerConnection),
-      (error: Error) => {
-        throw new DistribunatorError(`WebRTC for Node could not load (${NODE_WEBRTC}: is node-datachannel installed?): ${error.message}`, { cause: error })
-      },
+    return Promise.reject(
+      new ArgumentError('this runtime has no WebRTC (RTCPeerConnection); in a Web Worker, join through the page (node.attachWorker)'),
     )
+  }
+  loading ??= (
+    import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_WEBRTC) as Promise<{ RTCPeerConnection: PeerConnectionClass }>
+  ).then(
+    (module) => (polyfill = module.RTCPeerConnection),
+    (error: Error) => {
+      throw new DistribunatorError(`WebRTC for Node could not load (${NODE_WEBRTC}: is node-datachannel installed?): ${error.message}`, {
+        cause: error,
+      })
+    },
+  )
   return loading
 }

@@ -337,7 +337,9 @@ export class WebrtcLink implements Link {
     const closeConnection = (): void => {
       try {
         pc.close()
-      } catch { /* already closed */ }
+      } catch {
+        /* already closed */
+      }
     }
     if (channel === undefined || channel.readyState !== 'open') {
       if (channel !== undefined) channel.onopen = channel.onclose = channel.onerror = channel.onmessage = channel.onbufferedamountlow = null
@@ -378,10 +380,16 @@ export function parseSignal(value: unknown): WebrtcSignal | undefined {
       return typeof v.sdp === 'string' && v.sdp.length > 0 && v.sdp.length <= MAX_SDP_LENGTH ? { type: v.type, sdp: v.sdp } : undefined
     case 'candidate': {
       const c = v.candidate as Record<string, unknown> | null
-      if (typeof c !== 'object' || c === null || typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE_LENGTH) return undefined
-      const sdpMid = c.sdpMid === undefined || c.sdpMid === null ? null : typeof c.sdpMid === 'string' && c.sdpMid.length <= 32 ? c.sdpMid : undefined
-      const index = c.sdpMLineIndex === undefined || c.sdpMLineIndex === null ? null
-        : Number.isInteger(c.sdpMLineIndex) && (c.sdpMLineIndex as number) >= 0 && (c.sdpMLineIndex as number) < 16 ? c.sdpMLineIndex as number : undefined
+      if (typeof c !== 'object' || c === null || typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE_LENGTH)
+        return undefined
+      const sdpMid =
+        c.sdpMid === undefined || c.sdpMid === null ? null : typeof c.sdpMid === 'string' && c.sdpMid.length <= 32 ? c.sdpMid : undefined
+      const index =
+        c.sdpMLineIndex === undefined || c.sdpMLineIndex === null
+          ? null
+          : Number.isInteger(c.sdpMLineIndex) && (c.sdpMLineIndex as number) >= 0 && (c.sdpMLineIndex as number) < 16
+            ? (c.sdpMLineIndex as number)
+            : undefined
       if (sdpMid === undefined || index === undefined || (sdpMid === null && index === null)) return undefined
       return { type: 'candidate', candidate: { candidate: c.candidate, sdpMid, sdpMLineIndex: index } }
     }

@@ -232,37 +232,42 @@ class WebrtcSession implements TransportSession {
 
   private newLink(peer: EndpointId, initiator: boolean, attempt: number): WebrtcLink {
     const id = key(peer)
-    const link = new WebrtcLink(peer.nodeId, attempt, {
-      initiator,
-      peerConnection: this.peerConnection!,
-      iceServers: this.options.iceServers ?? [],
-      iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
-      maxFrameBytes: this.options.maxFrameBytes ?? 8 * 1024 * 1024,
-      chunkBytes: this.options.chunkBytes ?? 256 * 1024,
-      connectTimeout: this.options.connectTimeout ?? 10_000,
-    }, {
-      signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }),
-      opened: (opened) => {
-        this.failures.delete(id)
-        // The other transport won the race while we negotiated: one link per pair is enough.
-        if (this.linkedElsewhere(peer)) {
-          this.links.delete(id)
-          opened.discard()
-        } else {
-          this.handlers.linkOpened(opened)
-        }
+    const link = new WebrtcLink(
+      peer.nodeId,
+      attempt,
+      {
+        initiator,
+        peerConnection: this.peerConnection!,
+        iceServers: this.options.iceServers ?? [],
+        iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
+        maxFrameBytes: this.options.maxFrameBytes ?? 8 * 1024 * 1024,
+        chunkBytes: this.options.chunkBytes ?? 256 * 1024,
+        connectTimeout: this.options.connectTimeout ?? 10_000,
       },
-      frame: (from, frame) => this.handlers.frameReceived(from, frame),
-      active: (from) => this.handlers.linkActive?.(from),
-      closed: (ended, reason, wasOpen) => {
-        if (this.links.get(id) === ended) this.links.delete(id)
-        if (wasOpen) this.handlers.linkClosed(ended, reason)
-        if (this.closed || FINAL_REASONS.has(reason)) return
-        if (initiator && !wasOpen && this.redial(peer)) return
-        // The peer may still be alive (a network blip): say hello again so it can call back.
-        this.scheduleReannounce()
+      {
+        signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }),
+        opened: (opened) => {
+          this.failures.delete(id)
+          // The other transport won the race while we negotiated: one link per pair is enough.
+          if (this.linkedElsewhere(peer)) {
+            this.links.delete(id)
+            opened.discard()
+          } else {
+            this.handlers.linkOpened(opened)
+          }
+        },
+        frame: (from, frame) => this.handlers.frameReceived(from, frame),
+        active: (from) => this.handlers.linkActive?.(from),
+        closed: (ended, reason, wasOpen) => {
+          if (this.links.get(id) === ended) this.links.delete(id)
+          if (wasOpen) this.handlers.linkClosed(ended, reason)
+          if (this.closed || FINAL_REASONS.has(reason)) return
+          if (initiator && !wasOpen && this.redial(peer)) return
+          // The peer may still be alive (a network blip): say hello again so it can call back.
+          this.scheduleReannounce()
+        },
       },
-    })
+    )
     this.links.set(id, link)
     return link
   }
@@ -304,8 +309,12 @@ function key(peer: EndpointId): string {
 /** A well-formed `{nodeId, incarnation}` from a payload, else undefined. */
 function endpoint(value: unknown): EndpointId | undefined {
   const v = value as Partial<EndpointId> | null
-  return typeof v === 'object' && v !== null && typeof v.nodeId === 'string' && v.nodeId !== '' &&
-    typeof v.incarnation === 'number' && Number.isSafeInteger(v.incarnation)
+  return typeof v === 'object' &&
+    v !== null &&
+    typeof v.nodeId === 'string' &&
+    v.nodeId !== '' &&
+    typeof v.incarnation === 'number' &&
+    Number.isSafeInteger(v.incarnation)
     ? { nodeId: v.nodeId, incarnation: v.incarnation }
     : undefined
 }
