@@ -43,4 +43,14 @@ export type { MemoryNetwork, MemoryNetworkOptions } from './transport/memory.js'
 export type { WebrtcTransportOptions } from './transport/webrtc.js'
 export type { BroadcastChannelTransportOptions } from './transport/broadcast-channel.js'
 export type { WorkerScope } from './transport/message-port.js'
-export type { Transport, TransportSession, TransportHandlers, Link, LocalEndpoint } from './transport/transport.js'
+export type {
+  Transport,
+  TransportSession,
+  TransportHooks,
+  Link,
+  LocalEndpoint,
+  Route,
+  RouteKind,
+  CloseReason,
+  FinalCloseReason,
+} from './transport/transport.js'

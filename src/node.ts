@@ -39,7 +39,7 @@ import { LocalProcess, executingPid, exitReasonForWire, toWireError, type Behavi
 import { Registry, type WatchListener } from './registry.js'
 import { Requests } from './requests.js'
 import { RpcModules, rpcExitError, type RpcCallback, type RpcModule } from './rpc.js'
-import type { Transport, TransportSession } from './transport/transport.js'
+import { describeRoute, type CloseReason, type Transport, type TransportSession } from './transport/transport.js'
 import { Gateway } from './gateway.js'
 import { broadcastChannelTransport } from './transport/broadcast-channel.js'
 import { MessagePortTransport, acceptPorts, portFor, type WorkerScope } from './transport/message-port.js'
@@ -277,7 +277,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       },
       options.manager,
     )
-    this.session = transport.open(self, this.peers.handlers)
+    this.session = transport.open(self, this.peers.transportHooks)
     this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)
     globalThis.addEventListener?.('pagehide', this.onPageHide)
   }
@@ -299,7 +299,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       incarnation: peer.incarnation,
       up: peer.up,
       rtt: peer.rtt,
-      via: peer.link.via ?? 'custom',
+      via: describeRoute(peer.link.route),
     }))
   }
 
@@ -556,11 +556,11 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** How many tunnels deep a peer is reached: 0 directly, 1 through a gateway reached directly... */
   private tunnelDepth(peer: Peer): number {
     let depth = 0
-    for (let link = peer.link; link.via?.startsWith('relay:') === true && depth <= MAX_TUNNEL_DEPTH;) {
+    for (let route = peer.link.route; route.kind === 'tunnel' && depth <= MAX_TUNNEL_DEPTH;) {
       depth++
-      const gateway = this.peers.get(link.via.slice('relay:'.length))
+      const gateway = this.peers.get(route.gateway)
       if (gateway === undefined) break
-      link = gateway.link
+      route = gateway.link.route
     }
     return depth
   }
@@ -670,7 +670,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     this.emit('nodeup', [{ node: peer.nodeId }])
   }
 
-  private peerDown(peer: Peer, reason: string): void {
+  private peerDown(peer: Peer, reason: CloseReason): void {
     this.docs.removePeer(peer)
     this.names.markDown(peer.nodeId)
     this.scheduleCollect(this.gracePeriod)

@@ -22,7 +22,15 @@ import * as encoding from 'lib0/encoding'
 import * as sync from 'y-protocols/sync'
 import { DistribunatorError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
-import type { Link, LocalEndpoint, TransportHandlers } from './transport/transport.js'
+import {
+  describeRoute,
+  type CloseReason,
+  type Link,
+  type LocalEndpoint,
+  type Route,
+  type RouteKind,
+  type TransportHooks,
+} from './transport/transport.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type HelloFrame } from './wire.js'
 
 /** An identified peer: a node incarnation at the other end of a link. */
@@ -59,7 +67,7 @@ export interface PeerHooks {
   /** A well-formed frame from an identified peer; may throw to report it as bad. */
   frame(peer: Peer, frame: Frame): void
   /** The current peer of a node id is gone. */
-  down(peer: Peer, reason: string): void
+  down(peer: Peer, reason: CloseReason): void
   /** The peer was replaced by a newer incarnation of its node. */
   replaced(peer: Peer): void
   /** The peer's frames now go out on another link (`peer.link`). */
@@ -103,7 +111,7 @@ export class Peers {
   /** Set by `sayGoodbye`: links that open now are closed at once. */
   private leaving = false
   /** The callbacks to give the transport. */
-  readonly handlers: TransportHandlers
+  readonly transportHooks: TransportHooks
 
   constructor(
     private readonly self: LocalEndpoint,
@@ -111,7 +119,7 @@ export class Peers {
     private readonly heartbeat: Heartbeat,
     private readonly hooks: PeerHooks,
   ) {
-    this.handlers = {
+    this.transportHooks = {
       linkOpened: (link) => this.opened(link),
       frameReceived: (link, bytes) => this.received(link, bytes),
       linkClosed: (link, reason) => this.closed(link, reason),
@@ -173,7 +181,7 @@ export class Peers {
   }
 
   /** Closes every link to a peer (the spare ones first, so none takes over): it goes down. */
-  hangUp(peer: Peer, reason: string): void {
+  hangUp(peer: Peer, reason: CloseReason): void {
     for (const [link, owner] of [...this.byLink]) if (owner === peer && link !== peer.link) link.close(reason)
     peer.link.close(reason)
   }
@@ -215,7 +223,7 @@ export class Peers {
       else if (peer !== null && frame.type === FrameType.Pong) peer.rtt = Math.max(0, performance.now() - frame.time)
       else if (peer !== null) this.hooks.frame(peer, frame)
       else if (frame.type === FrameType.Hello) this.hello(link, frame)
-      else throw new ProtocolError(`frame type ${frame.type} before Hello (over ${link.via ?? 'a link'})`)
+      else throw new ProtocolError(`frame type ${frame.type} before Hello (over ${describeRoute(link.route)})`)
     } catch (error) {
       this.hooks.error(
         error instanceof ProtocolError && error.peer === undefined
@@ -227,7 +235,7 @@ export class Peers {
     }
   }
 
-  private closed(link: Link, reason: string): void {
+  private closed(link: Link, reason: CloseReason): void {
     const peer = this.byLink.get(link)
     this.byLink.delete(link)
     this.lastHeard.delete(link)
@@ -242,7 +250,7 @@ export class Peers {
       .map(([l]) => l)
       .sort(preferred)[0]
     if (spare !== undefined) {
-      log('%s: %s continues over %s', this.self.nodeId, peer.nodeId, spare.via)
+      log('%s: %s continues over %s', this.self.nodeId, peer.nodeId, describeRoute(spare.route))
       peer.link = spare
       this.hooks.switched(peer)
       return
@@ -317,7 +325,13 @@ export class Peers {
           existing.link = link
           this.hooks.switched(existing)
         }
-        log('%s: a second link to %s (%s); sending over %s', this.self.nodeId, hello.nodeId, link.via, existing.link.via)
+        log(
+          '%s: a second link to %s (%s); sending over %s',
+          this.self.nodeId,
+          hello.nodeId,
+          describeRoute(link.route),
+          describeRoute(existing.link.route),
+        )
         return
       }
       this.byNode.delete(existing.nodeId)
@@ -334,18 +348,23 @@ export class Peers {
 }
 
 function isTunnel(link: Link): boolean {
-  return link.via?.startsWith('relay:') === true
+  return link.route.kind === 'tunnel'
 }
 
-/** Which links are best to send on, best first: direct ones by kind, then tunnels. */
-const RANK: Record<string, number> = { 'message-port': 0, 'broadcast-channel': 1 }
+/** Which links are best to send on, best first: a worker's port, then tabs' channel, then the network, then tunnels. */
+const RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel': 1, direct: 2, tunnel: 3 }
 
 /**
  * Orders two links to one peer, the better first. Both ends of a pair compute the same
- * order (a tunnel is `relay:<gateway>` at both ends), so they settle on the same link.
+ * order (both see the same route: the same transport, the same gateway), so they settle
+ * on the same link.
  */
 function preferred(a: Link, b: Link): number {
-  const rank = (link: Link): number => (isTunnel(link) ? 3 : (RANK[link.via ?? ''] ?? 2))
-  const [x, y] = [a.via ?? '', b.via ?? '']
-  return rank(a) - rank(b) || (x < y ? -1 : x > y ? 1 : 0)
+  const [x, y] = [tieBreak(a.route), tieBreak(b.route)]
+  return RANK[a.route.kind] - RANK[b.route.kind] || (x < y ? -1 : x > y ? 1 : 0)
+}
+
+/** What orders two links of the same kind: their transport, or their gateway. */
+function tieBreak(route: Route): string {
+  return route.kind === 'direct' ? route.transport : route.kind === 'tunnel' ? route.gateway : ''
 }

@@ -36,10 +36,11 @@ function tableWithLink(heartbeat: { interval: number; timeout: number }) {
   const sent: number[] = []
   const link: Link = {
     remoteNodeId: 'b',
+    route: { kind: 'direct', transport: 'test' },
     send: (bytes) => void sent.push(decodeFrame(bytes, 1 << 20).type),
     close: (reason = 'closed') => {
       closed.push(reason)
-      peers.handlers.linkClosed(link, reason)
+      peers.transportHooks.linkClosed(link, reason)
     },
   }
   const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
@@ -51,8 +52,8 @@ function tableWithLink(heartbeat: { interval: number; timeout: number }) {
     superseded: () => undefined,
     error: () => undefined,
   })
-  peers.handlers.linkOpened(link)
-  peers.handlers.frameReceived(
+  peers.transportHooks.linkOpened(link)
+  peers.transportHooks.frameReceived(
     link,
     encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }),
   )
@@ -152,7 +153,7 @@ describe('heartbeats', () => {
         round!()
         expect(pings(), `second ${second}`).toBe(before + 1)
         // The peer, throttled alike, answers the Ping when it runs.
-        peers.handlers.frameReceived(link, encodeFrame({ type: FrameType.Pong, time: 0 }))
+        peers.transportHooks.frameReceived(link, encodeFrame({ type: FrameType.Pong, time: 0 }))
       }
       expect(closed).toEqual([])
     } finally {
@@ -202,7 +203,7 @@ describe('long frames', () => {
       // One long frame: pieces for 2 s, no whole frame (so no Pong) in between.
       for (let t = 0; t < 2000; t += 50) {
         vi.advanceTimersByTime(50)
-        peers.handlers.linkActive?.(link)
+        peers.transportHooks.linkActive?.(link)
       }
       expect(closed).toEqual([])
       // Then real silence: closed after the timeout (checked once per interval).

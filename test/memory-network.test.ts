@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ArgumentError } from '../src/errors.js'
 import { createMemoryNetwork } from '../src/transport/memory.js'
 import type { MemoryNetwork, MemoryNetworkOptions } from '../src/transport/memory.js'
-import type { Link, TransportHandlers, TransportSession } from '../src/transport/transport.js'
+import type { Link, TransportHooks, TransportSession } from '../src/transport/transport.js'
 
 type Event = { type: 'open'; peer: string } | { type: 'frame'; peer: string; n: number } | { type: 'close'; peer: string; reason: string }
 
@@ -22,7 +22,7 @@ interface Recorder {
 
 const recorders: Recorder[] = []
 
-function open(net: MemoryNetwork, id: string, incarnation = 1, extra: Partial<TransportHandlers> = {}, room = 'test'): Recorder {
+function open(net: MemoryNetwork, id: string, incarnation = 1, extra: Partial<TransportHooks> = {}, room = 'test'): Recorder {
   const events: Event[] = []
   const links = new Map<string, Link>()
   const frames = new Map<string, number[]>()
@@ -32,7 +32,7 @@ function open(net: MemoryNetwork, id: string, incarnation = 1, extra: Partial<Tr
   const check = (rule: boolean, what: string) => {
     if (!rule) violations.push(`${id}: ${what}`)
   }
-  const handlers: TransportHandlers = {
+  const handlers: TransportHooks = {
     linkOpened(link) {
       check(!closed, 'linkOpened after session.close()')
       check(!state.has(link), 'linkOpened twice')

@@ -16,7 +16,16 @@
  * Delivery is a structured clone per listener: fine for a few tabs, not a bulk pipe.
  */
 import { logger } from '../log.js'
-import { FINAL_REASONS, type Link, type LocalEndpoint, type Transport, type TransportHandlers, type TransportSession } from './transport.js'
+import {
+  isFinal,
+  type CloseReason,
+  type Link,
+  type LocalEndpoint,
+  type Route,
+  type Transport,
+  type TransportHooks,
+  type TransportSession,
+} from './transport.js'
 
 /** Options of the BroadcastChannel transport. */
 export interface BroadcastChannelTransportOptions {
@@ -36,17 +45,19 @@ type Message =
 
 const log = logger('broadcast-channel')
 
+const CHANNEL_ROUTE: Route = Object.freeze({ kind: 'broadcast-channel' })
+
 /** How long after losing a link to announce again (the peer may still be there). */
 const REANNOUNCE_DELAY = 1000
 
 /** A Transport over a BroadcastChannel; `startNode` adds one in browsers (`broadcastChannel`). */
 export function broadcastChannelTransport(options: BroadcastChannelTransportOptions = {}): Transport {
-  return { open: (self, handlers) => new BroadcastChannelSession(self, handlers, options) }
+  return { open: (self, hooks) => new BroadcastChannelSession(self, hooks, options) }
 }
 
 /** One side of a link between two listeners of the channel. */
 class ChannelLink implements Link {
-  readonly via = 'broadcast-channel'
+  readonly route: Route = CHANNEL_ROUTE
   open = true
 
   constructor(
@@ -59,7 +70,7 @@ class ChannelLink implements Link {
     if (this.open) this.session.post({ type: 'frame', to: this.remoteKey, data: frame })
   }
 
-  close(reason = 'closed'): void {
+  close(reason: CloseReason = 'closed'): void {
     if (this.open) this.session.closeLink(this, reason, true)
   }
 }
@@ -73,7 +84,7 @@ class BroadcastChannelSession implements TransportSession {
 
   constructor(
     private readonly self: LocalEndpoint,
-    private readonly handlers: TransportHandlers,
+    private readonly hooks: TransportHooks,
     options: BroadcastChannelTransportOptions,
   ) {
     this.selfKey = key(self)
@@ -108,13 +119,13 @@ class BroadcastChannelSession implements TransportSession {
   }
 
   /** Ends a link: tells the peer (unless it told us) and reports it. */
-  closeLink(link: ChannelLink, reason: string, tellPeer: boolean): void {
+  closeLink(link: ChannelLink, reason: CloseReason, tellPeer: boolean): void {
     link.open = false
     this.links.delete(link.remoteKey)
     if (tellPeer) this.post({ type: 'bye', to: link.remoteKey })
-    this.handlers.linkClosed(link, reason)
+    this.hooks.linkClosed(link, reason)
     // The peer may still be there (its heartbeat was late): offer to link again.
-    if (!this.closed && !FINAL_REASONS.has(reason)) this.scheduleReannounce()
+    if (!this.closed && !isFinal(reason)) this.scheduleReannounce()
   }
 
   private announce(to?: string): void {
@@ -129,12 +140,12 @@ class BroadcastChannelSession implements TransportSession {
     const from = key(message.from)
     if (message.type === 'announce') {
       if (message.to !== undefined && message.to !== this.selfKey && message.to !== this.self.nodeId) return
-      if (this.links.has(from) || this.handlers.linkedTo?.(message.from.nodeId, message.from.incarnation) === true) return
+      if (this.links.has(from) || this.hooks.linkedTo?.(message.from.nodeId, message.from.incarnation) === true) return
       const link = new ChannelLink(message.from.nodeId, from, this)
       this.links.set(from, link)
       // Before linkOpened: our Hello must not reach the peer before it has a link for us.
       if (message.to === undefined || message.to === this.self.nodeId) this.post({ type: 'announce', to: from })
-      this.handlers.linkOpened(link)
+      this.hooks.linkOpened(link)
       return
     }
     if (message.to !== this.selfKey) return
@@ -144,7 +155,7 @@ class BroadcastChannelSession implements TransportSession {
       if (message.type === 'frame') this.post({ type: 'bye', to: from })
       return
     }
-    if (message.type === 'frame') this.handlers.frameReceived(link, message.data)
+    if (message.type === 'frame') this.hooks.frameReceived(link, message.data)
     else this.closeLink(link, 'closed', false)
   }
 

@@ -3,24 +3,24 @@
  * everyone else over WebRTC. Each transport asks `linkedTo` before linking, so a pair
  * usually gets one link; when two form at once, peers.ts picks the one both ends use.
  */
-import { FINAL_REASONS, type Transport, type TransportSession } from './transport.js'
+import { isFinal, type Transport, type TransportSession } from './transport.js'
 
 /** One Transport made of several; links from all of them reach the same node. */
 export function combineTransports(transports: readonly Transport[]): Transport {
   if (transports.length === 1) return transports[0] as Transport
   return {
-    open(self, handlers) {
+    open(self, hooks) {
       const sessions: TransportSession[] = []
       for (const transport of transports) {
         const own = sessions.length
         sessions.push(
           transport.open(self, {
-            ...handlers,
+            ...hooks,
             linkClosed(link, reason) {
-              handlers.linkClosed(link, reason)
+              hooks.linkClosed(link, reason)
               // The pair may still reach each other another way (a tab's WebRTC link broke,
               // its BroadcastChannel is fine): the other transports try it.
-              if (FINAL_REASONS.has(reason)) return
+              if (isFinal(reason)) return
               sessions.forEach((session, index) => index !== own && session.connect(link.remoteNodeId))
             },
           }),

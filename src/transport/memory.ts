@@ -27,9 +27,11 @@
  */
 import { ArgumentError } from '../errors.js'
 import { logger } from '../log.js'
-import type { Link, LocalEndpoint, Transport, TransportHandlers } from './transport.js'
+import type { CloseReason, Link, LocalEndpoint, Route, Transport, TransportHooks } from './transport.js'
 
 const log = logger('memory')
+
+const MEMORY_ROUTE: Route = Object.freeze({ kind: 'direct', transport: 'memory' })
 
 /** How the in-memory network delays frames and forms links. */
 export interface MemoryNetworkOptions {
@@ -66,17 +68,17 @@ type Timer = ReturnType<typeof setTimeout>
 /** One `open()`: a node incarnation and its links. */
 interface Endpoint {
   readonly self: LocalEndpoint
-  readonly handlers: TransportHandlers
+  readonly hooks: TransportHooks
   state: 'live' | 'killed' | 'closed'
   /** This endpoint's side of each of its links, by the endpoint at the other end. */
   readonly links: Map<Endpoint, Side>
-  /** Dials are batched into one timer so open/connect never call handlers re-entrantly. */
+  /** Dials are batched into one timer so open/connect never call hooks re-entrantly. */
   dialTimer: Timer | undefined
   dialAll: boolean
   readonly dialIds: Set<string>
 }
 
-/** One endpoint's side of a link: the Link its handlers see and the pipe flowing into it. */
+/** One endpoint's side of a link: the Link its hooks see and the pipe flowing into it. */
 class Side {
   peer!: Side
   open = true
@@ -91,14 +93,14 @@ class Side {
     readonly owner: Endpoint,
     remoteNodeId: string,
     send: (from: Side, frame: Uint8Array) => void,
-    close: (side: Side, reason: string) => void,
+    close: (side: Side, reason: CloseReason) => void,
   ) {
-    // A plain frozen object, so handlers see nothing of the pipe's internals.
+    // A plain frozen object, so hooks see nothing of the pipe's internals.
     this.link = Object.freeze({
       remoteNodeId,
-      via: 'memory',
+      route: MEMORY_ROUTE,
       send: (frame: Uint8Array) => send(this, frame),
-      close: (reason = 'closed') => close(this, reason),
+      close: (reason: CloseReason = 'closed') => close(this, reason),
     })
   }
 }
@@ -144,7 +146,7 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
         if (!next || (!first && next.due > performance.now())) break
         side.inbox.shift()
         first = false
-        side.owner.handlers.frameReceived(side.link, next.frame)
+        side.owner.hooks.frameReceived(side.link, next.frame)
       }
     } finally {
       // A throwing handler is a bug to surface, but must not stall the pipe.
@@ -152,7 +154,7 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
     }
   }
 
-  function closeLink(side: Side, reason: string): void {
+  function closeLink(side: Side, reason: CloseReason): void {
     if (!side.open) return
     const peer = side.peer
     for (const s of [side, peer]) {
@@ -165,9 +167,9 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
     peer.owner.links.delete(side.owner)
     log('link %s-%s closed: %s', side.owner.self.nodeId, peer.owner.self.nodeId, reason)
     try {
-      if (side.reported) side.owner.handlers.linkClosed(side.link, reason)
+      if (side.reported) side.owner.hooks.linkClosed(side.link, reason)
     } finally {
-      if (peer.reported) peer.owner.handlers.linkClosed(peer.link, reason)
+      if (peer.reported) peer.owner.hooks.linkClosed(peer.link, reason)
     }
   }
 
@@ -186,7 +188,7 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
     const report = (s: Side) => {
       if (!s.open) return
       s.reported = true
-      s.owner.handlers.linkOpened(s.link)
+      s.owner.hooks.linkOpened(s.link)
     }
     try {
       report(sa)
@@ -213,7 +215,7 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
   }
 
   /** Takes an endpoint out of the network for good (session closed or node killed). */
-  function retire(ep: Endpoint, state: 'killed' | 'closed', reason: string): void {
+  function retire(ep: Endpoint, state: 'killed' | 'closed', reason: CloseReason): void {
     if (ep.state !== 'live') {
       ep.state = 'closed' // closing a killed endpoint: its links are already gone
       return
@@ -226,13 +228,13 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
   }
 
   const transport: Transport = {
-    open(self, handlers) {
+    open(self, hooks) {
       if (typeof self.nodeId !== 'string' || self.nodeId === '') {
         throw new ArgumentError('memory network: nodeId must be a non-empty string')
       }
       const ep: Endpoint = {
         self,
-        handlers,
+        hooks,
         state: 'live',
         links: new Map(),
         dialTimer: undefined,

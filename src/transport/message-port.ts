@@ -14,7 +14,7 @@
  */
 import { ArgumentError } from '../errors.js'
 import { logger } from '../log.js'
-import type { Link, LocalEndpoint, Transport, TransportHandlers, TransportSession } from './transport.js'
+import type { CloseReason, Link, LocalEndpoint, Route, Transport, TransportHooks, TransportSession } from './transport.js'
 
 /** The message that hands a port to a worker node. */
 export interface PortHandover {
@@ -49,8 +49,8 @@ export class MessagePortTransport implements Transport {
     return link instanceof PortLink && link.toWorker
   }
 
-  open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession {
-    this.session = new MessagePortSession(self, handlers)
+  open(self: LocalEndpoint, hooks: TransportHooks): TransportSession {
+    this.session = new MessagePortSession(self, hooks)
     return this.session
   }
 }
@@ -104,8 +104,10 @@ export function acceptPorts(scope: WorkerScope, transport: MessagePortTransport)
 /** How long a port may stay silent before its announce: a worker that runs no node never sends one. */
 const ANNOUNCE_TIMEOUT = 10_000
 
+const PORT_ROUTE: Route = Object.freeze({ kind: 'port' })
+
 class PortLink implements Link {
-  readonly via = 'message-port'
+  readonly route: Route = PORT_ROUTE
   remoteNodeId = ''
   state: 'waiting' | 'open' | 'closed' = 'waiting'
   announceTimer: ReturnType<typeof setTimeout> | undefined
@@ -113,14 +115,14 @@ class PortLink implements Link {
   constructor(
     readonly port: MessagePort,
     readonly toWorker: boolean,
-    private readonly end: (link: PortLink, reason: string, tellPeer: boolean) => void,
+    private readonly end: (link: PortLink, reason: CloseReason, tellPeer: boolean) => void,
   ) {}
 
   send(frame: Uint8Array): void {
     if (this.state === 'open') this.port.postMessage({ type: 'frame', data: frame })
   }
 
-  close(reason = 'closed'): void {
+  close(reason: CloseReason = 'closed'): void {
     if (this.state !== 'closed') this.end(this, reason, true)
   }
 }
@@ -131,7 +133,7 @@ class MessagePortSession implements TransportSession {
 
   constructor(
     private readonly self: LocalEndpoint,
-    private readonly handlers: TransportHandlers,
+    private readonly hooks: TransportHooks,
   ) {}
 
   add(port: MessagePort, toWorker: boolean): () => void {
@@ -171,9 +173,9 @@ class MessagePortSession implements TransportSession {
       clearTimeout(link.announceTimer)
       link.remoteNodeId = m.from.nodeId
       link.state = 'open'
-      this.handlers.linkOpened(link)
+      this.hooks.linkOpened(link)
     } else if (link.state === 'open' && m?.type === 'frame' && m.data instanceof Uint8Array) {
-      this.handlers.frameReceived(link, m.data)
+      this.hooks.frameReceived(link, m.data)
     } else if (m?.type === 'bye') {
       this.end(link, 'closed', false)
     } else {
@@ -181,13 +183,13 @@ class MessagePortSession implements TransportSession {
     }
   }
 
-  private end(link: PortLink, reason: string, tellPeer: boolean): void {
+  private end(link: PortLink, reason: CloseReason, tellPeer: boolean): void {
     const wasOpen = link.state === 'open'
     clearTimeout(link.announceTimer)
     link.state = 'closed'
     this.links.delete(link)
     if (tellPeer) link.port.postMessage({ type: 'bye' })
     link.port.close()
-    if (wasOpen) this.handlers.linkClosed(link, reason)
+    if (wasOpen) this.hooks.linkClosed(link, reason)
   }
 }

@@ -7,7 +7,17 @@
  */
 import { logger } from '../log.js'
 import { FrameType, TunnelOp, type TunnelFrame } from '../wire.js'
-import { FINAL_REASONS, type Link, type LocalEndpoint, type Transport, type TransportHandlers, type TransportSession } from './transport.js'
+import {
+  gatewayDown,
+  isFinal,
+  type CloseReason,
+  type Link,
+  type LocalEndpoint,
+  type Route,
+  type Transport,
+  type TransportHooks,
+  type TransportSession,
+} from './transport.js'
 
 /** How this transport sends a Tunnel frame to a gateway; false when the node has no link to it. */
 export type SendToGateway = (gateway: string, frame: TunnelFrame) => boolean
@@ -23,8 +33,8 @@ export class RelayedTransport implements Transport {
 
   constructor(private readonly sendToGateway: SendToGateway) {}
 
-  open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession {
-    this.session = new RelayedSession(self, handlers, this.sendToGateway)
+  open(self: LocalEndpoint, hooks: TransportHooks): TransportSession {
+    this.session = new RelayedSession(self, hooks, this.sendToGateway)
     return this.session
   }
 
@@ -40,7 +50,7 @@ export class RelayedTransport implements Transport {
 }
 
 class TunnelLink implements Link {
-  readonly via: string
+  readonly route: Route
   open = true
 
   constructor(
@@ -50,14 +60,14 @@ class TunnelLink implements Link {
     readonly tunnel: number,
     private readonly session: RelayedSession,
   ) {
-    this.via = `relay:${gateway}`
+    this.route = Object.freeze({ kind: 'tunnel', gateway })
   }
 
   send(frame: Uint8Array): void {
     if (this.open) this.session.forward(this, TunnelOp.Frame, frame)
   }
 
-  close(reason = 'closed'): void {
+  close(reason: CloseReason = 'closed'): void {
     if (this.open) this.session.end(this, reason, true)
   }
 }
@@ -74,7 +84,7 @@ class RelayedSession implements TransportSession {
 
   constructor(
     private readonly self: LocalEndpoint,
-    private readonly handlers: TransportHandlers,
+    private readonly hooks: TransportHooks,
     private readonly sendToGateway: SendToGateway,
   ) {}
 
@@ -102,7 +112,7 @@ class RelayedSession implements TransportSession {
       // A tunnel we closed (or never had): make the other end close its side too.
       if (frame.op === TunnelOp.Frame) this.send(gateway, frame.node, TunnelOp.Close, frame.tunnel, null)
     } else if (frame.op === TunnelOp.Frame) {
-      this.handlers.frameReceived(link, frame.data as Uint8Array)
+      this.hooks.frameReceived(link, frame.data as Uint8Array)
     } else {
       this.end(link, frame.op === TunnelOp.Refuse ? 'refused' : 'closed', false)
     }
@@ -110,7 +120,7 @@ class RelayedSession implements TransportSession {
 
   gatewayDown(gateway: string): void {
     for (const [far, gateways] of this.offers) if (gateways.delete(gateway) && gateways.size === 0) this.offers.delete(far)
-    for (const link of [...this.links.values()]) if (link.gateway === gateway) this.end(link, `gateway ${gateway} down`, false)
+    for (const link of [...this.links.values()]) if (link.gateway === gateway) this.end(link, gatewayDown(gateway), false)
   }
 
   forward(link: TunnelLink, op: TunnelOp, data: Uint8Array | null): void {
@@ -124,16 +134,16 @@ class RelayedSession implements TransportSession {
    * Ends a tunnel, telling the other end (through the gateway) unless it told us. A final
    * reason goes as Refuse: the other end should not ask for another tunnel.
    */
-  end(link: TunnelLink, reason: string, tellPeer: boolean): void {
+  end(link: TunnelLink, reason: CloseReason, tellPeer: boolean): void {
     link.open = false
     this.links.delete(tunnelKey(link.gateway, link.tunnel))
-    if (tellPeer) this.forward(link, FINAL_REASONS.has(reason) ? TunnelOp.Refuse : TunnelOp.Close, null)
+    if (tellPeer) this.forward(link, isFinal(reason) ? TunnelOp.Refuse : TunnelOp.Close, null)
     if (this.closed) return
     // It left: no gateway will have it again.
     if (reason === 'stop') this.offers.delete(link.remoteNodeId)
-    this.handlers.linkClosed(link, reason)
+    this.hooks.linkClosed(link, reason)
     // The far node may still be reachable through another of its gateways.
-    if (!FINAL_REASONS.has(reason)) this.connect(link.remoteNodeId)
+    if (!isFinal(reason)) this.connect(link.remoteNodeId)
   }
 
   /** A gateway opened a tunnel to `far`: take it, or refuse it if `far` is reached already. */
@@ -148,10 +158,10 @@ class RelayedSession implements TransportSession {
     this.offers.set(far, (this.offers.get(far) ?? new Set()).add(gateway))
     // Reached already (over BroadcastChannel, or another gateway): one link is enough. Should
     // that link end, this node asks its gateways for a tunnel itself.
-    if (this.handlers.linkedTo?.(far, 0) === true) return refuse()
+    if (this.hooks.linkedTo?.(far, 0) === true) return refuse()
     const opened = new TunnelLink(far, gateway, tunnel, this)
     this.links.set(tunnelKey(gateway, tunnel), opened)
-    this.handlers.linkOpened(opened)
+    this.hooks.linkOpened(opened)
   }
 
   private send(gateway: string, node: string, op: TunnelOp, tunnel: number, data: Uint8Array | null): boolean {

@@ -3,18 +3,85 @@
  * carries the bytes (in-memory network, WebRTC data channels, a MessagePort); it only needs
  * one reliable, ordered, message-framed link per pair of nodes.
  *
- * Lifecycle: the core calls `transport.open(self, handlers)` once per node start. The
+ * Lifecycle: the core calls `transport.open(self, hooks)` once per node start. The
  * transport reports each new link with `linkOpened`, every frame that arrives on it with
  * `frameReceived` (never before `linkOpened` returned), and its end with `linkClosed`
  * (exactly once per link, also after a local `link.close()`). After `session.close()` it
- * reports nothing more.
+ * reports nothing more. test/transport-contract.test.ts holds every built-in transport to this.
  */
 
 /**
- * Reasons a link ends after which no transport should try to link the pair again: the peer
+ * What a link runs over, as both of its ends see it: the node ranks a peer's links by it
+ * (peers.ts `preferred`) and checks tunnels by it; `describeRoute` prints it for inspectors.
+ *
+ * - `port`: a MessagePort between a page and its worker;
+ * - `broadcast-channel`: a BroadcastChannel between tabs and workers of one origin;
+ * - `direct`: a connection of a network transport, named by `transport` ('webrtc', 'memory',
+ *   or a custom transport's name);
+ * - `tunnel`: a link carried inside the links to a third node, its `gateway` (transport/relayed.ts).
+ */
+export type Route =
+  | { readonly kind: 'port' }
+  | { readonly kind: 'broadcast-channel' }
+  | { readonly kind: 'direct'; readonly transport: string }
+  | { readonly kind: 'tunnel'; readonly gateway: string }
+
+/** The kinds of route. */
+export type RouteKind = Route['kind']
+
+/** How a route shows in `node.links()`: 'message-port', 'broadcast-channel', 'webrtc', 'relay:<gateway>'... */
+export function describeRoute(route: Route): string {
+  switch (route.kind) {
+    case 'port':
+      return 'message-port'
+    case 'broadcast-channel':
+      return 'broadcast-channel'
+    case 'direct':
+      return route.transport
+    case 'tunnel':
+      return `relay:${route.gateway}`
+  }
+}
+
+/** Reasons after which no transport should link the pair again: see `isFinal`. */
+export type FinalCloseReason = 'stop' | 'restarted' | 'duplicate' | 'superseded' | 'refused'
+
+/**
+ * Why a link ended. The node and the built-in transports end links for the reasons named here:
+ *
+ * - final (`isFinal`): 'stop' (the peer left), 'restarted' (a newer incarnation took over),
+ *   'duplicate' (a spare link fell quiet), 'superseded' (a newer negotiation replaced it),
+ *   'refused' (the far end reaches this node another way);
+ * - 'closed' (the other side closed it), 'disconnect' (the Manager let go of the node),
+ *   'heartbeat timeout', 'partition' and 'killed' (the memory network), `gateway <id> down`;
+ * - any other text: a transport's own account of a failure ('connect timeout', 'channel
+ *   closed'...), never final.
+ */
+export type CloseReason =
+  | FinalCloseReason
+  | 'closed'
+  | 'disconnect'
+  | 'heartbeat timeout'
+  | 'partition'
+  | 'killed'
+  | `gateway ${string} down`
+  // Keeps the names above in editors' completion while admitting a transport's own text.
+  | (string & {})
+
+const FINAL: ReadonlySet<CloseReason> = new Set<FinalCloseReason>(['stop', 'restarted', 'duplicate', 'superseded', 'refused'])
+
+/**
+ * True for a reason after which no transport should try to link the pair again: the peer
  * left or restarted, another link took over, or the far end reaches this node another way.
  */
-export const FINAL_REASONS: ReadonlySet<string> = new Set(['stop', 'restarted', 'duplicate', 'superseded', 'refused'])
+export function isFinal(reason: CloseReason): reason is FinalCloseReason {
+  return FINAL.has(reason)
+}
+
+/** The `gateway <id> down` reason of every tunnel through a gateway that went. */
+export function gatewayDown(gateway: string): CloseReason {
+  return `gateway ${gateway} down`
+}
 
 /** Who this node is, as the transport announces it to others. */
 export interface LocalEndpoint {
@@ -30,19 +97,24 @@ export interface LocalEndpoint {
 export interface Link {
   /** Node id of the other side as the transport knows it (the handshake confirms it). */
   readonly remoteNodeId: string
-  /** What carries it, for inspectors: 'webrtc', 'broadcast-channel', 'memory'... */
-  readonly via?: string
+  /** What the link runs over; both ends of a link must report the same route. */
+  readonly route: Route
   /** Queues one frame for the other side. Must not throw once the link has closed. */
   send(frame: Uint8Array): void
   /** Closes the link; `linkClosed` follows. */
-  close(reason?: string): void
+  close(reason?: CloseReason): void
+  /**
+   * The largest frame this link can carry to a far end that accepts frames up to
+   * `farEndLimit` bytes. Only a link that wraps frames (a tunnel) needs it. @default farEndLimit
+   */
+  frameLimit?(farEndLimit: number): number
 }
 
-/** Callbacks the core gives the transport. */
-export interface TransportHandlers {
+/** What a transport tells the node it serves. */
+export interface TransportHooks {
   linkOpened(link: Link): void
   frameReceived(link: Link, frame: Uint8Array): void
-  linkClosed(link: Link, reason: string): void
+  linkClosed(link: Link, reason: CloseReason): void
   /**
    * Part of a frame arrived (a transport that splits frames calls this for every piece but
    * the last): the link is alive even while one long frame holds up everything behind it.
@@ -68,5 +140,5 @@ export interface TransportSession {
 
 /** Something that can carry a node's links: `createMemoryNetwork().transport()`, WebRTC... */
 export interface Transport {
-  open(self: LocalEndpoint, handlers: TransportHandlers): TransportSession
+  open(self: LocalEndpoint, hooks: TransportHooks): TransportSession
 }

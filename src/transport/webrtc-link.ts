@@ -25,7 +25,7 @@ import { describeReason } from '../errors.js'
 import { logger } from '../log.js'
 import { FrameJoiner, READY, splitFrame } from './chunking.js'
 import type { PeerConnectionClass } from './peer-connection.js'
-import type { Link } from './transport.js'
+import type { CloseReason, Link, Route } from './transport.js'
 
 /** Negotiation data for the peer, as published over signaling. */
 export type WebrtcSignal =
@@ -54,7 +54,7 @@ export interface WebrtcLinkEvents {
   /** A piece of a longer frame arrived. */
   active(link: WebrtcLink): void
   /** The connection ended; `wasOpen` tells whether `opened` had been reported. */
-  closed(link: WebrtcLink, reason: string, wasOpen: boolean): void
+  closed(link: WebrtcLink, reason: CloseReason, wasOpen: boolean): void
 }
 
 const log = logger('webrtc')
@@ -70,10 +70,11 @@ const MAX_EARLY_MESSAGES = 256
 /** Candidates kept while their description is still to come (a host has a handful). */
 const MAX_EARLY_CANDIDATES = 64
 const CHANNEL_LABEL = 'distribunator'
+const WEBRTC_ROUTE: Route = Object.freeze({ kind: 'direct', transport: 'webrtc' })
 
 /** A connection to one peer; a transport `Link` once open. */
 export class WebrtcLink implements Link {
-  readonly via = 'webrtc'
+  readonly route: Route = WEBRTC_ROUTE
   private readonly pc: RTCPeerConnection
   private channel: RTCDataChannel | undefined
   private readonly joiner: FrameJoiner
@@ -187,7 +188,7 @@ export class WebrtcLink implements Link {
     }
   }
 
-  close(reason = 'closed'): void {
+  close(reason: CloseReason = 'closed'): void {
     this.end(reason)
   }
 
@@ -312,13 +313,13 @@ export class WebrtcLink implements Link {
   }
 
   /** Ends a link that went wrong on our side, telling the peer to drop its half too. */
-  private fail(reason: string): void {
+  private fail(reason: CloseReason): void {
     if (this.state === 'closed') return
     if (this.state === 'connecting') this.events.signal({ type: 'abort', reason })
     this.end(reason)
   }
 
-  private end(reason: string): void {
+  private end(reason: CloseReason): void {
     if (this.state === 'closed') return
     const wasOpen = this.state === 'open'
     this.state = 'closed'

@@ -31,7 +31,7 @@ import { logger } from '../log.js'
 import { SignalingClient } from '../signaling/client.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
-import { FINAL_REASONS, type LocalEndpoint, type Transport, type TransportHandlers, type TransportSession } from './transport.js'
+import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
 /** Options of the WebRTC transport. */
 export interface WebrtcTransportOptions {
@@ -82,7 +82,7 @@ export function webrtcTransport(options: WebrtcTransportOptions): Transport {
   if (iceTransportPolicy === 'relay' && !(Array.isArray(iceServers) && iceServers.some(isTurnServer))) {
     throw new ArgumentError("iceTransportPolicy 'relay' needs a TURN server (turn: or turns: URL) in iceServers")
   }
-  return { open: (self, handlers) => new WebrtcSession(self, handlers, options) }
+  return { open: (self, hooks) => new WebrtcSession(self, hooks, options) }
 }
 
 /** How many payload ids to remember for dropping the copies that other servers relay. */
@@ -112,7 +112,7 @@ class WebrtcSession implements TransportSession {
 
   constructor(
     private readonly self: LocalEndpoint,
-    private readonly handlers: TransportHandlers,
+    private readonly hooks: TransportHooks,
     private readonly options: WebrtcTransportOptions,
   ) {
     const ready = options.peerConnection ?? peerConnectionClass()
@@ -210,7 +210,7 @@ class WebrtcSession implements TransportSession {
 
   /** True when the node reaches that peer over another transport (a tab's BroadcastChannel). */
   private linkedElsewhere(peer: EndpointId): boolean {
-    return this.handlers.linkedTo?.(peer.nodeId, peer.incarnation) === true
+    return this.hooks.linkedTo?.(peer.nodeId, peer.incarnation) === true
   }
 
   /** True when this endpoint sorts first of the pair, and so makes the offer. */
@@ -253,15 +253,15 @@ class WebrtcSession implements TransportSession {
             this.links.delete(id)
             opened.discard()
           } else {
-            this.handlers.linkOpened(opened)
+            this.hooks.linkOpened(opened)
           }
         },
-        frame: (from, frame) => this.handlers.frameReceived(from, frame),
-        active: (from) => this.handlers.linkActive?.(from),
+        frame: (from, frame) => this.hooks.frameReceived(from, frame),
+        active: (from) => this.hooks.linkActive?.(from),
         closed: (ended, reason, wasOpen) => {
           if (this.links.get(id) === ended) this.links.delete(id)
-          if (wasOpen) this.handlers.linkClosed(ended, reason)
-          if (this.closed || FINAL_REASONS.has(reason)) return
+          if (wasOpen) this.hooks.linkClosed(ended, reason)
+          if (this.closed || isFinal(reason)) return
           if (initiator && !wasOpen && this.redial(peer)) return
           // The peer may still be alive (a network blip): say hello again so it can call back.
           this.scheduleReannounce()
