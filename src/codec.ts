@@ -23,7 +23,7 @@ import {
   decodeTimestampExtension,
   encodeTimestampExtension,
 } from '@msgpack/msgpack'
-import { EncodeError } from './errors.js'
+import { DecodeError, EncodeError } from './errors.js'
 import { scanMsgpack, type ExtensionShape } from './msgpack-scan.js'
 import { Pid, isIncarnation } from './pid.js'
 
@@ -41,11 +41,6 @@ const MAX_BIGINT_DIGITS = 2048
 const BIGINT_LIMIT = 1n << BigInt(4 * MAX_BIGINT_DIGITS)
 const BIGINT_HEX = new RegExp(`^-?[0-9a-f]{1,${MAX_BIGINT_DIGITS}}$`)
 
-/** Raised while decoding an extension whose content is not what `encodeValue` writes. */
-class MalformedValue extends Error {
-  override name = 'MalformedValue'
-}
-
 const extensions = new ExtensionCodec()
 extensions.register({
   type: EXT_TIMESTAMP,
@@ -53,7 +48,7 @@ extensions.register({
   decode: (data) => {
     const date = decodeTimestampExtension(data)
     // Seconds beyond Date's range would decode to an invalid Date that cannot re-encode.
-    if (Number.isNaN(date.getTime())) throw new MalformedValue('timestamp out of range')
+    if (Number.isNaN(date.getTime())) throw new DecodeError('timestamp out of range')
     return date
   },
 })
@@ -62,9 +57,9 @@ extensions.register({
   encode: (v) => (v instanceof Pid ? pidBytes(v) : null),
   decode: (data) => {
     const a = contentsDecoder.decode(data)
-    if (!Array.isArray(a) || a.length !== 3) throw new MalformedValue('pid')
+    if (!Array.isArray(a) || a.length !== 3) throw new DecodeError('malformed pid')
     const pid = pidOf(a[0], a[1], a[2])
-    if (pid === null) throw new MalformedValue('pid')
+    if (pid === null) throw new DecodeError('malformed pid')
     return pid
   },
 })
@@ -73,7 +68,7 @@ extensions.register({
   encode: (v) => (v instanceof Map ? contents.encode([...v.entries()].flat()) : null),
   decode: (data) => {
     const flat = contentsDecoder.decode(data)
-    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new MalformedValue('map')
+    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new DecodeError('malformed map')
     const map = new Map<unknown, unknown>()
     for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1])
     return map
@@ -84,7 +79,7 @@ extensions.register({
   encode: (v) => (v instanceof Set ? contents.encode([...v]) : null),
   decode: (data) => {
     const items = contentsDecoder.decode(data)
-    if (!Array.isArray(items)) throw new MalformedValue('set')
+    if (!Array.isArray(items)) throw new DecodeError('malformed set')
     return new Set(items)
   },
 })
@@ -93,7 +88,7 @@ extensions.register({
   encode: (v) => (typeof v === 'bigint' ? contents.encode(v.toString(16)) : null),
   decode: (data) => {
     const hex = contentsDecoder.decode(data)
-    if (typeof hex !== 'string' || !BIGINT_HEX.test(hex)) throw new MalformedValue('bigint')
+    if (typeof hex !== 'string' || !BIGINT_HEX.test(hex)) throw new DecodeError('malformed bigint')
     return hex.startsWith('-') ? -BigInt(`0x${hex.slice(1)}`) : BigInt(`0x${hex}`)
   },
 })
@@ -103,7 +98,7 @@ extensions.register({
   decode: (data) => {
     const a = contentsDecoder.decode(data)
     if (!Array.isArray(a) || a.length !== 2 || typeof a[0] !== 'string' || typeof a[1] !== 'string') {
-      throw new MalformedValue('error')
+      throw new DecodeError('malformed error')
     }
     const error = new Error(a[1])
     if (a[0] !== error.name) error.name = a[0]

@@ -112,6 +112,16 @@ export class EncodeError extends DistribunatorError {
   override name = 'EncodeError'
 }
 
+/** Bytes that are not a value this library encodes (a peer's junk): decoding refused them. */
+export class DecodeError extends DistribunatorError {
+  override name = 'DecodeError'
+}
+
+/** An rpc named a function (or callback) that is not exposed; thrown on the target, it reaches the caller as the `cause` of a `BadRpcError`. */
+export class UndefinedFunctionError extends DistribunatorError {
+  override name = 'UndefinedFunctionError'
+}
+
 /** A peer sent a frame that is malformed, oversized or out of protocol; it was dropped. */
 export class ProtocolError extends DistribunatorError {
   override name = 'ProtocolError'

@@ -29,9 +29,11 @@ export {
   ProtocolError,
   NodeStoppedError,
   NodeIdTakenError,
+  DecodeError,
+  UndefinedFunctionError,
 } from './errors.js'
 
-export type { NodeOptions, CallOptions, RpcOptions, Pick, NodeEvents, LinkInfo } from './node.js'
+export type { NodeOptions, CallOptions, RpcOptions, PickStrategy, NodeEvents, LinkInfo } from './node.js'
 export type { ServiceClass, Target } from './gen-server.js'
 export type { Behaviour, From, ProcessContext } from './process.js'
 export type { WatchEvent, WatchListener, WatchReason } from './registry.js'

@@ -21,7 +21,7 @@ export interface ManagerOptions {
 }
 
 /** What the Manager needs from its node. */
-export interface ManagerHost {
+export interface ManagerHooks {
   /** Id of the node this Manager belongs to: it cannot manage itself. */
   readonly selfId: string
   /** Whether a link to the node is up. */
@@ -45,7 +45,7 @@ export class Manager {
   private stopped = false
 
   constructor(
-    private readonly host: ManagerHost,
+    private readonly hooks: ManagerHooks,
     options: ManagerOptions = {},
   ) {
     this.baseInterval = positive(options.reconcileInterval ?? 5000, 'reconcileInterval')
@@ -74,7 +74,7 @@ export class Manager {
     const known = list.filter((n) => this.absentNodes.has(n) || this.presentNodes.has(n))
     if (known.length > 0) throw new DuplicateNodeError(known)
     for (const node of list) {
-      if (this.host.isUp(node)) this.presentNodes.add(node)
+      if (this.hooks.isUp(node)) this.presentNodes.add(node)
       else this.absentNodes.add(node)
     }
     this.interval = this.baseInterval
@@ -92,7 +92,7 @@ export class Manager {
     if (unknown.length > 0) throw new NoNodeError(`no node: ${unknown.join(', ')}`)
     for (const node of list) {
       this.absentNodes.delete(node)
-      if (this.presentNodes.delete(node)) this.host.hangUp(node)
+      if (this.presentNodes.delete(node)) this.hooks.hangUp(node)
     }
     if (this.absentNodes.size === 0) this.cancel()
   }
@@ -103,7 +103,7 @@ export class Manager {
     if (this.stopped) return
     for (const node of this.absentNodes) {
       log('dialling %s', node)
-      this.host.dial(node)
+      this.hooks.dial(node)
     }
     if (this.absentNodes.size === 0) return
     this.schedule(this.interval)
@@ -134,11 +134,11 @@ export class Manager {
 
   /** Checks a connect/disconnect argument: a list of other nodes' ids, while running. */
   private nodeList(nodes: string | readonly string[]): string[] {
-    if (this.stopped) throw new NodeStoppedError(this.host.selfId)
+    if (this.stopped) throw new NodeStoppedError(this.hooks.selfId)
     const list = typeof nodes === 'string' ? [nodes] : [...nodes]
     for (const node of list) {
       if (typeof node !== 'string' || node === '') throw new ArgumentError('node ids must be non-empty strings')
-      if (node === this.host.selfId) throw new ArgumentError(`a node cannot manage itself (${node})`)
+      if (node === this.hooks.selfId) throw new ArgumentError(`a node cannot manage itself (${node})`)
     }
     return [...new Set(list)]
   }

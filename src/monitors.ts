@@ -45,7 +45,7 @@ export class Monitor implements PromiseLike<DownEvent> {
 }
 
 /** What monitors need from their node. */
-export interface MonitorHost {
+export interface MonitorHooks {
   readonly self: LocalEndpoint
   /** Whether a local process is alive. */
   isAlive(pid: Pid): boolean
@@ -68,7 +68,7 @@ export class Monitors {
   private readonly watches = new Map<number, Map<string, { node: string | null; ref: number }>>()
   private nextRef = 1
 
-  constructor(private readonly host: MonitorHost) {}
+  constructor(private readonly hooks: MonitorHooks) {}
 
   /** Starts monitoring `pid`. */
   monitor(pid: Pid): Monitor {
@@ -76,34 +76,34 @@ export class Monitors {
     let resolve!: (event: DownEvent) => void
     const down = new Promise<DownEvent>((r) => (resolve = r))
     this.outgoing.set(ref, { pid, resolve })
-    const { self } = this.host
+    const { self } = this.hooks
     let cancel: () => void
     if (pid.node === self.nodeId) {
       cancel = () => {
         this.outgoing.delete(ref)
         this.unwatch(pid.id, watchKey(null, ref))
       }
-      if (pid.incarnation === self.incarnation && this.host.isAlive(pid)) this.watch(pid.id, null, ref)
+      if (pid.incarnation === self.incarnation && this.hooks.isAlive(pid)) this.watch(pid.id, null, ref)
       else this.fire(ref, 'noproc')
     } else {
       cancel = () => {
-        if (this.outgoing.delete(ref)) this.host.send(pid.node, { type: FrameType.Demonitor, ref })
+        if (this.outgoing.delete(ref)) this.hooks.send(pid.node, { type: FrameType.Demonitor, ref })
       }
-      const incarnation = this.host.upIncarnation(pid.node)
+      const incarnation = this.hooks.upIncarnation(pid.node)
       if (incarnation === undefined) this.fire(ref, 'noconnection')
       else if (incarnation !== pid.incarnation) this.fire(ref, 'noproc')
-      else this.host.send(pid.node, { type: FrameType.Monitor, ref, pid })
+      else this.hooks.send(pid.node, { type: FrameType.Monitor, ref, pid })
     }
     return new Monitor(pid, down, cancel)
   }
 
   /** A peer monitors one of our processes. */
   peerMonitors(node: string, ref: number, pid: Pid): void {
-    const { self } = this.host
-    if (pid.node === self.nodeId && pid.incarnation === self.incarnation && this.host.isAlive(pid)) {
+    const { self } = this.hooks
+    if (pid.node === self.nodeId && pid.incarnation === self.incarnation && this.hooks.isAlive(pid)) {
       this.watch(pid.id, node, ref)
     } else {
-      this.host.send(node, { type: FrameType.Down, ref, reason: 'noproc' })
+      this.hooks.send(node, { type: FrameType.Down, ref, reason: 'noproc' })
     }
   }
 
@@ -129,7 +129,7 @@ export class Monitors {
     this.watches.delete(pid.id)
     for (const { node, ref } of watchers.values()) {
       if (node === null) this.fire(ref, reason)
-      else this.host.send(node, { type: FrameType.Down, ref, reason })
+      else this.hooks.send(node, { type: FrameType.Down, ref, reason })
     }
   }
 
@@ -166,7 +166,7 @@ export class Monitors {
     this.outgoing.delete(ref)
     const event: DownEvent = { pid: entry.pid, reason }
     entry.resolve(event)
-    this.host.fired(event)
+    this.hooks.fired(event)
   }
 }
 

@@ -7,15 +7,12 @@
  * nesting deeper than `maxDepth`, and containers announcing more items than bytes remain.
  */
 
+import { DecodeError } from './errors.js'
+
 /** What an extension's content must be: raw timestamp bytes, an array, or a string. */
 export type ExtensionShape = 'timestamp' | 'array' | 'string'
 
-/** The bytes are not a well-formed value of the expected shape. */
-export class MalformedMsgpack extends Error {
-  override name = 'MalformedMsgpack'
-}
-
-/** Throws `MalformedMsgpack` unless `bytes` is exactly one well-formed value. */
+/** Throws `DecodeError` unless `bytes` is exactly one well-formed value. */
 export function scanMsgpack(bytes: Uint8Array, maxDepth: number, extensions: ReadonlyMap<number, ExtensionShape>): void {
   new Scanner(bytes, maxDepth, extensions).all()
 }
@@ -43,7 +40,7 @@ class Scanner {
 
   all(): void {
     this.value(this.bytes.byteLength, 0)
-    if (this.pos !== this.bytes.byteLength) throw new MalformedMsgpack(`${this.bytes.byteLength - this.pos} trailing bytes`)
+    if (this.pos !== this.bytes.byteLength) throw new DecodeError(`${this.bytes.byteLength - this.pos} trailing bytes`)
   }
 
   private value(end: number, depth: number): void {
@@ -101,15 +98,15 @@ class Scanner {
       case 0xc9:
         return this.ext(this.uint(4, end), end, depth)
       default:
-        throw new MalformedMsgpack(`unknown type byte 0x${head.toString(16)}`)
+        throw new DecodeError(`unknown type byte 0x${head.toString(16)}`)
     }
   }
 
   private items(count: number, end: number, depth: number): void {
-    if (depth >= this.maxDepth) throw new MalformedMsgpack(`nested deeper than ${this.maxDepth} levels`)
+    if (depth >= this.maxDepth) throw new DecodeError(`nested deeper than ${this.maxDepth} levels`)
     this.pending += count
     if (count > end - this.pos || this.pending > this.bytes.byteLength - this.pos) {
-      throw new MalformedMsgpack(`container of ${count} items in ${end - this.pos} bytes`)
+      throw new DecodeError(`container of ${count} items in ${end - this.pos} bytes`)
     }
     for (let i = 0; i < count; i++) {
       this.pending--
@@ -123,21 +120,21 @@ class Scanner {
     const type = this.view.getInt8(this.pos)
     const contentEnd = ++this.pos + size
     const shape = this.extensions.get(type)
-    if (shape === undefined) throw new MalformedMsgpack(`unknown extension type ${type}`)
+    if (shape === undefined) throw new DecodeError(`unknown extension type ${type}`)
     if (shape === 'timestamp') {
-      if (size !== 4 && size !== 8 && size !== 12) throw new MalformedMsgpack(`timestamp of ${size} bytes`)
+      if (size !== 4 && size !== 8 && size !== 12) throw new DecodeError(`timestamp of ${size} bytes`)
       this.pos = contentEnd
       return
     }
     // An array (or string) inside keeps chains of extensions in extensions within maxDepth.
     const shaped = shape === 'array' ? isArrayHead : isStrHead
-    if (size === 0 || !shaped(this.view.getUint8(this.pos))) throw new MalformedMsgpack(`malformed extension ${type}`)
+    if (size === 0 || !shaped(this.view.getUint8(this.pos))) throw new DecodeError(`malformed extension ${type}`)
     this.value(contentEnd, depth)
-    if (this.pos !== contentEnd) throw new MalformedMsgpack(`extension ${type} has trailing bytes`)
+    if (this.pos !== contentEnd) throw new DecodeError(`extension ${type} has trailing bytes`)
   }
 
   private need(n: number, end: number): void {
-    if (n > end - this.pos) throw new MalformedMsgpack('truncated')
+    if (n > end - this.pos) throw new DecodeError('truncated')
   }
 
   private skip(n: number, end: number): void {

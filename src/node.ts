@@ -109,7 +109,7 @@ export interface CallOptions {
   /** The calling process, when the call is made on its behalf (GenServer.call sets it). */
   readonly from?: Pid
   /** Which pid of a name to call. @default 'first' (as the seed) */
-  readonly pick?: Pick
+  readonly pick?: PickStrategy
 }
 
 /** Options of `nodeRpc` and `doNodeRpc`. */
@@ -137,7 +137,7 @@ export interface LinkInfo {
 }
 
 /** Which pid `pidOf` returns: any at random, the first in the agreed order, or a local one if any. */
-export type Pick = 'random' | 'first' | 'local'
+export type PickStrategy = 'random' | 'first' | 'local'
 
 /** Events of a node. */
 export interface NodeEvents {
@@ -354,7 +354,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   }
 
   /** One live pid of a name, or undefined. */
-  pidOf(name: string | ServiceClass, options: { pick?: Pick } = {}): Pid | undefined {
+  pidOf(name: string | ServiceClass, options: { pick?: PickStrategy } = {}): Pid | undefined {
     const pick = options.pick ?? 'random'
     if (pick !== 'random' && pick !== 'first' && pick !== 'local') throw new ArgumentError(`pick must be 'random', 'first' or 'local'`)
     const runs = this.names.runs(nameOf(name))
@@ -570,7 +570,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     return this.processes.get(pid.id)
   }
 
-  private resolve(target: Target, pick: Pick): Pid | undefined {
+  private resolve(target: Target, pick: PickStrategy): Pid | undefined {
     if (target instanceof Pid) return target
     if (typeof target === 'string' || typeof target === 'function') return this.pidOf(target, { pick })
     throw new ArgumentError('target must be a pid, a name or a GenServer class')

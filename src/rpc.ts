@@ -9,7 +9,7 @@
  * the name of an exposed function, `'module.fn'`, called with the result and the caller's
  * pid; on the local node it may also be a function.
  */
-import { ArgumentError, BadRpcError, RemoteError } from './errors.js'
+import { ArgumentError, BadRpcError, RemoteError, UndefinedFunctionError } from './errors.js'
 import type { Pid } from './pid.js'
 import type { WireError } from './wire.js'
 
@@ -20,11 +20,6 @@ export type RpcModule = Readonly<Record<string, unknown>>
 export type RpcCallback = string | ((result: unknown, caller: Pid | null) => unknown)
 
 const forbidden = new Set(['__proto__', 'constructor', 'prototype'])
-
-/** Thrown on the target for a function that is not exposed; travels as its name. */
-export class UndefinedFunctionError extends Error {
-  override name = 'UndefinedFunctionError'
-}
 
 /** The exposed modules of one node, and running calls into them. */
 export class RpcModules {

@@ -8,7 +8,7 @@ import { RTCDataChannel as PolyfillDataChannel, RTCPeerConnection } from 'node-d
 import type { PeerConnectionClass } from '../src/transport/peer-connection.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { READY } from '../src/transport/chunking.js'
-import { parseSignal, WebrtcLink, type WebrtcLinkEvents, type WebrtcSignal } from '../src/transport/webrtc-link.js'
+import { parseSignal, WebrtcLink, type WebrtcLinkHooks, type WebrtcSignal } from '../src/transport/webrtc-link.js'
 
 /** One side under test and what it reported. */
 interface Side {
@@ -31,7 +31,7 @@ function side(
   options: { chunkBytes?: number; connectTimeout?: number; peerConnection?: PeerConnectionClass } = {},
 ): Side {
   const s = { signals: [], frames: [], opened: false, closed: undefined, forward: () => undefined } as unknown as Side
-  const events: WebrtcLinkEvents = {
+  const events: WebrtcLinkHooks = {
     // Through JSON and the parser, as over a signaling server.
     signal: (signal) => {
       s.signals.push(signal)

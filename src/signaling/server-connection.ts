@@ -27,7 +27,7 @@ export interface ServerConnectionOptions {
 }
 
 /** What a server connection reports to its owner. */
-export interface ServerConnectionHandlers {
+export interface ServerConnectionHooks {
   /** The socket is open and the server has confirmed the subscription (its first frame). */
   opened(): void
   /** A socket that had `opened` is gone; a reconnect is scheduled unless closed. */
@@ -49,7 +49,7 @@ export class ServerConnection {
   constructor(
     readonly url: string,
     private readonly options: ServerConnectionOptions,
-    private readonly handlers: ServerConnectionHandlers,
+    private readonly hooks: ServerConnectionHooks,
     private readonly log: Logger,
   ) {
     this.connect()
@@ -93,10 +93,10 @@ export class ServerConnection {
         this.isOpen = true
         this.failures = 0
         this.log('subscribed on %s', this.url)
-        this.handlers.opened()
+        this.hooks.opened()
         if (this.socket !== socket) return
       }
-      this.handlers.received(data)
+      this.hooks.received(data)
     }
     socket.onerror = (error) => this.log('socket error on %s: %O', this.url, error)
     socket.onclose = (code, reason) => {
@@ -123,7 +123,7 @@ export class ServerConnection {
     this.isOpen = false
     this.log('%s: %s', this.url, why)
     // A listener of `closed` may close the whole client: check `stopped` after it.
-    if (wasOpen) this.handlers.closed()
+    if (wasOpen) this.hooks.closed()
     if (!this.stopped) this.scheduleReconnect()
   }
 

@@ -45,7 +45,7 @@ export interface WebrtcLinkOptions {
 }
 
 /** What a connection reports to its transport. */
-export interface WebrtcLinkEvents {
+export interface WebrtcLinkHooks {
   /** Negotiation data for the peer, to publish over signaling. */
   signal(data: WebrtcSignal): void
   /** The data channel is open: the link can carry frames. */
@@ -107,7 +107,7 @@ export class WebrtcLink implements Link {
     /** Which negotiation with this peer this is (the initiator counts them). */
     readonly attempt: number,
     private readonly options: WebrtcLinkOptions,
-    private readonly events: WebrtcLinkEvents,
+    private readonly hooks: WebrtcLinkHooks,
   ) {
     this.joiner = new FrameJoiner(options.maxFrameBytes)
     this.chunkBytes = Math.min(options.chunkBytes, FALLBACK_CHUNK_BYTES)
@@ -115,7 +115,7 @@ export class WebrtcLink implements Link {
     this.pc = pc
     pc.onicecandidate = ({ candidate }) => {
       if (candidate !== null && candidate.candidate !== '' && this.state !== 'closed') {
-        this.events.signal({ type: 'candidate', candidate: candidate.toJSON() })
+        this.hooks.signal({ type: 'candidate', candidate: candidate.toJSON() })
       }
     }
     pc.onconnectionstatechange = () => {
@@ -222,7 +222,7 @@ export class WebrtcLink implements Link {
 
   private signalDescription(type: 'offer' | 'answer', made: RTCSessionDescriptionInit): void {
     const sdp = this.pc.localDescription?.sdp ?? made.sdp
-    if (this.state !== 'closed' && typeof sdp === 'string') this.events.signal({ type, sdp })
+    if (this.state !== 'closed' && typeof sdp === 'string') this.hooks.signal({ type, sdp })
   }
 
   private attach(channel: RTCDataChannel): void {
@@ -251,7 +251,7 @@ export class WebrtcLink implements Link {
     // Before anything of the user's: the answerer waits for it.
     if (this.options.initiator) this.transmit(READY_MESSAGE)
     if (this.state !== 'open') return
-    this.events.opened(this)
+    this.hooks.opened(this)
     const early = this.early
     this.early = []
     for (const message of early) this.receive(message)
@@ -282,8 +282,8 @@ export class WebrtcLink implements Link {
       this.end((error as Error).message)
       return
     }
-    if (frame !== undefined) this.events.frame(this, frame)
-    else this.events.active(this)
+    if (frame !== undefined) this.hooks.frame(this, frame)
+    else this.hooks.active(this)
   }
 
   /** Sends queued messages while the channel's buffer has room. */
@@ -315,7 +315,7 @@ export class WebrtcLink implements Link {
   /** Ends a link that went wrong on our side, telling the peer to drop its half too. */
   private fail(reason: CloseReason): void {
     if (this.state === 'closed') return
-    if (this.state === 'connecting') this.events.signal({ type: 'abort', reason })
+    if (this.state === 'connecting') this.hooks.signal({ type: 'abort', reason })
     this.end(reason)
   }
 
@@ -325,7 +325,7 @@ export class WebrtcLink implements Link {
     this.state = 'closed'
     this.teardown()
     log('%s: closed (%s)', this.remoteNodeId, reason)
-    this.events.closed(this, reason, wasOpen)
+    this.hooks.closed(this, reason, wasOpen)
   }
 
   private teardown(): void {
