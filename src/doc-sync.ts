@@ -8,8 +8,10 @@
  * - a document shared while peers are already connected is also sent whole to each of
  *   them (they asked for it before we had it, and will not ask again);
  * - on step 2 the peer is synced for that document (`synced` hook);
- * - every local change is sent as an update to every peer. Updates from a peer are not
- *   relayed: the mesh is full, and each node hears every owner directly.
+ * - every local change is sent as an update to every peer, with the cause its document's
+ *   `causeOf` gives it. Updates from a peer are not relayed (the mesh is full, and each node
+ *   hears every writer directly), except to the nodes the document's `relayTo` names: the
+ *   registry's own rule (registry.ts).
  *
  * Presence (y-protocols awareness), when shared with a document: each node sends its own
  * client's state to every peer (on join and on every change, including the awareness's own
@@ -25,8 +27,27 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as sync from 'y-protocols/sync'
 import * as Y from 'yjs'
 import { ArgumentError, ProtocolError } from './errors.js'
-import { LocalChange, RemoteChange } from './registry.js'
 import { FrameType, type AwarenessFrame, type SyncFrame } from './wire.js'
+
+/** The transaction origin of an update applied from a peer. */
+export class RemoteUpdate {
+  constructor(
+    /** The node it came from. */
+    readonly peer: string,
+    /** Why its writer changed the document, as the writer's `causeOf` said. */
+    readonly cause: string | null,
+  ) {}
+}
+
+/** How a shared document replicates, beyond syncing with every peer. */
+export interface Replication {
+  /** Presence (y-protocols awareness) synced with the document. */
+  readonly awareness?: awarenessProtocol.Awareness
+  /** What a local transaction's origin says about it, sent along with its update. @default null */
+  causeOf?(origin: unknown): string | null
+  /** Nodes to pass an update from a peer on to, right after it was applied. @default none */
+  relayTo?(): Iterable<string>
+}
 
 /** A peer as document sync sees it. */
 export interface SyncPeer {
@@ -63,15 +84,22 @@ export class DocSync {
   constructor(private readonly hooks: DocSyncHooks) {}
 
   /**
-   * Starts syncing `doc` under `name` with every peer, and `awareness` (presence) if given;
+   * Starts syncing `doc` under `name` with every peer, replicated as `replication` says;
    * returns a function that stops it.
    */
-  share(name: string, doc: Y.Doc, awareness?: awarenessProtocol.Awareness): () => void {
+  share(name: string, doc: Y.Doc, replication: Replication = {}): () => void {
+    const { awareness } = replication
     if (this.docs.has(name)) throw new ArgumentError(`a document is already shared as ${JSON.stringify(name)}`)
     if (awareness !== undefined && awareness.doc !== doc) throw new ArgumentError('the awareness belongs to another document')
     const onUpdate = (update: Uint8Array, origin: unknown): void => {
-      if (origin instanceof RemoteChange) return
-      const cause = origin instanceof LocalChange ? origin.reason : null
+      if (origin instanceof RemoteUpdate) {
+        const relayTo = [...(replication.relayTo?.() ?? [])]
+        if (relayTo.length === 0) return
+        const data = message((e) => sync.writeUpdate(e, update))
+        for (const peer of this.peers) if (relayTo.includes(peer.nodeId)) peer.send({ type: FrameType.Sync, doc: name, data, cause: null })
+        return
+      }
+      const cause = replication.causeOf?.(origin) ?? null
       const data = message((e) => sync.writeUpdate(e, update))
       for (const peer of this.peers) peer.send({ type: FrameType.Sync, doc: name, data, cause })
     }
@@ -122,7 +150,7 @@ export class DocSync {
     const presence = this.docs.get(frame.doc)?.presence
     if (presence === undefined) return
     try {
-      awarenessProtocol.applyAwarenessUpdate(presence.awareness, frame.data, new RemoteChange(peer.nodeId, null))
+      awarenessProtocol.applyAwarenessUpdate(presence.awareness, frame.data, new RemoteUpdate(peer.nodeId, null))
     } catch (cause) {
       throw new ProtocolError(`bad awareness update for ${frame.doc}`, peer.nodeId, { cause })
     }
@@ -176,7 +204,7 @@ export class DocSync {
   private presence(name: string, awareness: awarenessProtocol.Awareness): Presence {
     const clientsOf = new Map<SyncPeer, Set<number>>()
     const peerOf = (origin: unknown): SyncPeer | undefined =>
-      origin instanceof RemoteChange ? [...this.peers].find((p) => p.nodeId === origin.peer) : undefined
+      origin instanceof RemoteUpdate ? [...this.peers].find((p) => p.nodeId === origin.peer) : undefined
     const onUpdate: Presence['onUpdate'] = ({ added, updated, removed }, origin) => {
       const from = peerOf(origin)
       if (from !== undefined) {
@@ -186,7 +214,7 @@ export class DocSync {
         for (const id of removed) clients.delete(id)
         return
       }
-      if (origin instanceof RemoteChange || ![...added, ...updated, ...removed].includes(awareness.clientID)) return
+      if (origin instanceof RemoteUpdate || ![...added, ...updated, ...removed].includes(awareness.clientID)) return
       const data = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
       for (const peer of this.peers) peer.send({ type: FrameType.Awareness, doc: name, data })
     }
@@ -213,7 +241,7 @@ export class DocSync {
 
   private apply(peer: SyncPeer, frame: SyncFrame, shared: SharedDoc, update: Uint8Array): void {
     try {
-      Y.applyUpdate(shared.doc, update, new RemoteChange(peer.nodeId, frame.cause))
+      Y.applyUpdate(shared.doc, update, new RemoteUpdate(peer.nodeId, frame.cause))
     } catch (cause) {
       throw new ProtocolError(`bad update for ${frame.doc}: ${(cause as Error).message}`, peer.nodeId, { cause })
     }

@@ -227,12 +227,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     const transport = combineTransports([...transportsOf(options, this.maxFrameBytes), this.ports, this.relayed])
     this.names = new Registry(self, (error) => this.report(new DistribunatorError('a watch listener threw', { cause: error })))
     this.docs = new DocSync({ synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer) })
-    this.docs.share(REGISTRY_DOC, this.names.doc)
-    // Updates are not relayed, except one that deleted the subtree of an owner we still
-    // reach: the owner has to see it to write its names back (see registry.ts).
-    this.names.doc.on('update', (update: Uint8Array) => {
-      for (const owner of this.names.takeOwnersToTell()) this.peers.up(owner)?.sendUpdate(REGISTRY_DOC, update)
-    })
+    this.docs.share(REGISTRY_DOC, this.names.doc, this.names.replication)
     this.monitors = new Monitors({
       self,
       isAlive: (pid) => this.localProcess(pid) !== undefined,
@@ -499,7 +494,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     if (typeof name !== 'string' || name === '' || name.startsWith('distribunator/')) {
       throw new ArgumentError(`cannot share a document as ${JSON.stringify(name)}`)
     }
-    return this.docs.share(name, doc, options.awareness)
+    return this.docs.share(name, doc, { awareness: options.awareness })
   }
 
   /**

@@ -18,8 +18,6 @@
  * `ProtocolError` and dropped, and the link, the peer and the node carry on. Heartbeats
  * (Ping/Pong) are answered here too, and a link silent for the heartbeat timeout is closed.
  */
-import * as encoding from 'lib0/encoding'
-import * as sync from 'y-protocols/sync'
 import { DistribunatorError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
 import {
@@ -50,13 +48,6 @@ export class Peer {
   /** Encodes and sends a frame; throws `EncodeError` if a payload cannot travel. */
   send(frame: Frame): void {
     this.link.send(encodeFrame(frame))
-  }
-
-  /** Sends a Yjs update of a shared document as a y-protocols update message. */
-  sendUpdate(doc: string, update: Uint8Array): void {
-    const encoder = encoding.createEncoder()
-    sync.writeUpdate(encoder, update)
-    this.send({ type: FrameType.Sync, doc, data: encoding.toUint8Array(encoder), cause: null })
   }
 }
 

@@ -16,6 +16,7 @@
  * type can no longer be read, and leave events need to know what it held.
  */
 import * as Y from 'yjs'
+import { RemoteUpdate, type Replication } from './doc-sync.js'
 import { ArgumentError } from './errors.js'
 import { logger } from './log.js'
 import { Pid } from './pid.js'
@@ -38,16 +39,8 @@ export interface WatchEvent {
 export type WatchListener = (event: WatchEvent) => void
 
 /** Transaction origin of this node's own registry writes; its reason travels as the cause. */
-export class LocalChange {
+class LocalChange {
   constructor(readonly reason: WatchReason) {}
-}
-
-/** Transaction origin of updates applied from a peer. */
-export class RemoteChange {
-  constructor(
-    readonly peer: string,
-    readonly cause: string | null,
-  ) {}
 }
 
 interface Replica {
@@ -169,11 +162,18 @@ export class Registry {
     return copy
   }
 
-  /** Live peers that must be sent the last transaction: it deleted their subtree. */
-  takeOwnersToTell(): string[] {
-    const owners = [...this.deletedLive]
-    this.deletedLive.clear()
-    return owners
+  /**
+   * How the registry document replicates (doc-sync.ts): a write travels with its reason, for
+   * peers' watch events; and an update from a peer that deleted the subtree of an owner this
+   * node still reaches goes on to that owner, which must see it to write its names back.
+   */
+  readonly replication: Replication = {
+    causeOf: (origin) => (origin instanceof LocalChange ? origin.reason : null),
+    relayTo: () => {
+      const owners = [...this.deletedLive]
+      this.deletedLive.clear()
+      return owners
+    },
   }
 
   /** Calls `listener` for every join and leave of `name` ('*': of every name). */
@@ -296,7 +296,7 @@ export class Registry {
   /** Folds a transaction's changes into the replicas and the visible view. */
   private integrate(events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): void {
     const reasons = reasonsOf(transaction.origin)
-    const remote = transaction.origin instanceof RemoteChange
+    const remote = transaction.origin instanceof RemoteUpdate
     let ownTouched = false
     const rebuilt = new Set<string>()
     for (const event of events) {
@@ -459,7 +459,7 @@ interface Reasons {
 }
 
 function reasonsOf(origin: unknown): Reasons {
-  const cause = origin instanceof LocalChange ? origin.reason : origin instanceof RemoteChange ? origin.cause : null
+  const cause = origin instanceof LocalChange ? origin.reason : origin instanceof RemoteUpdate ? origin.cause : null
   return {
     join: cause === 'register' ? 'register' : 'sync',
     leave: cause === 'unregister' || cause === 'exit' ? cause : 'sync',
