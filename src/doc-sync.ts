@@ -26,7 +26,7 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as sync from 'y-protocols/sync'
 import * as Y from 'yjs'
-import { ArgumentError, ProtocolError } from './errors.js'
+import { ArgumentError, EncodeError, ProtocolError } from './errors.js'
 import { FrameType, type AwarenessFrame, type SyncFrame } from './wire.js'
 
 /** The transaction origin of an update applied from a peer. */
@@ -57,6 +57,11 @@ export interface SyncPeer {
 
 /** What document sync tells its owner. */
 export interface DocSyncHooks {
+  /**
+   * A message could not go to a peer (an update larger than the peer accepts): that peer
+   * misses it until it syncs again, on its next link. Never thrown at the writer.
+   */
+  failed(error: EncodeError): void
   /** The peer's step 2 for `doc` arrived: we hold the peer's state of it. */
   synced(peer: SyncPeer, doc: string): void
 }
@@ -96,12 +101,13 @@ export class DocSync {
         const relayTo = [...(replication.relayTo?.() ?? [])]
         if (relayTo.length === 0) return
         const data = message((e) => sync.writeUpdate(e, update))
-        for (const peer of this.peers) if (relayTo.includes(peer.nodeId)) peer.send({ type: FrameType.Sync, doc: name, data, cause: null })
+        for (const peer of this.peers)
+          if (relayTo.includes(peer.nodeId)) this.send(peer, { type: FrameType.Sync, doc: name, data, cause: null })
         return
       }
       const cause = replication.causeOf?.(origin) ?? null
       const data = message((e) => sync.writeUpdate(e, update))
-      for (const peer of this.peers) peer.send({ type: FrameType.Sync, doc: name, data, cause })
+      for (const peer of this.peers) this.send(peer, { type: FrameType.Sync, doc: name, data, cause })
     }
     const presence = awareness === undefined ? undefined : this.presence(name, awareness)
     const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate, presence }
@@ -114,7 +120,7 @@ export class DocSync {
       const state = message((e) => sync.writeUpdate(e, Y.encodeStateAsUpdate(doc)))
       for (const peer of this.peers) {
         this.sendStepOne(peer, name, shared)
-        peer.send({ type: FrameType.Sync, doc: name, data: state, cause: null })
+        this.send(peer, { type: FrameType.Sync, doc: name, data: state, cause: null })
         this.sendOwnPresence(peer, name, shared)
       }
     }
@@ -178,7 +184,7 @@ export class DocSync {
         } catch (cause) {
           throw new ProtocolError(`malformed state vector for ${frame.doc}`, peer.nodeId, { cause })
         }
-        peer.send({ type: FrameType.Sync, doc: frame.doc, data: answer, cause: null })
+        this.send(peer, { type: FrameType.Sync, doc: frame.doc, data: answer, cause: null })
         if (!shared.stepOneSent.has(peer)) this.sendStepOne(peer, frame.doc, shared)
         return
       }
@@ -216,7 +222,7 @@ export class DocSync {
       }
       if (origin instanceof RemoteUpdate || ![...added, ...updated, ...removed].includes(awareness.clientID)) return
       const data = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
-      for (const peer of this.peers) peer.send({ type: FrameType.Awareness, doc: name, data })
+      for (const peer of this.peers) this.send(peer, { type: FrameType.Awareness, doc: name, data })
     }
     return { awareness, clientsOf, onUpdate }
   }
@@ -225,7 +231,7 @@ export class DocSync {
     const awareness = shared.presence?.awareness
     if (awareness === undefined || awareness.getLocalState() === null) return
     const data = awarenessProtocol.encodeAwarenessUpdate(awareness, [awareness.clientID])
-    peer.send({ type: FrameType.Awareness, doc: name, data })
+    this.send(peer, { type: FrameType.Awareness, doc: name, data })
   }
 
   private stopSharing(shared: SharedDoc): void {
@@ -247,9 +253,19 @@ export class DocSync {
     }
   }
 
+  /** Sends to one peer; what cannot go is reported, not thrown (we may be inside a Yjs observer). */
+  private send(peer: SyncPeer, frame: SyncFrame | AwarenessFrame): void {
+    try {
+      peer.send(frame)
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error
+      this.hooks.failed(error)
+    }
+  }
+
   private sendStepOne(peer: SyncPeer, name: string, shared: SharedDoc): void {
     shared.stepOneSent.add(peer)
-    peer.send({ type: FrameType.Sync, doc: name, data: message((e) => sync.writeSyncStep1(e, shared.doc)), cause: null })
+    this.send(peer, { type: FrameType.Sync, doc: name, data: message((e) => sync.writeSyncStep1(e, shared.doc)), cause: null })
   }
 }
 

@@ -112,6 +112,24 @@ export class EncodeError extends DistribunatorError {
   override name = 'EncodeError'
 }
 
+/**
+ * A message (or reply) is larger than the node it is for accepts (its `maxFrameBytes`, told
+ * in its Hello): it was not sent, and nothing else changed. An `EncodeError`: it cannot travel.
+ */
+export class MessageTooLargeError extends EncodeError {
+  override name = 'MessageTooLargeError'
+  constructor(
+    /** Size of the encoded message, bytes. */
+    readonly bytes: number,
+    /** The largest the node takes (less a tunnel's wrapping, through a gateway), bytes. */
+    readonly limit: number,
+    /** The node it was for. */
+    readonly node: string,
+  ) {
+    super(`a message of ${bytes} bytes is over the limit of ${limit} bytes that node ${node} accepts`)
+  }
+}
+
 /** Bytes that are not a value this library encodes (a peer's junk): decoding refused them. */
 export class DecodeError extends DistribunatorError {
   override name = 'DecodeError'

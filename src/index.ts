@@ -29,14 +29,19 @@ export {
   ProtocolError,
   NodeStoppedError,
   NodeIdTakenError,
+  MessageTooLargeError,
   DecodeError,
   UndefinedFunctionError,
 } from './errors.js'
 
-export type { NodeOptions, CallOptions, RpcOptions, PickStrategy, NodeEvents, LinkInfo } from './node.js'
-export type { ServiceClass, Target } from './gen-server.js'
+export type { NodeEvents } from './node.js'
+export type { LinkInfo } from './peers.js'
+export type { NodeOptions } from './node-options.js'
+export type { CallOptions, RpcOptions } from './messaging.js'
+export type { PickStrategy, WatchEvent, WatchListener, WatchReason } from './name-view.js'
+export type { RemoteModule, ProxyOptions, ProxyTarget } from './rpc-proxy.js'
+export type { ServiceClass, Target, AnyGenServer, MessageTypes, ServerOf, CallOf, ReplyOf, CastOf, InfoOf } from './gen-server.js'
 export type { Behaviour, From, ProcessContext } from './process.js'
-export type { WatchEvent, WatchListener, WatchReason } from './registry.js'
 export type { DownEvent } from './monitors.js'
 export type { ManagerOptions } from './manager.js'
 export type { RpcModule, RpcCallback } from './rpc.js'

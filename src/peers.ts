@@ -18,7 +18,7 @@
  * `ProtocolError` and dropped, and the link, the peer and the node carry on. Heartbeats
  * (Ping/Pong) are answered here too, and a link silent for the heartbeat timeout is closed.
  */
-import { DistribunatorError, ProtocolError } from './errors.js'
+import { DistribunatorError, MessageTooLargeError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
 import {
   describeRoute,
@@ -43,12 +43,39 @@ export class Peer {
     readonly incarnation: number,
     /** The link frames go out on; see `preferred` for when a peer has more than one. */
     public link: Link,
+    /** The largest frame the peer accepts, bytes, as its Hello said. */
+    readonly maxFrameBytes: number,
   ) {}
 
-  /** Encodes and sends a frame; throws `EncodeError` if a payload cannot travel. */
-  send(frame: Frame): void {
-    this.link.send(encodeFrame(frame))
+  /** The largest frame that can go to the peer over the link in use (a tunnel's wrapping takes some). */
+  frameLimit(): number {
+    return this.link.frameLimit?.(this.maxFrameBytes) ?? this.maxFrameBytes
   }
+
+  /**
+   * Encodes and sends a frame; throws `EncodeError` if a payload cannot travel, and its
+   * `MessageTooLargeError` if the frame is larger than the peer accepts (then nothing is sent).
+   */
+  send(frame: Frame): void {
+    const bytes = encodeFrame(frame)
+    const limit = this.frameLimit()
+    if (bytes.byteLength > limit) throw new MessageTooLargeError(bytes.byteLength, limit, this.nodeId)
+    this.link.send(bytes)
+  }
+}
+
+/** One link of the node, as `links()` reports it. */
+export interface LinkInfo {
+  /** The node at the other end. */
+  readonly node: string
+  /** The incarnation of that node the link reaches. */
+  readonly incarnation: number
+  /** True once connected and synced (it is in `nodes()`). */
+  readonly up: boolean
+  /** Last heartbeat round trip, ms; undefined before the first. */
+  readonly rtt: number | undefined
+  /** What carries it: 'webrtc', 'broadcast-channel', 'message-port', 'relay:<gateway>', 'memory', or a custom transport's name. */
+  readonly via: string
 }
 
 /** What the peer table tells its node. */
@@ -133,9 +160,15 @@ export class Peers {
     return peer?.up === true ? peer : undefined
   }
 
-  /** Every identified peer, up or still syncing. */
-  all(): IterableIterator<Peer> {
-    return this.byNode.values()
+  /** Every identified peer's link in use, for inspectors (`node.links()`). */
+  links(): LinkInfo[] {
+    return [...this.byNode.values()].map((peer) => ({
+      node: peer.nodeId,
+      incarnation: peer.incarnation,
+      up: peer.up,
+      rtt: peer.rtt,
+      via: describeRoute(peer.link.route),
+    }))
   }
 
   /** Ids of the peers that are up. */
@@ -194,7 +227,9 @@ export class Peers {
       this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat.interval / CHECKS_PER_INTERVAL)
     }
     const { nodeId, incarnation, room } = this.self
-    link.send(encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room, nodeId, incarnation }))
+    link.send(
+      encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room, nodeId, incarnation, maxFrameBytes: this.maxFrameBytes }),
+    )
   }
 
   private received(link: Link, bytes: Uint8Array): void {
@@ -330,7 +365,7 @@ export class Peers {
       this.hooks.replaced(existing)
       this.hangUp(existing, 'restarted')
     }
-    const peer = new Peer(hello.nodeId, hello.incarnation, link)
+    const peer = new Peer(hello.nodeId, hello.incarnation, link, hello.maxFrameBytes)
     this.byLink.set(link, peer)
     this.lastHeard.set(link, performance.now())
     this.byNode.set(peer.nodeId, peer)

@@ -4,8 +4,18 @@
  */
 import { ArgumentError } from './errors.js'
 
-/** Identifies a process: its node, that node's incarnation, and a per-node counter. */
-export class Pid {
+/** Type-only key of the server a pid names; no value has it. */
+declare const server: unique symbol
+
+/**
+ * Identifies a process: its node, that node's incarnation, and a per-node counter. `S` is
+ * the GenServer it runs where known (`start`, `spawn` and lookups by class say), so calls and
+ * casts to it are typed; a plain `Pid` takes any message.
+ */
+export class Pid<S = unknown> {
+  /** Type-only: the GenServer this pid runs. Never set. */
+  declare readonly [server]?: S
+
   constructor(
     /** Id of the node the process lives on (Erlang's `node(pid)`). */
     readonly node: string,

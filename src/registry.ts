@@ -11,32 +11,17 @@
  * and nothing dead comes back, since the dead do not write.
  *
  * Lookups see only live owners: this node and the peers the node marked up (connected and
- * synced). Views are kept sorted by `Pid.compare`, so `pick: 'first'` agrees on every
- * converged node. A replica of every subtree is kept in plain maps because a deleted Yjs
- * type can no longer be read, and leave events need to know what it held.
+ * synced); the registry shows their entries in its `view` (name-view.ts) and hides the rest.
+ * A replica of every subtree is kept in plain maps because a deleted Yjs type can no longer
+ * be read, and leave events need to know what it held.
  */
 import * as Y from 'yjs'
 import { RemoteUpdate, type Replication } from './doc-sync.js'
 import { ArgumentError } from './errors.js'
 import { logger } from './log.js'
+import { NameView, type WatchReason } from './name-view.js'
 import { Pid } from './pid.js'
 import type { LocalEndpoint } from './transport/transport.js'
-
-/** Why a name was joined or left, as seen by `watch`. */
-export type WatchReason = 'register' | 'unregister' | 'exit' | 'nodeup' | 'nodedown' | 'sync'
-
-/** A join or leave of one pid under one name. */
-export interface WatchEvent {
-  readonly type: 'join' | 'leave'
-  readonly name: string
-  readonly pid: Pid
-  readonly reason: WatchReason
-  /** How many registrations joined or left: 1 for one register or unregister, more when a node holding counted joins comes up or goes down. */
-  readonly count: number
-}
-
-/** Receives watch events. */
-export type WatchListener = (event: WatchEvent) => void
 
 /** Transaction origin of this node's own registry writes; its reason travels as the cause. */
 class LocalChange {
@@ -49,12 +34,6 @@ interface Replica {
   readonly entries: Map<string, number>
   /** One Pid object per process id with entries here, and how many entries it has. */
   readonly pids: Map<number, { pid: Pid; entries: number }>
-}
-
-/** Consecutive registrations of one pid under a name: the view stores counts, not copies. */
-interface Run {
-  readonly pid: Pid
-  count: number
 }
 
 const log = logger('registry')
@@ -75,25 +54,31 @@ export class Registry {
   readonly doc = new Y.Doc()
   private readonly owners = this.doc.getMap<Y.Map<number>>('owners')
   private readonly ownKey: string
+  /** What lookups and watchers see. */
+  readonly view: NameView
   private readonly replicas = new Map<string, Replica>()
   private readonly live = new Map<string, number>()
-  private readonly visible = new Map<string, Run[]>()
   private readonly truth = new Map<string, number>()
   private readonly truthByPid = new Map<number, Set<string>>()
-  private readonly watchers = new Map<string, Set<WatchListener>>()
   /** Owners this node saw go down, since when: only these are ever collected here. */
   private readonly unreachableSince = new Map<string, number>()
   /** Live peers whose subtree a peer's update just deleted: they must hear of it. */
   private readonly deletedLive = new Set<string>()
-  private pending: WatchEvent[] = []
   private destroyed = false
   /** Keys deleted from our own subtree since it was last written fresh. */
   private ownDeletes = 0
 
+  /** One timer collects the subtrees of owners unreachable for the grace period; stopped for good by `stopCollecting`. */
+  private collectTimer: ReturnType<typeof setTimeout> | undefined
+  private collecting = true
+
   constructor(
     private readonly self: LocalEndpoint,
-    private readonly listenerFailed: (error: unknown) => void,
+    /** How long an unreachable owner's names are kept (hidden) before they are deleted, ms. */
+    private readonly gracePeriod: number,
+    listenerFailed: (error: unknown) => void,
   ) {
+    this.view = new NameView(listenerFailed)
     this.ownKey = ownerKey(self.nodeId, self.incarnation)
     this.live.set(self.nodeId, self.incarnation)
     this.owners.observeDeep((events, transaction) => this.integrate(events, transaction))
@@ -145,23 +130,6 @@ export class Registry {
     this.compactIfWorn()
   }
 
-  /** Live pids of a name, sorted by `Pid.compare`, a pid once per join (a new array). */
-  pids(name: string): Pid[] {
-    return expand(this.visible.get(name))
-  }
-
-  /** Live pids of a name, each once with its join count, sorted. Do not mutate. */
-  runs(name: string): readonly { readonly pid: Pid; readonly count: number }[] {
-    return this.visible.get(name) ?? []
-  }
-
-  /** Every non-empty name with its live pids. */
-  snapshot(): Map<string, Pid[]> {
-    const copy = new Map<string, Pid[]>()
-    for (const [name, runs] of this.visible) copy.set(name, expand(runs))
-    return copy
-  }
-
   /**
    * How the registry document replicates (doc-sync.ts): a write travels with its reason, for
    * peers' watch events; and an update from a peer that deleted the subtree of an owner this
@@ -176,17 +144,6 @@ export class Registry {
     },
   }
 
-  /** Calls `listener` for every join and leave of `name` ('*': of every name). */
-  watch(name: string, listener: WatchListener): () => void {
-    let set = this.watchers.get(name)
-    if (set === undefined) this.watchers.set(name, (set = new Set()))
-    set.add(listener)
-    return () => {
-      set.delete(listener)
-      if (set.size === 0 && this.watchers.get(name) === set) this.watchers.delete(name)
-    }
-  }
-
   /** Shows the names of a peer incarnation (it is connected and synced). */
   markUp(nodeId: string, incarnation: number): void {
     const previous = this.live.get(nodeId)
@@ -199,7 +156,7 @@ export class Registry {
     if (replica !== undefined) {
       for (const [entry, count] of replica.entries) this.showEntry(replica, entry, count, 'nodeup')
     }
-    this.flush()
+    this.view.flush()
     for (const other of [...this.replicas.values()]) {
       if (other.nodeId === nodeId && other.incarnation < incarnation) this.forget(nodeId, other.incarnation)
     }
@@ -212,11 +169,12 @@ export class Registry {
     this.live.delete(nodeId)
     const key = ownerKey(nodeId, incarnation)
     this.unreachableSince.set(key, now)
+    this.scheduleCollect(this.gracePeriod)
     const replica = this.replicas.get(key)
     if (replica !== undefined) {
       for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, 'nodedown')
     }
-    this.flush()
+    this.view.flush()
   }
 
   /** Deletes the subtree of an incarnation that is certainly dead. */
@@ -227,11 +185,26 @@ export class Registry {
     if (this.owners.has(key)) this.doc.transact(() => this.owners.delete(key), new LocalChange('sync'))
   }
 
+  /** No more collecting: the node is leaving, and what it holds no longer matters to anyone. */
+  stopCollecting(): void {
+    this.collecting = false
+    clearTimeout(this.collectTimer)
+  }
+
+  private scheduleCollect(delay: number): void {
+    if (this.collectTimer !== undefined || !this.collecting) return
+    this.collectTimer = setTimeout(() => {
+      this.collectTimer = undefined
+      const next = this.collect(this.gracePeriod)
+      if (next !== undefined) this.scheduleCollect(next)
+    }, delay)
+  }
+
   /**
    * Deletes the subtrees of owners that went down here and stayed unreachable for `grace`
    * ms. Returns the ms until the next one is due, or undefined when none is waiting.
    */
-  collect(grace: number, now = Date.now()): number | undefined {
+  private collect(grace: number, now = Date.now()): number | undefined {
     let next: number | undefined
     const expired: string[] = []
     // Only owners this node saw go down: one it never reached may well be alive for others.
@@ -259,8 +232,9 @@ export class Registry {
 
   /** Releases the document and every listener. */
   destroy(): void {
+    this.stopCollecting()
     this.destroyed = true
-    this.watchers.clear()
+    this.view.clear()
     this.doc.destroy()
   }
 
@@ -325,7 +299,7 @@ export class Registry {
       for (const entry of event.changes.keys.keys()) this.setEntry(replica, entry, subtree.get(entry), reasons)
     }
     if (rebuilt.has(this.ownKey)) ownTouched = true
-    this.flush()
+    this.view.flush()
     if (remote && ownTouched) this.reassert()
   }
 
@@ -397,44 +371,12 @@ export class Registry {
     if (known.entries <= 0) replica.pids.delete(pidId)
   }
 
-  /** Adds (delta > 0) or removes (delta < 0) visible registrations of one entry, queueing an event. */
+  /** Adds (delta > 0) or removes (delta < 0) visible registrations of one entry. */
   private showEntry(replica: Replica, entry: string, delta: number, reason: WatchReason): void {
     const parsed = parseEntryKey(entry)
-    if (parsed === undefined || delta === 0) return
+    if (parsed === undefined) return
     const pid = replica.pids.get(parsed.pidId)?.pid ?? new Pid(replica.nodeId, replica.incarnation, parsed.pidId)
-    const { name } = parsed
-    let runs = this.visible.get(name)
-    if (runs === undefined) this.visible.set(name, (runs = []))
-    const at = lowerBound(runs, pid)
-    const run = runs[at]
-    if (run !== undefined && run.pid.equals(pid)) {
-      run.count += delta
-      if (run.count <= 0) runs.splice(at, 1)
-    } else if (delta > 0) {
-      runs.splice(at, 0, { pid, count: delta })
-    }
-    if (runs.length === 0) this.visible.delete(name)
-    if (this.watchers.has(name) || this.watchers.has('*')) {
-      this.pending.push({ type: delta > 0 ? 'join' : 'leave', name, pid, reason, count: Math.abs(delta) })
-    }
-  }
-
-  private flush(): void {
-    const events = this.pending
-    if (events.length === 0) return
-    this.pending = []
-    for (const event of events) {
-      for (const set of [this.watchers.get(event.name), this.watchers.get('*')]) {
-        if (set === undefined) continue
-        for (const listener of [...set]) {
-          try {
-            listener(event)
-          } catch (error) {
-            this.listenerFailed(error)
-          }
-        }
-      }
-    }
+    this.view.show(parsed.name, pid, delta, reason)
   }
 
   /** Writes this node's truth back after a peer deleted or changed its subtree. */
@@ -487,23 +429,4 @@ function parseEntryKey(key: string): { pidId: number; name: string } | undefined
   const pidId = Number(key.slice(0, colon))
   if (colon < 1 || !Number.isSafeInteger(pidId) || pidId < 0 || key.slice(0, colon) !== String(pidId)) return undefined
   return { pidId, name: key.slice(colon + 1) }
-}
-
-/** First index in the sorted runs whose pid is not before `pid`. */
-function lowerBound(runs: readonly Run[], pid: Pid): number {
-  let lo = 0
-  let hi = runs.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (Pid.compare((runs[mid] as Run).pid, pid) < 0) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
-/** A pid once per registration, in order. */
-function expand(runs: readonly Run[] | undefined): Pid[] {
-  const pids: Pid[] = []
-  for (const { pid, count } of runs ?? []) for (let i = 0; i < count; i++) pids.push(pid)
-  return pids
 }

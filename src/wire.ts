@@ -1,7 +1,9 @@
 /**
  * The node-to-node protocol: every frame that travels on a link.
  *
- * A link opens with each side sending `Hello` (protocol version, room, node id, incarnation).
+ * A link opens with each side sending `Hello` (protocol version, room, node id, incarnation,
+ * and the largest frame it accepts: a sender fails a message too large for its peer at once,
+ * with `MessageTooLargeError`, rather than send what the peer would refuse).
  * Nothing else is accepted before the peer's Hello. Then each side starts a y-protocols
  * sync of the registry document (`Sync` frames: step 1, step 2, updates); the peer counts
  * as up (`nodeup`, its names visible) once its step 2 has arrived, so a healed peer shows
@@ -33,7 +35,7 @@ import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
 /** Version of this protocol; a peer speaking another version is refused at Hello. */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** Numeric frame types. */
 export const FrameType = {
@@ -78,6 +80,8 @@ export interface HelloFrame {
   readonly room: string
   readonly nodeId: string
   readonly incarnation: number
+  /** The largest frame the sender accepts, bytes (its `maxFrameBytes`). */
+  readonly maxFrameBytes: number
 }
 export interface ByeFrame {
   readonly type: typeof FrameType.Bye
@@ -204,7 +208,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
 function toTuple(f: Frame): unknown[] {
   switch (f.type) {
     case FrameType.Hello:
-      return [f.type, f.version, f.room, f.nodeId, f.incarnation]
+      return [f.type, f.version, f.room, f.nodeId, f.incarnation, f.maxFrameBytes]
     case FrameType.Bye:
       return [f.type]
     case FrameType.Sync:
@@ -258,9 +262,15 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
   if (!Array.isArray(tuple) || tuple.length === 0) throw malformed('not a frame tuple')
   const t = tuple as unknown[]
   switch (t[0]) {
-    case FrameType.Hello:
-      arity(t, 5)
-      return { type: FrameType.Hello, version: uint(t[1]), room: str(t[2]), nodeId: nodeId(t[3]), incarnation: incarnation(t[4]) }
+    case FrameType.Hello: {
+      // Version, room, id and incarnation lead a Hello in every version, so a peer of
+      // another version is decoded far enough to be refused by name (peers.ts).
+      const version = uint(t[1])
+      if (version !== PROTOCOL_VERSION ? t.length !== 5 && t.length !== 6 : t.length !== 6) arity(t, 6)
+      const maxFrameBytes = t.length === 6 ? uint(t[5]) : 0
+      if (version === PROTOCOL_VERSION && maxFrameBytes === 0) throw malformed('a Hello that accepts no frame')
+      return { type: FrameType.Hello, version, room: str(t[2]), nodeId: nodeId(t[3]), incarnation: incarnation(t[4]), maxFrameBytes }
+    }
     case FrameType.Bye:
       arity(t, 1)
       return { type: FrameType.Bye }

@@ -55,7 +55,7 @@ function tableWithLink(heartbeat: { interval: number; timeout: number }) {
   peers.transportHooks.linkOpened(link)
   peers.transportHooks.frameReceived(
     link,
-    encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1 }),
+    encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1, maxFrameBytes: 1 << 20 }),
   )
   return { peers, link, closed, sent }
 }

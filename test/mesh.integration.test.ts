@@ -87,6 +87,31 @@ describe('WebRTC mesh of Node processes', () => {
     }
   })
 
+  it('a call over the callee’s maxFrameBytes fails at once at the caller; the link and other calls carry on', async () => {
+    const roomName = `room-${++room}`
+    const edge = async (nodeId: string, maxFrameBytes?: number): Promise<EdgeProcess> => {
+      const started = await EdgeProcess.start({ nodeId, room: roomName, signaling: [`ws://127.0.0.1:${port}`], maxFrameBytes })
+      edges.push(started)
+      return started
+    }
+    const [a, b] = await Promise.all([edge('a'), edge('b', 1024 * 1024)])
+    await Promise.all([a.sees('b'), b.sees('a')])
+    await b.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
+    await b.command({ cmd: 'serve', name: 'delayed', behaviour: 'delayed' })
+    await waitForName(a, 'echo', ['b'])
+    await waitForName(a, 'delayed', ['b'])
+    const pending = a.command({ cmd: 'call', name: 'delayed', msg: 'meanwhile', timeout: 20_000 })
+    const sentAt = Date.now()
+    const big = a.command({ cmd: 'call', name: 'echo', msg: null, bytes: 4 * 1024 * 1024, timeout: 20_000 })
+    await expect(big).rejects.toMatchObject({ name: 'MessageTooLargeError', message: expect.stringContaining(String(1024 * 1024)) })
+    // At once: not a timeout (20 s), not a link dropped and found dead by heartbeats.
+    expect(Date.now() - sentAt).toBeLessThan(1500)
+    await expect(pending).resolves.toEqual({ echo: 'meanwhile', by: 'b' })
+    expect(await a.command({ cmd: 'call', name: 'echo', msg: 'after' })).toEqual({ echo: 'after', by: 'b' })
+    expect((await a.state()).registry).toEqual({ echo: ['b'], delayed: ['b'] })
+    for (const e of [a, b]) expect(e.events.filter((ev) => ev.event === 'nodedown')).toEqual([])
+  })
+
   it('keeps working while the signaling server is down, and meets newcomers once it is back', async () => {
     const [a, b] = await mesh(['a', 'b'])
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })

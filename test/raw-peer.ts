@@ -100,6 +100,7 @@ export class RawPeer {
       room: this.room,
       nodeId: this.nodeId,
       incarnation: this.incarnation,
+      maxFrameBytes: 8 * 1024 * 1024,
       ...overrides,
     }
   }

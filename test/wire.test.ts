@@ -14,7 +14,7 @@ const b = new Pid('node-b', 3, 0)
 
 /** One or more frames of every type, covering each optional field both ways. */
 const samples: readonly Frame[] = [
-  { type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'lobby', nodeId: 'node-a', incarnation: a.incarnation },
+  { type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'lobby', nodeId: 'node-a', incarnation: a.incarnation, maxFrameBytes: 1 << 20 },
   { type: FrameType.Bye },
   { type: FrameType.Sync, doc: 'registry', data: new Uint8Array([0, 1, 2, 255]), cause: null },
   { type: FrameType.Sync, doc: 'registry', data: new Uint8Array(0), cause: 'leave' },
@@ -424,6 +424,7 @@ describe('fuzz: decodeFrame only ever returns a frame or throws ProtocolError', 
         room: str,
         nodeId: fc.string({ minLength: 1, maxLength: 8 }),
         incarnation: fc.nat(),
+        maxFrameBytes: fc.integer({ min: 1, max: 2 ** 31 }),
       },
       plain,
     ),

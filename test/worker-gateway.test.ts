@@ -347,7 +347,14 @@ describe('a worker behind its page', () => {
     tunnel(TunnelOp.Open, 2)
     await x.expectFrame('p', fromP(TunnelOp.Frame, 2))
     // A late Close and a late Hello of tunnel 1: the first goes nowhere, the second is answered with a Close of 1.
-    const mHello = encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'workers', nodeId: 'm', incarnation: 1 })
+    const mHello = encodeFrame({
+      type: FrameType.Hello,
+      version: PROTOCOL_VERSION,
+      room: 'workers',
+      nodeId: 'm',
+      incarnation: 1,
+      maxFrameBytes: 1 << 20,
+    })
     tunnel(TunnelOp.Close, 1)
     tunnel(TunnelOp.Frame, 1, mHello)
     await x.expectFrame('p', fromP(TunnelOp.Close, 1))

@@ -19,22 +19,33 @@ import {
   type TransportSession,
 } from './transport.js'
 
-/** How this transport sends a Tunnel frame to a gateway; false when the node has no link to it. */
-export type SendToGateway = (gateway: string, frame: TunnelFrame) => boolean
+/** What the tunnel ends need of their node. */
+export interface RelayedHooks {
+  /** Sends a Tunnel frame to a gateway; false when the node has no link to it. */
+  send(gateway: string, frame: TunnelFrame): boolean
+  /** The largest frame that can go to a gateway now, bytes; undefined if there is no link to it. */
+  frameLimit(gateway: string): number | undefined
+}
 
 const log = logger('relayed')
 
 /** Tunnels through one gateway at most: each is a full link, and a gateway opens them on its own say. */
 const MAX_TUNNELS_PER_GATEWAY = 256
 
+/**
+ * Bytes a Tunnel frame adds around the frame it carries, at most: its type, op, tunnel number
+ * and direction, a bin header, and a node id (256 UTF-16 units, so at most 768 UTF-8 bytes).
+ */
+const TUNNEL_OVERHEAD = 1024
+
 /** Links through gateways; the node feeds it the Tunnel frames gateways deliver. */
 export class RelayedTransport implements Transport {
   private session: RelayedSession | undefined
 
-  constructor(private readonly sendToGateway: SendToGateway) {}
+  constructor(private readonly relayedHooks: RelayedHooks) {}
 
   open(self: LocalEndpoint, hooks: TransportHooks): TransportSession {
-    this.session = new RelayedSession(self, hooks, this.sendToGateway)
+    this.session = new RelayedSession(self, hooks, this.relayedHooks)
     return this.session
   }
 
@@ -70,6 +81,11 @@ class TunnelLink implements Link {
   close(reason: CloseReason = 'closed'): void {
     if (this.open) this.session.end(this, reason, true)
   }
+
+  /** Wrapped, a frame must fit both the far end's limit and the gateway's, on the way in and on the way out. */
+  frameLimit(farEndLimit: number): number {
+    return Math.min(farEndLimit, this.session.gatewayLimit(this.gateway) ?? farEndLimit) - TUNNEL_OVERHEAD
+  }
 }
 
 class RelayedSession implements TransportSession {
@@ -85,7 +101,7 @@ class RelayedSession implements TransportSession {
   constructor(
     private readonly self: LocalEndpoint,
     private readonly hooks: TransportHooks,
-    private readonly sendToGateway: SendToGateway,
+    private readonly relayedHooks: RelayedHooks,
   ) {}
 
   /** Asks the gateways that offered a tunnel to `nodeId` for one (nothing if linked). */
@@ -165,7 +181,12 @@ class RelayedSession implements TransportSession {
   }
 
   private send(gateway: string, node: string, op: TunnelOp, tunnel: number, data: Uint8Array | null): boolean {
-    return this.sendToGateway(gateway, { type: FrameType.Tunnel, node, op, tunnel, data, deliver: false })
+    return this.relayedHooks.send(gateway, { type: FrameType.Tunnel, node, op, tunnel, data, deliver: false })
+  }
+
+  /** The largest frame that can go to a gateway now. */
+  gatewayLimit(gateway: string): number | undefined {
+    return this.relayedHooks.frameLimit(gateway)
   }
 }
 

@@ -1,0 +1,158 @@
+/**
+ * What lookups see of the registry: the live pids of each name, kept sorted by
+ * `Pid.compare` (so `pick: 'first'` agrees on every converged node), and the watchers told
+ * of every join and leave. The registry (registry.ts) decides what is live and shows or
+ * hides registrations here; a change's watch events go out once the registry calls
+ * `flush`, after the whole transaction is folded in, so listeners never see half of one.
+ */
+import { ArgumentError } from './errors.js'
+import { Pid } from './pid.js'
+
+/** Why a name was joined or left, as seen by `watch`. */
+export type WatchReason = 'register' | 'unregister' | 'exit' | 'nodeup' | 'nodedown' | 'sync'
+
+/** A join or leave of one pid under one name. */
+export interface WatchEvent {
+  readonly type: 'join' | 'leave'
+  readonly name: string
+  readonly pid: Pid
+  readonly reason: WatchReason
+  /** How many registrations joined or left: 1 for one register or unregister, more when a node holding counted joins comes up or goes down. */
+  readonly count: number
+}
+
+/** Receives watch events. */
+export type WatchListener = (event: WatchEvent) => void
+
+/** Which pid `pidOf` returns: any at random, the first in the agreed order, or a local one if any. */
+export type PickStrategy = 'random' | 'first' | 'local'
+
+/** Consecutive registrations of one pid under a name: the view stores counts, not copies. */
+interface Run {
+  readonly pid: Pid
+  count: number
+}
+
+/** The live registrations of every name, and their watchers. */
+export class NameView {
+  private readonly visible = new Map<string, Run[]>()
+  private readonly watchers = new Map<string, Set<WatchListener>>()
+  private pending: WatchEvent[] = []
+
+  constructor(private readonly listenerFailed: (error: unknown) => void) {}
+
+  /** Live pids of a name, sorted by `Pid.compare`, a pid once per join (a new array). */
+  pids(name: string): Pid[] {
+    return expand(this.visible.get(name))
+  }
+
+  /** Nodes having the name registered, each once, in the agreed order. */
+  nodes(name: string): string[] {
+    return [...new Set((this.visible.get(name) ?? []).map((run) => run.pid.node))]
+  }
+
+  /** One live pid of a name by `strategy` ('local': one on `localNode` if any), or undefined. */
+  pick(name: string, strategy: PickStrategy, localNode: string): Pid | undefined {
+    if (strategy !== 'random' && strategy !== 'first' && strategy !== 'local') {
+      throw new ArgumentError(`pick must be 'random', 'first' or 'local'`)
+    }
+    const runs = this.visible.get(name)
+    if (runs === undefined) return undefined
+    if (strategy === 'first') return runs[0]?.pid
+    if (strategy === 'local') return runs.find((run) => run.pid.node === localNode)?.pid ?? pickRandom(runs)
+    return pickRandom(runs)
+  }
+
+  /** Every non-empty name with its live pids. */
+  snapshot(): Map<string, Pid[]> {
+    const copy = new Map<string, Pid[]>()
+    for (const [name, runs] of this.visible) copy.set(name, expand(runs))
+    return copy
+  }
+
+  /** Calls `listener` for every join and leave of `name` ('*': of every name); returns the unsubscribe function. */
+  watch(name: string, listener: WatchListener): () => void {
+    let set = this.watchers.get(name)
+    if (set === undefined) this.watchers.set(name, (set = new Set()))
+    set.add(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.watchers.get(name) === set) this.watchers.delete(name)
+    }
+  }
+
+  /** Adds (delta > 0) or removes (delta < 0) live registrations of `pid` under `name`, queueing the event. */
+  show(name: string, pid: Pid, delta: number, reason: WatchReason): void {
+    if (delta === 0) return
+    let runs = this.visible.get(name)
+    if (runs === undefined) this.visible.set(name, (runs = []))
+    const at = lowerBound(runs, pid)
+    const run = runs[at]
+    if (run !== undefined && run.pid.equals(pid)) {
+      run.count += delta
+      if (run.count <= 0) runs.splice(at, 1)
+    } else if (delta > 0) {
+      runs.splice(at, 0, { pid, count: delta })
+    }
+    if (runs.length === 0) this.visible.delete(name)
+    if (this.watchers.has(name) || this.watchers.has('*')) {
+      this.pending.push({ type: delta > 0 ? 'join' : 'leave', name, pid, reason, count: Math.abs(delta) })
+    }
+  }
+
+  /** Tells the watchers of every change shown since the last flush; a throwing listener goes to `listenerFailed`. */
+  flush(): void {
+    const events = this.pending
+    if (events.length === 0) return
+    this.pending = []
+    for (const event of events) {
+      for (const set of [this.watchers.get(event.name), this.watchers.get('*')]) {
+        if (set === undefined) continue
+        for (const listener of [...set]) {
+          try {
+            listener(event)
+          } catch (error) {
+            this.listenerFailed(error)
+          }
+        }
+      }
+    }
+  }
+
+  /** Drops every watcher. */
+  clear(): void {
+    this.watchers.clear()
+    this.pending = []
+  }
+}
+
+/** A pid at random, each registration counting once (a pid joined twice is twice as likely). */
+function pickRandom(runs: readonly Run[]): Pid | undefined {
+  let total = 0
+  for (const run of runs) total += run.count
+  let ticket = Math.random() * total
+  for (const run of runs) {
+    ticket -= run.count
+    if (ticket < 0) return run.pid
+  }
+  return runs[runs.length - 1]?.pid
+}
+
+/** First index in the sorted runs whose pid is not before `pid`. */
+function lowerBound(runs: readonly Run[], pid: Pid): number {
+  let lo = 0
+  let hi = runs.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (Pid.compare((runs[mid] as Run).pid, pid) < 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** A pid once per registration, in order. */
+function expand(runs: readonly Run[] | undefined): Pid[] {
+  const pids: Pid[] = []
+  for (const { pid, count } of runs ?? []) for (let i = 0; i < count; i++) pids.push(pid)
+  return pids
+}

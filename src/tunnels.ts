@@ -1,0 +1,78 @@
+/**
+ * A node's part in tunnels (wire.ts `TunnelFrame`): the tunnel ends it holds — links to nodes
+ * it reaches only through a gateway (transport/relayed.ts) — and, in a page, the gateway it
+ * is for its workers (gateway.ts). Both ride on the node's links to its peers.
+ */
+import { ProtocolError } from './errors.js'
+import { Gateway } from './gateway.js'
+import type { Peer, Peers } from './peers.js'
+import type { MessagePortTransport } from './transport/message-port.js'
+import { RelayedTransport } from './transport/relayed.js'
+import type { TunnelFrame } from './wire.js'
+
+/**
+ * Tunnels accepted from a gateway at most this deep: 1 lets the workers of two pages reach
+ * each other (one page's tunnel runs inside the other's); more only costs a wrapping per
+ * level on every frame, which a hostile member could stack up.
+ */
+const MAX_TUNNEL_DEPTH = 1
+
+/** The tunnels of one node. */
+export class Tunnels {
+  /** The tunnel ends, as a transport of the node. */
+  readonly transport: RelayedTransport
+  private readonly gateway: Gateway
+
+  constructor(
+    private readonly peers: Peers,
+    /** The node's links to its workers and pages: a peer linked over one of its ports to a worker is a child. */
+    private readonly ports: MessagePortTransport,
+  ) {
+    const send = (node: string, frame: TunnelFrame): boolean => {
+      const peer = peers.get(node)
+      peer?.send(frame)
+      return peer !== undefined
+    }
+    this.transport = new RelayedTransport({ send, frameLimit: (gateway) => peers.get(gateway)?.frameLimit() })
+    this.gateway = new Gateway({ send, upIds: () => peers.upIds() })
+  }
+
+  /** A Tunnel frame from a peer: one to pass on as its gateway, or one for a tunnel end of ours. */
+  receive(peer: Peer, frame: TunnelFrame): void {
+    if (!frame.deliver) this.gateway.forward(peer.nodeId, frame)
+    else if (this.depth(peer) <= MAX_TUNNEL_DEPTH) this.transport.delivered(peer.nodeId, frame)
+    else throw new ProtocolError(`a tunnel through ${peer.nodeId}, itself ${MAX_TUNNEL_DEPTH + 1} tunnels deep, refused`, peer.nodeId)
+  }
+
+  /** A peer came up: a child gets tunnels to every node, any other node to every child. */
+  peerUp(peer: Peer): void {
+    this.gateway.peerUp(peer.nodeId, this.ports.leadsToWorker(peer.link))
+  }
+
+  /** A peer's frames moved to another link: a worker that is now attached here becomes a child. */
+  peerSwitched(peer: Peer): void {
+    if (peer.up && this.ports.leadsToWorker(peer.link)) this.gateway.peerUp(peer.nodeId, true)
+  }
+
+  /**
+   * A peer is gone: the tunnels through it end here; unless this node is stopping, the
+   * tunnels it had through this one are closed at their other ends (up or not: a peer
+   * still syncing may have asked for one).
+   */
+  peerDown(node: string, stopping: boolean): void {
+    this.transport.gatewayDown(node)
+    if (!stopping) this.gateway.peerDown(node)
+  }
+
+  /** How many tunnels deep a peer is reached: 0 directly, 1 through a gateway reached directly... */
+  private depth(peer: Peer): number {
+    let depth = 0
+    for (let route = peer.link.route; route.kind === 'tunnel' && depth <= MAX_TUNNEL_DEPTH;) {
+      depth++
+      const gateway = this.peers.get(route.gateway)
+      if (gateway === undefined) break
+      route = gateway.link.route
+    }
+    return depth
+  }
+}
