@@ -6,7 +6,7 @@
  * its addressee and the others drop it:
  *
  *   { type: 'announce', from: {nodeId, incarnation}, to?: 'nodeId@incarnation' }
- *       "I am here": broadcast when the node opens and after it lost a link; sent back (with
+ *       "I am here" (discovery.ts): broadcast when the node opens and after it lost a link; sent back (with
  *       `to`) by each node that links to a newcomer, so the newcomer links to it too.
  *   { type: 'frame', from, to, data }     one frame of the link from → to
  *   { type: 'bye', from, to }             the link from → to is closed
@@ -16,6 +16,7 @@
  * Delivery is a structured clone per listener: fine for a few tabs, not a bulk pipe.
  */
 import { logger } from '../log.js'
+import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import {
   isFinal,
   type CloseReason,
@@ -33,11 +34,6 @@ export interface BroadcastChannelTransportOptions {
   readonly password?: string
 }
 
-interface EndpointId {
-  readonly nodeId: string
-  readonly incarnation: number
-}
-
 type Message =
   | { type: 'announce'; from: EndpointId; to?: string }
   | { type: 'frame'; from: EndpointId; to: string; data: Uint8Array }
@@ -46,9 +42,6 @@ type Message =
 const log = logger('broadcast-channel')
 
 const CHANNEL_ROUTE: Route = Object.freeze({ kind: 'broadcast-channel' })
-
-/** How long after losing a link to announce again (the peer may still be there). */
-const REANNOUNCE_DELAY = 1000
 
 /** A Transport over a BroadcastChannel; `startNode` adds one in browsers (`broadcastChannel`). */
 export function broadcastChannelTransport(options: BroadcastChannelTransportOptions = {}): Transport {
@@ -78,8 +71,9 @@ class ChannelLink implements Link {
 class BroadcastChannelSession implements TransportSession {
   private channel: BroadcastChannel | undefined
   private readonly links = new Map<string, ChannelLink>()
+  private readonly discovery: Discovery
+  /** This endpoint's key: frames and byes are addressed to it. */
   private readonly selfKey: string
-  private reannounceTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
   constructor(
@@ -87,22 +81,24 @@ class BroadcastChannelSession implements TransportSession {
     private readonly hooks: TransportHooks,
     options: BroadcastChannelTransportOptions,
   ) {
-    this.selfKey = key(self)
+    this.discovery = new Discovery(self, (announce) => this.post(announce))
+    this.selfKey = endpointKey(self)
     void channelName(self.room, options.password).then((name) => {
       if (this.closed) return
       this.channel = new BroadcastChannel(name)
       this.channel.onmessage = (event: MessageEvent) => this.receive(event.data)
-      this.announce()
+      this.discovery.announce()
     })
   }
 
   connect(nodeId: string): void {
-    this.announce(nodeId)
+    // A node id alone, with no incarnation: every incarnation of that node answers.
+    this.discovery.announce(nodeId)
   }
 
   close(): void {
     if (this.closed) return
-    clearTimeout(this.reannounceTimer)
+    this.discovery.close()
     for (const link of this.links.values()) {
       link.open = false
       this.post({ type: 'bye', to: link.remoteKey })
@@ -125,26 +121,21 @@ class BroadcastChannelSession implements TransportSession {
     if (tellPeer) this.post({ type: 'bye', to: link.remoteKey })
     this.hooks.linkClosed(link, reason)
     // The peer may still be there (its heartbeat was late): offer to link again.
-    if (!this.closed && !isFinal(reason)) this.scheduleReannounce()
-  }
-
-  private announce(to?: string): void {
-    // `connect(nodeId)` knows no incarnation: a node id alone is matched by every incarnation.
-    this.post(to === undefined ? { type: 'announce' } : { type: 'announce', to })
+    if (!this.closed && !isFinal(reason)) this.discovery.announceLater()
   }
 
   private receive(data: unknown): void {
     if (this.closed) return
     const message = parse(data)
-    if (message === undefined || message.from.nodeId === this.self.nodeId) return
-    const from = key(message.from)
+    if (message === undefined || !this.discovery.isFromOther(message.from)) return
+    const from = endpointKey(message.from)
     if (message.type === 'announce') {
-      if (message.to !== undefined && message.to !== this.selfKey && message.to !== this.self.nodeId) return
+      if (!this.discovery.isForMe(message.to)) return
       if (this.links.has(from) || this.hooks.linkedTo?.(message.from.nodeId, message.from.incarnation) === true) return
       const link = new ChannelLink(message.from.nodeId, from, this)
       this.links.set(from, link)
       // Before linkOpened: our Hello must not reach the peer before it has a link for us.
-      if (message.to === undefined || message.to === this.self.nodeId) this.post({ type: 'announce', to: from })
+      if (message.to === undefined || message.to === this.self.nodeId) this.discovery.announce(from)
       this.hooks.linkOpened(link)
       return
     }
@@ -158,21 +149,9 @@ class BroadcastChannelSession implements TransportSession {
     if (message.type === 'frame') this.hooks.frameReceived(link, message.data)
     else this.closeLink(link, 'closed', false)
   }
-
-  private scheduleReannounce(): void {
-    if (this.reannounceTimer !== undefined) return
-    this.reannounceTimer = setTimeout(() => {
-      this.reannounceTimer = undefined
-      this.announce()
-    }, REANNOUNCE_DELAY)
-  }
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
-
-function key(endpoint: EndpointId): string {
-  return `${endpoint.nodeId}@${endpoint.incarnation}`
-}
 
 /** The channel's name; with a password, a digest of it, so the password itself is not shown. */
 async function channelName(room: string, password: string | undefined): Promise<string> {
@@ -187,19 +166,11 @@ async function channelName(room: string, password: string | undefined): Promise<
 function parse(data: unknown): Message | undefined {
   const m = data as Partial<Record<string, unknown>> | null
   if (typeof m !== 'object' || m === null) return undefined
-  const from = m.from as Partial<EndpointId> | null
-  if (
-    typeof from !== 'object' ||
-    from === null ||
-    typeof from.nodeId !== 'string' ||
-    from.nodeId === '' ||
-    typeof from.incarnation !== 'number' ||
-    !Number.isSafeInteger(from.incarnation)
-  ) {
+  const sender = parseEndpoint(m.from)
+  if (sender === undefined) {
     log('dropped a message without a valid sender')
     return undefined
   }
-  const sender = { nodeId: from.nodeId, incarnation: from.incarnation }
   if (m.type === 'announce' && (m.to === undefined || typeof m.to === 'string')) {
     return m.to === undefined ? { type: 'announce', from: sender } : { type: 'announce', from: sender, to: m.to }
   }

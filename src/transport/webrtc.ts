@@ -5,8 +5,8 @@
  * room's topic:
  *
  *   { type: 'announce', from: {nodeId, incarnation}, id, to?: nodeId }
- *       "I am here" — sent whenever a signaling server connects, after losing a link, and
- *       (with `to`) when the Manager dials a node.
+ *       "I am here" (discovery.ts) — sent whenever a signaling server connects, after
+ *       losing a link, and (with `to`) when the Manager dials a node.
  *   { type: 'signal', from: {nodeId, incarnation}, id, to: {nodeId, incarnation}, attempt, signal }
  *       negotiation data for one peer (webrtc-link.ts: offer, answer, ICE candidate, or
  *       abort). `attempt` numbers the initiator's tries at this pair, so that a late piece
@@ -30,6 +30,7 @@ import { ArgumentError, describeReason } from '../errors.js'
 import { logger } from '../log.js'
 import { SignalingClient } from '../signaling/client.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
+import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
 import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
@@ -61,11 +62,6 @@ export interface WebrtcTransportOptions {
    * runtime's own; in Node, node-datachannel's polyfill
    */
   readonly peerConnection?: PeerConnectionClass
-}
-
-interface EndpointId {
-  readonly nodeId: string
-  readonly incarnation: number
 }
 
 const log = logger('webrtc')
@@ -107,7 +103,7 @@ class WebrtcSession implements TransportSession {
   private readonly failures = new Map<string, number>()
   /** The latest try seen, by peer key (pairs the peer initiates): older ones are stale. */
   private readonly latestAttempt = new Map<string, number>()
-  private reannounceTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly discovery: Discovery
   private closed = false
 
   constructor(
@@ -115,6 +111,7 @@ class WebrtcSession implements TransportSession {
     private readonly hooks: TransportHooks,
     private readonly options: WebrtcTransportOptions,
   ) {
+    this.discovery = new Discovery(self, (payload) => this.publish(payload))
     const ready = options.peerConnection ?? peerConnectionClass()
     if (ready !== undefined) this.start(ready)
     else {
@@ -129,28 +126,24 @@ class WebrtcSession implements TransportSession {
     this.peerConnection = peerConnection
     const signaling = new SignalingClient({ urls: this.options.signaling, topic: this.self.room, password: this.options.password })
     this.signaling = signaling
-    signaling.on('connect', () => this.announce())
+    signaling.on('connect', () => this.discovery.announce())
     signaling.on('message', (payload) => this.onSignal(payload))
     signaling.on('error', (error) => log('%s: signaling: %s', this.self.nodeId, error.message))
   }
 
   connect(nodeId: string): void {
-    if (!this.closed) this.announce(nodeId)
+    if (!this.closed) this.discovery.announce(nodeId)
   }
 
   close(): void {
     if (this.closed) return
     this.closed = true
-    clearTimeout(this.reannounceTimer)
+    this.discovery.close()
     this.signaling?.close()
     for (const link of this.links.values()) link.discard()
     this.links.clear()
     this.failures.clear()
     this.latestAttempt.clear()
-  }
-
-  private announce(to?: string): void {
-    this.publish(to === undefined ? { type: 'announce' } : { type: 'announce', to })
   }
 
   /** Publishes a payload from this endpoint, with an id that lets receivers drop copies. */
@@ -161,24 +154,24 @@ class WebrtcSession implements TransportSession {
 
   private onSignal(payload: Record<string, unknown>): void {
     if (this.closed) return
-    const from = endpoint(payload.from)
-    if (from === undefined || from.nodeId === this.self.nodeId || typeof payload.id !== 'number') return
-    const id = `${key(from)}#${payload.id}`
+    const from = parseEndpoint(payload.from)
+    if (from === undefined || !this.discovery.isFromOther(from) || typeof payload.id !== 'number') return
+    const id = `${endpointKey(from)}#${payload.id}`
     if (this.seen.has(id)) return
     this.seen.add(id)
     if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string)
     if (payload.type === 'announce') {
-      if (payload.to !== undefined && payload.to !== this.self.nodeId) return
-      if (this.links.has(key(from)) || this.linkedElsewhere(from)) return
+      if (!this.discovery.isForMe(payload.to)) return
+      if (this.links.has(endpointKey(from)) || this.linkedElsewhere(from)) return
       if (this.initiatesWith(from)) this.link(from, true)
-      else this.announce(from.nodeId)
+      else this.discovery.announce(from.nodeId)
     } else if (payload.type === 'signal') {
-      const to = endpoint(payload.to)
+      const to = parseEndpoint(payload.to)
       if (to?.nodeId !== this.self.nodeId || to.incarnation !== this.self.incarnation) return
       const signal = parseSignal(payload.signal)
       const attempt = payload.attempt
       if (signal === undefined || typeof attempt !== 'number' || !Number.isSafeInteger(attempt) || attempt < 1) {
-        log('%s: malformed signal from %s dropped', this.self.nodeId, key(from))
+        log('%s: malformed signal from %s dropped', this.self.nodeId, endpointKey(from))
         return
       }
       this.signalFrom(from, attempt, signal)
@@ -187,7 +180,7 @@ class WebrtcSession implements TransportSession {
 
   /** Routes a peer's negotiation data to the link of its try. */
   private signalFrom(from: EndpointId, attempt: number, signal: WebrtcSignal): void {
-    const link = this.links.get(key(from))
+    const link = this.links.get(endpointKey(from))
     if (link?.attempt === attempt) {
       link.signal(signal)
       return
@@ -195,7 +188,7 @@ class WebrtcSession implements TransportSession {
     // Tries are ours to number where we initiate: anything else is stale. Where the peer
     // initiates, a try no newer than the latest seen is stale too (a late candidate of a
     // try that failed must not start a link), and an abort of no link needs nothing.
-    const id = key(from)
+    const id = endpointKey(from)
     if (this.initiatesWith(from) || attempt <= (this.latestAttempt.get(id) ?? 0) || signal.type === 'abort') return
     // Linked over another transport: no second link. (Our own link counts as one once it
     // has said Hello, so only ask when there is none.)
@@ -225,13 +218,13 @@ class WebrtcSession implements TransportSession {
       return this.newLink(peer, initiator, attempt)
     } catch (error) {
       // E.g. a browser's limit on RTCPeerConnections per page.
-      log('%s: no connection to %s: %s', this.self.nodeId, key(peer), describeReason(error))
+      log('%s: no connection to %s: %s', this.self.nodeId, endpointKey(peer), describeReason(error))
       return undefined
     }
   }
 
   private newLink(peer: EndpointId, initiator: boolean, attempt: number): WebrtcLink {
-    const id = key(peer)
+    const id = endpointKey(peer)
     const link = new WebrtcLink(
       peer.nodeId,
       attempt,
@@ -264,7 +257,7 @@ class WebrtcSession implements TransportSession {
           if (this.closed || isFinal(reason)) return
           if (initiator && !wasOpen && this.redial(peer)) return
           // The peer may still be alive (a network blip): say hello again so it can call back.
-          this.scheduleReannounce()
+          this.discovery.announceLater()
         },
       },
     )
@@ -274,7 +267,7 @@ class WebrtcSession implements TransportSession {
 
   /** Tries a pair we initiate again shortly, unless it failed too often in a row. */
   private redial(peer: EndpointId): boolean {
-    const id = key(peer)
+    const id = endpointKey(peer)
     const failures = (this.failures.get(id) ?? 0) + 1
     if (failures > QUICK_REDIALS) {
       this.failures.delete(id)
@@ -286,35 +279,10 @@ class WebrtcSession implements TransportSession {
     }, REDIAL_DELAY)
     return true
   }
-
-  private scheduleReannounce(): void {
-    if (this.reannounceTimer !== undefined) return
-    this.reannounceTimer = setTimeout(() => {
-      this.reannounceTimer = undefined
-      if (!this.closed) this.announce()
-    }, 1000)
-  }
 }
 
 /** True for an ICE server with a turn: or turns: URL. */
 function isTurnServer(server: RTCIceServer): boolean {
   const urls: unknown = server?.urls
   return (Array.isArray(urls) ? urls : [urls]).some((url) => typeof url === 'string' && /^turns?:/i.test(url))
-}
-
-function key(peer: EndpointId): string {
-  return `${peer.nodeId}@${peer.incarnation}`
-}
-
-/** A well-formed `{nodeId, incarnation}` from a payload, else undefined. */
-function endpoint(value: unknown): EndpointId | undefined {
-  const v = value as Partial<EndpointId> | null
-  return typeof v === 'object' &&
-    v !== null &&
-    typeof v.nodeId === 'string' &&
-    v.nodeId !== '' &&
-    typeof v.incarnation === 'number' &&
-    Number.isSafeInteger(v.incarnation)
-    ? { nodeId: v.nodeId, incarnation: v.incarnation }
-    : undefined
 }
