@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/', 'test-results/', 'playwright-report/'],
+    ignores: ['docs/api/', 'dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/', 'test-results/', 'playwright-report/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream'
 
 /** What `GET /health` reports. */
 export interface Health {
+  /** 'ok' while the server serves. */
   readonly status: 'ok'
   /** Open WebSocket connections. */
   readonly connections: number

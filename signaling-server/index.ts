@@ -7,5 +7,5 @@ export { DEFAULT_SIGNALING_OPTIONS } from './options.js'
 export { CloseCode } from './protocol.js'
 
 export type { SignalingServer } from './server.js'
-export type { SignalingServerOptions, ClientInfo, SignalingLogger } from './options.js'
+export type { SignalingServerOptions, SignalingDefaults, ClientInfo, SignalingLogger } from './options.js'
 export type { Health } from './http.js'

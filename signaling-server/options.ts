@@ -51,8 +51,26 @@ export interface SignalingServerOptions {
   signal?: AbortSignal
 }
 
+/** The options that have a default, and nothing else to say. */
+export type SignalingDefaults = Readonly<
+  Required<
+    Pick<
+      SignalingServerOptions,
+      | 'port'
+      | 'host'
+      | 'maxMessageBytes'
+      | 'maxTopicsPerSocket'
+      | 'maxTopicLength'
+      | 'maxMessagesPerSecond'
+      | 'maxConnections'
+      | 'maxBufferedBytes'
+      | 'pingInterval'
+    >
+  >
+>
+
 /** The defaults of every limit. */
-export const DEFAULT_SIGNALING_OPTIONS = {
+export const DEFAULT_SIGNALING_OPTIONS: SignalingDefaults = {
   port: 4444,
   host: '127.0.0.1',
   maxMessageBytes: 64 * 1024,
@@ -62,7 +80,7 @@ export const DEFAULT_SIGNALING_OPTIONS = {
   maxConnections: 1000,
   maxBufferedBytes: 1024 * 1024,
   pingInterval: 30_000,
-} as const
+}
 
 /** Options with every default applied, validated; throws `ArgumentError`. */
 export function resolveOptions(options: SignalingServerOptions) {

@@ -23,8 +23,11 @@ declare const messageTypes: unique symbol
 
 /** The messages a GenServer takes and the reply it gives, as function types (type-only). */
 export interface MessageTypes<TCall, TReply, TCast, TInfo> {
+  /** A call takes `TCall` and is answered with `TReply`. */
   readonly call: (msg: TCall) => TReply
+  /** A cast takes `TCast`. */
   readonly cast: (msg: TCast) => void
+  /** A plain message (`send`) is a `TInfo`. */
   readonly info: (msg: TInfo) => void
 }
 
@@ -94,7 +97,11 @@ export abstract class GenServer<
 export type AnyGenServer = GenServer<never, unknown, never, never>
 
 /** A `GenServer` subclass used as a name (module shorthand). */
-export type ServiceClass<S extends AnyGenServer = AnyGenServer> = (abstract new (...args: never[]) => S) & {
+export type ServiceClass<S extends AnyGenServer = AnyGenServer> = (abstract new (...args: never[]) => S) & ServiceName
+
+/** The static side of a service class: the name it registers under. */
+export interface ServiceName {
+  /** The registered name of the service (the seed's module name). */
   serviceName?: string
 }
 
@@ -105,7 +112,13 @@ export type Target = Pid | string | ServiceClass
 export type ServerOf<T> = T extends Pid<infer S> ? S : T extends abstract new (...args: never[]) => infer S ? S : unknown
 
 /** The message types of the GenServer behind a target, or undefined for an untyped target. */
-type TypesOf<T> = ServerOf<T> extends { readonly [messageTypes]?: infer M } ? NonNullable<M> : undefined
+export type TypesOf<T> =
+  ServerOf<T> extends {
+    /** The GenServer's declared message types. */
+    readonly [messageTypes]?: infer M
+  }
+    ? NonNullable<M>
+    : undefined
 
 /** The call messages a target takes (`unknown`: anything, for a pid or name without a type). */
 export type CallOf<T> = TypesOf<T> extends MessageTypes<infer M, unknown, never, never> ? M : unknown

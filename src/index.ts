@@ -6,6 +6,7 @@
 export { startNode, DistribunatorNode } from './node.js'
 export { GenServer } from './gen-server.js'
 export { Pid } from './pid.js'
+export type { PidJSON } from './pid.js'
 export { Monitor } from './monitors.js'
 export { Manager } from './manager.js'
 export { createMemoryNetwork } from './transport/memory.js'
@@ -39,8 +40,20 @@ export type { LinkInfo } from './peers.js'
 export type { NodeOptions } from './node-options.js'
 export type { CallOptions, RpcOptions } from './messaging.js'
 export type { PickStrategy, WatchEvent, WatchListener, WatchReason } from './name-view.js'
-export type { RemoteModule, ProxyOptions, ProxyTarget } from './rpc-proxy.js'
-export type { ServiceClass, Target, AnyGenServer, MessageTypes, ServerOf, CallOf, ReplyOf, CastOf, InfoOf } from './gen-server.js'
+export type { RemoteModule, RemoteFunction, ProxyOptions, ProxyTarget, ProxyToNode, ProxyToName } from './rpc-proxy.js'
+export type {
+  ServiceClass,
+  ServiceName,
+  Target,
+  AnyGenServer,
+  MessageTypes,
+  TypesOf,
+  ServerOf,
+  CallOf,
+  ReplyOf,
+  CastOf,
+  InfoOf,
+} from './gen-server.js'
 export type { Behaviour, From, ProcessContext } from './process.js'
 export type { DownEvent } from './monitors.js'
 export type { ManagerOptions } from './manager.js'
@@ -58,6 +71,10 @@ export type {
   LocalEndpoint,
   Route,
   RouteKind,
+  PortRoute,
+  BroadcastChannelRoute,
+  DirectRoute,
+  TunnelRoute,
   CloseReason,
   FinalCloseReason,
 } from './transport/transport.js'

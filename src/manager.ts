@@ -44,6 +44,7 @@ export class Manager {
   private timer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
 
+  /** @internal Every node makes its own: `node.manager`. */
   constructor(
     private readonly hooks: ManagerHooks,
     options: ManagerOptions = {},

@@ -12,6 +12,7 @@ import { FrameType, type Frame } from './wire.js'
 
 /** A monitored process went down. */
 export interface DownEvent {
+  /** The monitored pid. */
   readonly pid: Pid
   /** The exit reason, or 'noproc' / 'noconnection'. */
   readonly reason: unknown

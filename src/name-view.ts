@@ -13,9 +13,13 @@ export type WatchReason = 'register' | 'unregister' | 'exit' | 'nodeup' | 'noded
 
 /** A join or leave of one pid under one name. */
 export interface WatchEvent {
+  /** Whether registrations joined or left. */
   readonly type: 'join' | 'leave'
+  /** The name. */
   readonly name: string
+  /** The pid that joined or left it. */
   readonly pid: Pid
+  /** Why: a local register or unregister, a process exit, a node coming up or going down, or a peer's sync. */
   readonly reason: WatchReason
   /** How many registrations joined or left: 1 for one register or unregister, more when a node holding counted joins comes up or goes down. */
   readonly count: number

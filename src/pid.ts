@@ -33,7 +33,7 @@ export class Pid<S = unknown> {
   }
 
   /** A plain object for JSON; `Pid.from` turns it back into a Pid. */
-  toJSON(): { node: string; incarnation: number; id: number } {
+  toJSON(): PidJSON {
     return { node: this.node, incarnation: this.incarnation, id: this.id }
   }
 
@@ -67,6 +67,16 @@ export class Pid<S = unknown> {
     if (a.incarnation !== b.incarnation) return a.incarnation - b.incarnation
     return a.id - b.id
   }
+}
+
+/** A pid as JSON: `pid.toJSON()`, read back by `Pid.from`. */
+export interface PidJSON {
+  /** The pid's node. */
+  readonly node: string
+  /** That node's incarnation. */
+  readonly incarnation: number
+  /** The process's number on its node. */
+  readonly id: number
 }
 
 /** True for a value usable as an incarnation: a non-negative safe integer. */

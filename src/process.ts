@@ -14,13 +14,17 @@ import type { Outcome, WireError } from './wire.js'
 
 /** Who made a call: the calling process (if the call came from one) and its node. */
 export interface From {
+  /** The calling process, or null for a call made outside any process. */
   readonly pid: Pid | null
+  /** The caller's node. */
   readonly node: string
 }
 
 /** What a process gets at start: its own pid and the node it runs on. */
 export interface ProcessContext<N = unknown> {
+  /** The process's own pid. */
   readonly self: Pid
+  /** The node it runs on. */
   readonly node: N
 }
 

@@ -10,8 +10,8 @@ import { ArgumentError } from './errors.js'
 import { nameOf, type ServiceClass } from './gen-server.js'
 import type { RpcOptions } from './messaging.js'
 
-/** A function the proxy can call remotely: its arguments go as they are, its result comes back awaited. */
-type RemoteFunction<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never
+/** A function as a proxy offers it: the same arguments, and a promise of its awaited result. */
+export type RemoteFunction<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never
 
 /**
  * The functions of an exposed module as a proxy offers them: each takes the same arguments
@@ -22,7 +22,23 @@ export type RemoteModule<M> = {
 }
 
 /** Where a proxy's calls run: a node by id, or the first node having a name registered at the time of each call. */
-export type ProxyTarget = { readonly node: string; readonly name?: never } | { readonly name: string | ServiceClass; readonly node?: never }
+export type ProxyTarget = ProxyToNode | ProxyToName
+
+/** A proxy's calls run on one node. */
+export interface ProxyToNode {
+  /** The node's id. */
+  readonly node: string
+  /** Not with `node`. */
+  readonly name?: never
+}
+
+/** A proxy's calls run on the first node, in the agreed order, having the name registered when each call is made. */
+export interface ProxyToName {
+  /** A registered name, or a service class. */
+  readonly name: string | ServiceClass
+  /** Not with `name`. */
+  readonly node?: never
+}
 
 /** Options of `proxy`: its target and, for every call it makes, the options of `doNodeRpc`. */
 export type ProxyOptions = ProxyTarget & Omit<RpcOptions, 'from'>

@@ -24,8 +24,11 @@ export interface PortHandover {
 
 /** A worker's global scope, as much as `parent` needs of it: `self` in a Worker or SharedWorker, or a MessagePort. */
 export interface WorkerScope {
+  /** Listens for ports handed over by pages ('message'), or for pages connecting to a SharedWorker ('connect'). */
   addEventListener(type: 'message' | 'connect', listener: (event: MessageEvent) => void): void
+  /** Stops listening (the node stopped). */
   removeEventListener(type: 'message' | 'connect', listener: (event: MessageEvent) => void): void
+  /** Starts delivery, for a MessagePort standing in for a scope. */
   start?(): void
 }
 

@@ -20,11 +20,32 @@
  *   or a custom transport's name);
  * - `tunnel`: a link carried inside the links to a third node, its `gateway` (transport/relayed.ts).
  */
-export type Route =
-  | { readonly kind: 'port' }
-  | { readonly kind: 'broadcast-channel' }
-  | { readonly kind: 'direct'; readonly transport: string }
-  | { readonly kind: 'tunnel'; readonly gateway: string }
+export type Route = PortRoute | BroadcastChannelRoute | DirectRoute | TunnelRoute
+
+/** A MessagePort between a page and its worker. */
+export interface PortRoute {
+  /** The kind of route. */
+  readonly kind: 'port'
+}
+/** A BroadcastChannel between tabs and workers of one origin. */
+export interface BroadcastChannelRoute {
+  /** The kind of route. */
+  readonly kind: 'broadcast-channel'
+}
+/** A connection of a network transport. */
+export interface DirectRoute {
+  /** The kind of route. */
+  readonly kind: 'direct'
+  /** The transport's name: 'webrtc', 'memory', or a custom transport's. */
+  readonly transport: string
+}
+/** A link carried inside the links to a third node. */
+export interface TunnelRoute {
+  /** The kind of route. */
+  readonly kind: 'tunnel'
+  /** The node that carries it. */
+  readonly gateway: string
+}
 
 /** The kinds of route. */
 export type RouteKind = Route['kind']
@@ -112,8 +133,11 @@ export interface Link {
 
 /** What a transport tells the node it serves. */
 export interface TransportHooks {
+  /** A link opened: the node says Hello on it at once. */
   linkOpened(link: Link): void
+  /** A frame arrived on a link (only after its `linkOpened`). */
   frameReceived(link: Link, frame: Uint8Array): void
+  /** A link ended, whoever ended it; exactly once per link, and nothing arrives after it. */
   linkClosed(link: Link, reason: CloseReason): void
   /**
    * Part of a frame arrived (a transport that splits frames calls this for every piece but
@@ -140,5 +164,6 @@ export interface TransportSession {
 
 /** Something that can carry a node's links: `createMemoryNetwork().transport()`, WebRTC... */
 export interface Transport {
+  /** Joins the network as `self`, reporting to `hooks`, until the session is closed. */
   open(self: LocalEndpoint, hooks: TransportHooks): TransportSession
 }
