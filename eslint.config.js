@@ -3,7 +3,16 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['docs/api/', 'dist/', 'node_modules/', 'coverage/', 'demo/dist/', 'e2e/apps/fresh-vite-app/dist/', 'test-results/', 'playwright-report/'],
+    ignores: [
+      'docs/api/',
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'demo/dist/',
+      'e2e/apps/fresh-vite-app/dist/',
+      'test-results/',
+      'playwright-report/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

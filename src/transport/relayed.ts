@@ -84,7 +84,7 @@ class TunnelLink implements Link {
 
   /** Wrapped, a frame must fit both the far end's limit and the gateway's, on the way in and on the way out. */
   frameLimit(farEndLimit: number): number {
-    return Math.min(farEndLimit, this.session.gatewayLimit(this.gateway) ?? farEndLimit) - TUNNEL_OVERHEAD
+    return Math.max(0, Math.min(farEndLimit, this.session.gatewayLimit(this.gateway) ?? farEndLimit) - TUNNEL_OVERHEAD)
   }
 }
 
