@@ -36,6 +36,7 @@ export {
 } from './errors.js'
 
 export type { NodeEvents } from './node.js'
+export type { SignalingStatus, SignalingServerAddress, SignalingCluster } from './signaling/client.js'
 export type { LinkInfo } from './peers.js'
 export type { NodeOptions } from './node-options.js'
 export type { CallOptions, RpcOptions } from './messaging.js'

@@ -5,6 +5,7 @@
  */
 import { ArgumentError } from './errors.js'
 import type { ManagerOptions } from './manager.js'
+import { isServerAddress, type SignalingServerAddress } from './signaling/client.js'
 import type { Heartbeat } from './peers.js'
 import { broadcastChannelTransport } from './transport/broadcast-channel.js'
 import type { WorkerScope } from './transport/message-port.js'
@@ -19,10 +20,14 @@ export interface NodeOptions {
   readonly nodeId?: string
   /**
    * y-webrtc-protocol signaling servers, e.g. `['ws://localhost:4444']`: joins the WebRTC mesh.
+   * Each entry is a server the node stays connected to; several independent servers all
+   * introduce it. A cluster of servers sharing one Redis is one entry,
+   * `{ cluster: ['wss://a…', 'wss://b…'] }`: the node uses one of its URLs at a time (a random
+   * one first, the next when it fails). `node.signaling()` tells how each is doing.
    * Not in a worker, which has no WebRTC (`startNode` rejects with ArgumentError): it joins
    * through its page (`parent`).
    */
-  readonly signaling?: readonly string[]
+  readonly signaling?: readonly SignalingServerAddress[]
   /** Room password: encrypts signaling end to end; nodes without it cannot join or read. */
   readonly password?: string
   /** STUN/TURN servers for WebRTC. @default [] (host candidates: same machine or LAN) */
@@ -120,8 +125,12 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
     if (password !== undefined && !broadcastChannel) throw new ArgumentError('password needs signaling servers or broadcastChannel')
   } else {
     if (transport !== undefined) throw new ArgumentError('give either signaling or transport, not both')
-    if (!Array.isArray(signaling) || signaling.length === 0 || !signaling.every((u) => typeof u === 'string' && /^wss?:\/\//.test(u))) {
-      throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs')
+    if (
+      !Array.isArray(signaling) ||
+      signaling.length === 0 ||
+      !signaling.every((u) => isServerAddress(u, (url) => /^wss?:\/\//.test(url)))
+    ) {
+      throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs, or { cluster: [URLs] }')
     }
     const { iceServers, iceTransportPolicy } = options
     transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes }))

@@ -49,6 +49,7 @@ import { Registry } from './registry.js'
 import { Requests } from './requests.js'
 import { remoteModule, type ProxyOptions, type RemoteModule } from './rpc-proxy.js'
 import { RpcModules, type RpcModule } from './rpc.js'
+import type { SignalingStatus } from './signaling/client.js'
 import { Tunnels } from './tunnels.js'
 import { combineTransports } from './transport/combined.js'
 import { MessagePortTransport, acceptPorts, portFor } from './transport/message-port.js'
@@ -66,6 +67,8 @@ export interface NodeEvents {
   down: (event: DownEvent) => void
   /** Something went wrong that no caller can be told about (bad peer frame, throwing handler). */
   error: (error: DistribunatorError) => void
+  /** A signaling server changed state: connected, or failing (with why) — `node.signaling()` has them all. */
+  signaling: (status: SignalingStatus) => void
 }
 
 const REGISTRY_DOC = 'distribunator/registry'
@@ -181,7 +184,12 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       options.manager,
     )
     const transport = combineTransports([...settings.transports, this.ports, this.tunnels.transport])
-    this.session = transport.open(self, this.peers.transportHooks)
+    this.session = transport.open(self, {
+      ...this.peers.transportHooks,
+      signalingChanged: (status) => {
+        if (!this.stopped) this.emit('signaling', [status])
+      },
+    })
     this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)
     globalThis.addEventListener?.('pagehide', this.onPageHide)
   }
@@ -199,6 +207,14 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** Every link to another node, with its round trip and transport (for inspectors). */
   links(): LinkInfo[] {
     return this.peers.links()
+  }
+
+  /**
+   * How each signaling server is doing: 'connecting', 'connected', or 'failing' with the
+   * reason, since when, and how many payloads came from it. Empty without signaling.
+   */
+  signaling(): SignalingStatus[] {
+    return this.stopped ? [] : (this.session.signaling?.() ?? [])
   }
 
   /** Ids of the connected (up) nodes, not including this one (Erlang's `Node.list()`). */

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
 import { startNode, webrtcTransport, type DistribunatorNode } from '../src/index.js'
 import { SignalingClient } from '../src/signaling/client.js'
+import { directTopic } from '../src/signaling/direct-topic.js'
 
 const ROOM = 'session-test'
 let server: SignalingServer | undefined
@@ -28,7 +29,8 @@ async function setUp(): Promise<{
   nextAbort: () => Promise<number>
 }> {
   server = await startSignalingServer({ port: 0 })
-  fake = new SignalingClient({ urls: [server.url], topic: ROOM })
+  // Subscribed as 'a' is: to the room, and to its own topic, where 'z' sends what is for 'a'.
+  fake = new SignalingClient({ urls: [server.url], topic: ROOM, directTopic: directTopic(ROOM, { nodeId: 'a', incarnation: 1 }) })
   const aborts: number[] = []
   const waiting: ((attempt: number) => void)[] = []
   let announced: () => void = () => undefined

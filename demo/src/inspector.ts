@@ -1,8 +1,9 @@
 /**
- * The live inspector: this node's id, its links (transport and heartbeat round trip, from
- * `node.links()`), the registry (every name with its pids and their nodes), and a log of
- * nodeup/nodedown and registry events. Links and registry are redrawn twice a second, only
- * when they changed; events are pushed as they happen.
+ * The live inspector: this node's id, its signaling servers and how each is doing (from
+ * `node.signaling()`: connected, or failing and why), its links (transport and heartbeat
+ * round trip, from `node.links()`), the registry (every name with its pids and their nodes),
+ * and a log of nodeup/nodedown, signaling and registry events. Servers, links and registry
+ * are redrawn twice a second, only when they changed; events are pushed as they happen.
  */
 import { ProtocolError, type DistribunatorNode, type LinkInfo, type WatchEvent } from '../../src/index.js'
 import { byTestId, h, renderIfChanged } from './dom.js'
@@ -22,7 +23,7 @@ const VIA_LABELS: Record<string, string> = {
 export function mountInspector(node: DistribunatorNode, presence: Presence, signaling: readonly string[]): void {
   byTestId('node-id').textContent = node.id
   byTestId('room-name').textContent = node.room
-  byTestId('signaling').textContent = signaling.join(', ')
+  const servers = byTestId('signaling')
   const links = byTestId('peers')
   const linkCount = byTestId('link-count')
   const registry = byTestId('registry')
@@ -38,6 +39,24 @@ export function mountInspector(node: DistribunatorNode, presence: Presence, sign
       h('span', { class: 'dot', style: `--user: ${user?.color ?? '#8a90a2'}` }),
       h('span', { class: 'node-name' }, user?.name ?? id),
       id === node.id ? h('span', { class: 'badge you' }, 'this tab') : '',
+    )
+  }
+
+  const renderServers = (): void => {
+    const states = node.signaling()
+    const key = JSON.stringify(states.map((s) => [s.url, s.state, s.error]))
+    renderIfChanged(servers, key, () =>
+      states.length === 0
+        ? [h('code', {}, signaling.join(', '))]
+        : states.map((s) =>
+            h(
+              'div',
+              { class: 'server', 'data-state': s.state },
+              h('code', {}, s.url),
+              h('span', { class: `state ${s.state === 'connected' ? 'up' : s.state}` }, s.state),
+              s.error === undefined ? null : h('span', { class: 'server-error' }, s.error),
+            ),
+          ),
     )
   }
 
@@ -106,6 +125,10 @@ export function mountInspector(node: DistribunatorNode, presence: Presence, sign
   }
   node.on('nodeup', ({ node: id }) => logEvent('nodeup', id))
   node.on('nodedown', ({ node: id, reason }) => logEvent('nodedown', `${id} (${reason})`))
+  node.on('signaling', (s) => {
+    renderServers()
+    logEvent('signaling', `${s.url}: ${s.state}`, s.error)
+  })
   node.watch('*', (event: WatchEvent) => logEvent(event.type, `${event.name} (${event.reason})`, String(event.pid)))
   node.on('error', (error) =>
     logEvent('error', error.message, error instanceof ProtocolError && error.peer !== undefined ? `from ${error.peer}` : undefined),
@@ -113,6 +136,7 @@ export function mountInspector(node: DistribunatorNode, presence: Presence, sign
   logEvent('start', `${node.id} joined room ${node.room}`)
 
   const refresh = (): void => {
+    renderServers()
     renderLinks()
     renderRegistry()
   }

@@ -1,6 +1,9 @@
 /**
  * The signaling client: publish/subscribe on one topic (the room) across any number of
- * y-webrtc-protocol servers, each kept connected by its own `ServerConnection`.
+ * y-webrtc-protocol servers, each kept connected by its own `ServerConnection` — a server
+ * may be a cluster, used at one of its URLs at a time. With a `directTopic`, the client also
+ * listens on a topic of its own, where peers publish what is for it alone (negotiation), so
+ * that nobody else receives it.
  *
  * A payload goes to every server connected at that moment and comes back from each server
  * the receiver is subscribed on: with several servers the same publish may arrive more
@@ -18,12 +21,43 @@ import { DecryptionError, decryptJson, deriveKey, encryptText } from './crypto.j
 import { encodePublish, isRecord, parseServerMessage, toJson, type ServerMessage } from './protocol.js'
 import { ServerConnection, type ServerConnectionOptions } from './server-connection.js'
 
+/**
+ * A signaling server: its URL, or the URLs of a cluster of servers that share one Redis
+ * (`{ cluster: [...] }`): one of them is used at a time, starting at a random one and moving
+ * to the next when it fails.
+ */
+export type SignalingServerAddress = string | SignalingCluster
+
+/** Signaling servers that share one Redis, reached at any of their URLs. */
+export interface SignalingCluster {
+  /** The members' URLs; one is used at a time. */
+  readonly cluster: readonly string[]
+}
+
+/** How one signaling server (or cluster) is doing, for an app to show. */
+export interface SignalingStatus {
+  /** The server as given: a URL, or the URLs of a cluster. */
+  readonly server: SignalingServerAddress
+  /** The URL in use, or tried last. */
+  readonly url: string
+  /** 'connecting' before the first attempt is through; 'connected'; 'failing' while retrying after a failure. */
+  readonly state: 'connecting' | 'connected' | 'failing'
+  /** Why the last attempt failed or the connection was lost, while 'failing'. */
+  readonly error?: string
+  /** When it entered this state (`Date.now()`). */
+  readonly since: number
+  /** Payloads received from it so far (copies from other servers included). */
+  readonly received: number
+}
+
 /** Options of a `SignalingClient`. */
 export interface SignalingClientOptions {
-  /** y-webrtc-protocol server URLs; each gets its own connection. */
-  readonly urls: readonly string[]
+  /** y-webrtc-protocol servers; each gets its own connection (a cluster: one, to one member at a time). */
+  readonly urls: readonly SignalingServerAddress[]
   /** Topic to subscribe to (the room). */
   readonly topic: string
+  /** A topic of this client's own, also subscribed: `publish(payload, to)` reaches a client on its. */
+  readonly directTopic?: string
   /** Room password: payloads are encrypted end to end; without it they travel as plain JSON objects. */
   readonly password?: string
   /** First retry after this many ms, doubling on each failure, ±25 % jitter. @default 250 */
@@ -44,6 +78,8 @@ export interface SignalingClientEvents {
   message: (payload: Record<string, unknown>, url: string) => void
   /** A frame that could not be decrypted or parsed (wrong password, garbage from the server): dropped. */
   error: (error: DistribunatorError) => void
+  /** A server's state changed (`status()` has them all). */
+  status: (status: SignalingStatus) => void
 }
 
 /** The defaults of `SignalingClientOptions`. */
@@ -54,8 +90,11 @@ const log = logger('signaling')
 /** Publish/subscribe on one room across several signaling servers, optionally end-to-end encrypted. */
 export class SignalingClient extends SafeObservable<SignalingClientEvents> {
   private readonly topic: string
+  private readonly directTopic: string | undefined
   private readonly key: Promise<CryptoKey> | undefined
   private readonly connections: ServerConnection[]
+  /** Each connection's server as given, and how many payloads came from it. */
+  private readonly servers = new Map<ServerConnection, { readonly address: SignalingServerAddress; received: number }>()
   private readonly inbox = new Map<ServerConnection, Promise<void>>()
   private outbox: Promise<void> = Promise.resolve()
   private closed = false
@@ -65,43 +104,56 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
     super((error) => this.report(new DistribunatorError('a signaling listener threw', { cause: error })))
     const timing = resolveOptions(options)
     this.topic = options.topic
+    this.directTopic = options.directTopic
     if (options.password !== undefined) {
       this.key = deriveKey(options.password, options.topic)
       this.key.catch((error: unknown) => this.report(new DistribunatorError('could not derive the room key', { cause: error })))
     }
-    this.connections = [...new Set(options.urls)].map((url) => {
+    this.connections = uniqueServers(options.urls).map((address) => {
       const connection: ServerConnection = new ServerConnection(
-        url,
+        typeof address === 'string' ? [address] : address.cluster,
         timing,
         {
           opened: () => {
-            if (!this.closed) this.emit('connect', [url])
+            if (!this.closed) this.emit('connect', [connection.url])
           },
           closed: () => {
-            if (!this.closed) this.emit('disconnect', [url])
+            if (!this.closed) this.emit('disconnect', [connection.url])
           },
           received: (frame) => this.received(connection, frame),
+          changed: () => {
+            if (!this.closed) this.emit('status', [this.statusOf(connection)])
+          },
         },
         log,
       )
+      this.servers.set(connection, { address, received: 0 })
       return connection
     })
   }
 
-  /** Publishes a JSON object to the topic on every connected server (sealed with the password, if any); servers that are down miss it. */
-  publish(payload: Record<string, unknown>): void {
+  /** How each server is doing. */
+  status(): SignalingStatus[] {
+    return this.connections.map((connection) => this.statusOf(connection))
+  }
+
+  /**
+   * Publishes a JSON object on every connected server (sealed with the password, if any) to
+   * the room's topic, or to `to` (a peer's direct topic); servers that are down miss it.
+   */
+  publish(payload: Record<string, unknown>, to: string = this.topic): void {
     if (this.closed) return
     if (!isRecord(payload)) throw new ArgumentError('a signaling payload must be a plain object')
     const json = toJson(payload) // now: throws EncodeError to the caller and snapshots the payload
     const key = this.key
     if (key === undefined) {
-      this.sendAll(encodePublish(this.topic, json))
+      this.sendAll(encodePublish(to, json))
       return
     }
     this.outbox = this.outbox
       .then(async () => {
         const sealed = await encryptText(json, await key)
-        if (!this.closed) this.sendAll(encodePublish(this.topic, JSON.stringify(sealed)))
+        if (!this.closed) this.sendAll(encodePublish(to, JSON.stringify(sealed)))
       })
       .catch((error: unknown) => this.report(new DistribunatorError('could not encrypt a signaling payload', { cause: error })))
   }
@@ -137,10 +189,12 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
       return
     }
     if (message.type === 'pong') return
-    if (message.topic !== this.topic) {
+    if (message.topic !== this.topic && message.topic !== this.directTopic) {
       this.report(new ProtocolError(`publish for topic ${JSON.stringify(message.topic)}, not subscribed`, url))
       return
     }
+    const server = this.servers.get(connection)
+    if (server !== undefined) server.received++
     const { data } = message
     const key = this.key
     if (key === undefined) {
@@ -176,6 +230,19 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
     else this.report(new ProtocolError('decrypted payload is not an object', url))
   }
 
+  private statusOf(connection: ServerConnection): SignalingStatus {
+    const { state, since, error, url } = connection
+    const server = this.servers.get(connection)
+    return {
+      server: server?.address ?? url,
+      url,
+      state,
+      since,
+      received: server?.received ?? 0,
+      ...(error === undefined ? {} : { error }),
+    }
+  }
+
   private report(error: DistribunatorError): void {
     log('%s', error.message)
     // A throwing 'error' listener comes back here: report it once, do not loop.
@@ -186,9 +253,27 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
   }
 }
 
+/** True for a URL, or a `{ cluster }` of at least one URL, each passing `valid`. */
+export function isServerAddress(value: unknown, valid: (url: string) => boolean): value is SignalingServerAddress {
+  if (typeof value === 'string') return valid(value)
+  const cluster = (value as { cluster?: unknown } | null)?.cluster
+  return Array.isArray(cluster) && cluster.length > 0 && cluster.every((url) => typeof url === 'string' && valid(url))
+}
+
+/** The servers, each once (a URL given twice, or a cluster given twice, is one server). */
+function uniqueServers(addresses: readonly SignalingServerAddress[]): SignalingServerAddress[] {
+  const seen = new Set<string>()
+  return addresses.filter((address) => {
+    const key = typeof address === 'string' ? address : JSON.stringify(address.cluster)
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
 function resolveOptions(options: SignalingClientOptions): ServerConnectionOptions {
-  if (!Array.isArray(options?.urls) || !options.urls.every((url) => typeof url === 'string' && url !== '')) {
-    throw new ArgumentError('urls must be an array of WebSocket URLs')
+  if (!Array.isArray(options?.urls) || !options.urls.every((url) => isServerAddress(url, (u) => u !== ''))) {
+    throw new ArgumentError('urls must be an array of WebSocket URLs or { cluster: [URLs] }')
   }
   if (typeof options.topic !== 'string' || options.topic === '') throw new ArgumentError('topic must be a non-empty string')
   if (options.password !== undefined && (typeof options.password !== 'string' || options.password === '')) {
@@ -198,7 +283,9 @@ function resolveOptions(options: SignalingClientOptions): ServerConnectionOption
   const maxReconnectDelay = positive(options.maxReconnectDelay ?? SIGNALING_DEFAULTS.maxReconnectDelay, 'maxReconnectDelay')
   if (maxReconnectDelay < minReconnectDelay) throw new ArgumentError('maxReconnectDelay must be at least minReconnectDelay')
   const pingInterval = positive(options.pingInterval ?? SIGNALING_DEFAULTS.pingInterval, 'pingInterval')
-  return { topic: options.topic, minReconnectDelay, maxReconnectDelay, pingInterval }
+  const topics = options.directTopic === undefined ? [options.topic] : [options.topic, options.directTopic]
+  if (!topics.every((topic) => typeof topic === 'string' && topic !== '')) throw new ArgumentError('directTopic must be a non-empty string')
+  return { topics, minReconnectDelay, maxReconnectDelay, pingInterval }
 }
 
 function positive(value: number, name: string): number {

@@ -1,6 +1,12 @@
 /**
- * One signaling server, kept connected: opens the socket, subscribes to the topic, pings,
- * and reconnects with backoff whenever the socket closes, fails or falls silent.
+ * One signaling server, kept connected: opens the socket, subscribes to the topics, pings,
+ * and reconnects with backoff whenever the socket closes, fails or falls silent. A server
+ * may be a cluster reached at several URLs (servers sharing one Redis): it is then used at
+ * one URL at a time, starting at a random one and moving to the next after every failure.
+ *
+ * State, for the app to show: 'connecting' until the first attempt is through, then
+ * 'connected' while subscribed, or 'failing' — with the reason of the last failure — while
+ * it retries.
  *
  * The subscription has no acknowledgement in this protocol, so a ping follows it at once:
  * the first frame back (the pong, or a publish the server forwards) confirms it, and only
@@ -20,7 +26,8 @@ import { openWebSocket, type WebSocketLike } from './websocket.js'
 
 /** Timing of one server connection, every field resolved (see `SignalingClientOptions`). */
 export interface ServerConnectionOptions {
-  readonly topic: string
+  /** Topics to subscribe to on every socket. */
+  readonly topics: readonly string[]
   readonly minReconnectDelay: number
   readonly maxReconnectDelay: number
   readonly pingInterval: number
@@ -34,7 +41,12 @@ export interface ServerConnectionHooks {
   closed(): void
   /** A frame from the server, unparsed. */
   received(frame: unknown): void
+  /** The state changed: 'connected', or 'failing' with the reason. */
+  changed(): void
 }
+
+/** How a server connection is doing. */
+export type ServerState = 'connecting' | 'connected' | 'failing'
 
 /** A self-healing connection to one signaling server, until `close()`. */
 export class ServerConnection {
@@ -45,14 +57,29 @@ export class ServerConnection {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private pingTimer: ReturnType<typeof setInterval> | undefined
   private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** Which of `urls` is in use (or tried next). */
+  private index: number
+  /** The last error a socket reported, for the reason of its close. */
+  private lastError: string | undefined
+  /** The connection's state, since when, and why it is failing. */
+  state: ServerState = 'connecting'
+  since = Date.now()
+  error: string | undefined
 
   constructor(
-    readonly url: string,
+    /** One URL, or the URLs of one cluster. */
+    readonly urls: readonly string[],
     private readonly options: ServerConnectionOptions,
     private readonly hooks: ServerConnectionHooks,
     private readonly log: Logger,
   ) {
+    this.index = Math.floor(Math.random() * urls.length)
     this.connect()
+  }
+
+  /** The URL in use, or tried last. */
+  get url(): string {
+    return this.urls[this.index] as string
   }
 
   /** Whether the socket is open and the subscription confirmed. */
@@ -77,10 +104,11 @@ export class ServerConnection {
     this.reconnectTimer = undefined
     const socket = openWebSocket(this.url)
     this.socket = socket
+    this.lastError = undefined
     this.armWatchdog()
     socket.onopen = () => {
       this.armWatchdog()
-      socket.send(encodeMessage({ type: 'subscribe', topics: [this.options.topic] }))
+      socket.send(encodeMessage({ type: 'subscribe', topics: [...this.options.topics] }))
       socket.send(encodeMessage({ type: 'ping' }))
       this.pingTimer = setInterval(() => socket.send(encodeMessage({ type: 'ping' })), this.options.pingInterval)
     }
@@ -93,14 +121,20 @@ export class ServerConnection {
         this.isOpen = true
         this.failures = 0
         this.log('subscribed on %s', this.url)
+        this.setState('connected', undefined)
         this.hooks.opened()
         if (this.socket !== socket) return
       }
       this.hooks.received(data)
     }
-    socket.onerror = (error) => this.log('socket error on %s: %O', this.url, error)
+    socket.onerror = (error) => {
+      this.lastError = error instanceof Error ? error.message : undefined
+      this.log('socket error on %s: %O', this.url, error)
+    }
     socket.onclose = (code, reason) => {
-      if (this.socket === socket) this.drop(`closed by the server (${code}${reason === '' ? '' : ` ${reason}`})`)
+      if (this.socket !== socket) return
+      const closed = `closed (${code}${reason === '' ? '' : ` ${reason}`})`
+      this.drop(this.lastError === undefined ? closed : `${this.lastError}; ${closed}`)
     }
   }
 
@@ -122,9 +156,22 @@ export class ServerConnection {
     const wasOpen = this.isOpen
     this.isOpen = false
     this.log('%s: %s', this.url, why)
+    if (this.stopped) return
+    this.setState('failing', why)
     // A listener of `closed` may close the whole client: check `stopped` after it.
     if (wasOpen) this.hooks.closed()
-    if (!this.stopped) this.scheduleReconnect()
+    if (this.stopped) return
+    // A cluster: the next member, in case this one is gone.
+    this.index = (this.index + 1) % this.urls.length
+    this.scheduleReconnect()
+  }
+
+  private setState(state: ServerState, error: string | undefined): void {
+    if (this.state === state && this.error === error) return
+    this.state = state
+    this.error = error
+    this.since = Date.now()
+    this.hooks.changed()
   }
 
   private scheduleReconnect(): void {

@@ -29,6 +29,7 @@ export function combineTransports(transports: readonly Transport[]): Transport {
       return {
         connect: (nodeId) => sessions.forEach((session) => session.connect(nodeId)),
         close: () => sessions.forEach((session) => session.close()),
+        signaling: () => sessions.flatMap((session) => session.signaling?.() ?? []),
       }
     },
   }

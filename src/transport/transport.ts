@@ -9,6 +9,7 @@
  * (exactly once per link, also after a local `link.close()`). After `session.close()` it
  * reports nothing more. test/transport-contract.test.ts holds every built-in transport to this.
  */
+import type { SignalingStatus } from '../signaling/client.js'
 
 /**
  * What a link runs over, as both of its ends see it: the node ranks a peer's links by it
@@ -149,6 +150,8 @@ export interface TransportHooks {
    * combined one): a transport asks before making a second link to it.
    */
   linkedTo?(nodeId: string, incarnation: number): boolean
+  /** A signaling server the transport meets peers through changed state (WebRTC: connected, failing...). */
+  signalingChanged?(status: SignalingStatus): void
 }
 
 /** A node's membership in a network, from `open` until `close`. */
@@ -160,6 +163,8 @@ export interface TransportSession {
   connect(nodeId: string): void
   /** Leaves the network: closes every link and stops all background work. */
   close(): void
+  /** How each signaling server the transport meets peers through is doing now (none: no such servers). */
+  signaling?(): SignalingStatus[]
 }
 
 /** Something that can carry a node's links: `createMemoryNetwork().transport()`, WebRTC... */

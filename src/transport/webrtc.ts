@@ -28,7 +28,8 @@
  */
 import { ArgumentError, describeReason } from '../errors.js'
 import { logger } from '../log.js'
-import { SignalingClient } from '../signaling/client.js'
+import { SignalingClient, type SignalingServerAddress, type SignalingStatus } from '../signaling/client.js'
+import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
@@ -36,8 +37,8 @@ import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type 
 
 /** Options of the WebRTC transport. */
 export interface WebrtcTransportOptions {
-  /** Signaling server URLs (y-webrtc protocol); nodes meet through any of them. */
-  readonly signaling: readonly string[]
+  /** Signaling servers (y-webrtc protocol): URLs, or `{ cluster: [URLs] }`; nodes meet through any of them. */
+  readonly signaling: readonly SignalingServerAddress[]
   /** Room password: signaling is encrypted with it; nodes without it cannot meet ours. */
   readonly password?: string
   /** STUN/TURN servers. @default [] (host candidates only: same machine or LAN) */
@@ -90,7 +91,7 @@ const REDIAL_DELAY = 50
 
 class WebrtcSession implements TransportSession {
   /** Made once RTCPeerConnection is at hand (in Node it loads first). */
-  private signaling: SignalingClient | undefined
+  private signalingClient: SignalingClient | undefined
   private peerConnection: PeerConnectionClass | undefined
   /** Connections by `nodeId@incarnation` of the peer. */
   private readonly links = new Map<string, WebrtcLink>()
@@ -124,32 +125,45 @@ class WebrtcSession implements TransportSession {
 
   private start(peerConnection: PeerConnectionClass): void {
     this.peerConnection = peerConnection
-    const signaling = new SignalingClient({ urls: this.options.signaling, topic: this.self.room, password: this.options.password })
-    this.signaling = signaling
+    const signaling = new SignalingClient({
+      urls: this.options.signaling,
+      topic: this.self.room,
+      directTopic: directTopic(this.self.room, this.self),
+      password: this.options.password,
+    })
+    this.signalingClient = signaling
     signaling.on('connect', () => this.discovery.announce())
     signaling.on('message', (payload) => this.onSignal(payload))
     signaling.on('error', (error) => log('%s: signaling: %s', this.self.nodeId, error.message))
+    signaling.on('status', (status) => this.hooks.signalingChanged?.(status))
   }
 
   connect(nodeId: string): void {
     if (!this.closed) this.discovery.announce(nodeId)
   }
 
+  signaling(): SignalingStatus[] {
+    return this.signalingClient?.status() ?? []
+  }
+
   close(): void {
     if (this.closed) return
     this.closed = true
     this.discovery.close()
-    this.signaling?.close()
+    this.signalingClient?.close()
     for (const link of this.links.values()) link.discard()
     this.links.clear()
     this.failures.clear()
     this.latestAttempt.clear()
   }
 
-  /** Publishes a payload from this endpoint, with an id that lets receivers drop copies. */
-  private publish(payload: Record<string, unknown>): void {
+  /**
+   * Publishes a payload from this endpoint, with an id that lets receivers drop copies: to
+   * the room, or to one peer's direct topic.
+   */
+  private publish(payload: Record<string, unknown>, to?: EndpointId): void {
     const from = { nodeId: this.self.nodeId, incarnation: this.self.incarnation }
-    this.signaling?.publish({ ...payload, from, id: ++this.sent })
+    this.signalingClient?.publish({ ...payload, from, id: ++this.sent }, to === undefined ? undefined : directTopic(this.self.room, to))
   }
 
   private onSignal(payload: Record<string, unknown>): void {
@@ -238,7 +252,7 @@ class WebrtcSession implements TransportSession {
         connectTimeout: this.options.connectTimeout ?? 10_000,
       },
       {
-        signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }),
+        signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }, peer),
         opened: (opened) => {
           this.failures.delete(id)
           // The other transport won the race while we negotiated: one link per pair is enough.
