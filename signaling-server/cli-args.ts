@@ -8,6 +8,8 @@ import { DEFAULT_SIGNALING_OPTIONS, type SignalingServerOptions } from './option
 
 /** The environment variable that may hold the token, kept out of `ps` listings. */
 export const TOKEN_ENV = 'DISTRIBUNATOR_SIGNAL_TOKEN'
+/** The environment variable that may hold the Redis URL (it may carry a password): out of `ps` listings too. */
+export const REDIS_ENV = 'DISTRIBUNATOR_SIGNAL_REDIS'
 
 /** The text `--help` prints. */
 export const USAGE = `Usage: distribunator-signal [options]
@@ -18,7 +20,13 @@ Options:
   --port <n>               port to listen on; 0 = any free port (default: $PORT or ${DEFAULT_SIGNALING_OPTIONS.port})
   --host <address>         interface to listen on; 0.0.0.0 or :: for every one (default: ${DEFAULT_SIGNALING_OPTIONS.host})
   --token <secret>         admit only clients connecting with ?token=<secret> (or set $${TOKEN_ENV})
+  --redis <url>            join the cluster of servers sharing this Redis (redis:// or rediss://; or set $${REDIS_ENV})
+  --redis-prefix <text>    prefix of the Redis channels, for several clusters on one Redis (default: ${DEFAULT_SIGNALING_OPTIONS.redisPrefix})
   --max-connections <n>    open connections at once (default: ${DEFAULT_SIGNALING_OPTIONS.maxConnections})
+  --max-connections-per-address <n>
+                           open connections from one address (default: ${DEFAULT_SIGNALING_OPTIONS.maxConnectionsPerAddress})
+  --trust-proxy            behind one reverse proxy: a client's address is the last X-Forwarded-For entry
+  --subscribe-timeout <ms> close sockets subscribed to nothing for this long (default: ${DEFAULT_SIGNALING_OPTIONS.subscribeTimeout})
   --max-message-bytes <n>  largest message (default: ${DEFAULT_SIGNALING_OPTIONS.maxMessageBytes})
   --max-topics <n>         topics (rooms) per connection (default: ${DEFAULT_SIGNALING_OPTIONS.maxTopicsPerSocket})
   --max-rate <n>           messages per second per connection (default: ${DEFAULT_SIGNALING_OPTIONS.maxMessagesPerSecond})
@@ -26,7 +34,8 @@ Options:
   -h, --help               show this help
 
 Logs: DEBUG=distribunator:signal
-GET /health answers {"status":"ok","connections":n,"topics":n}.
+GET /health answers {"status":"ok","connections":n,"topics":n} (and "redis":"up"|"down" in a cluster);
+GET /metrics answers Prometheus text.
 `
 
 /** A command line that cannot be run: the message says why. */
@@ -40,7 +49,15 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (values.help === true) return 'help'
   if (values.token === '') throw new UsageError('--token must not be empty')
   const token = values.token ?? (env[TOKEN_ENV] || undefined)
+  if (values.redis === '') throw new UsageError('--redis must not be empty')
+  const redis = values.redis ?? (env[REDIS_ENV] || undefined)
+  if (redis !== undefined && !/^rediss?:\/\//.test(redis)) throw new UsageError('--redis expects a redis:// or rediss:// URL')
   return {
+    redis,
+    redisPrefix: values['redis-prefix'],
+    maxConnectionsPerAddress: integer('--max-connections-per-address', values['max-connections-per-address'], 1),
+    trustProxy: values['trust-proxy'],
+    subscribeTimeout: integer('--subscribe-timeout', values['subscribe-timeout'], 1),
     port: integer('--port', values.port ?? (env.PORT || undefined), 0, 65535),
     host: values.host,
     maxConnections: integer('--max-connections', values['max-connections'], 1),
@@ -63,6 +80,11 @@ function parse(argv: readonly string[]) {
         host: { type: 'string' },
         token: { type: 'string' },
         'max-connections': { type: 'string' },
+        'max-connections-per-address': { type: 'string' },
+        'trust-proxy': { type: 'boolean' },
+        'subscribe-timeout': { type: 'string' },
+        redis: { type: 'string' },
+        'redis-prefix': { type: 'string' },
         'max-message-bytes': { type: 'string' },
         'max-topics': { type: 'string' },
         'max-rate': { type: 'string' },

@@ -1,6 +1,8 @@
 /**
- * The plain-HTTP side of the signaling server: `/health` for load balancers and monitors, a
- * one-line page at `/`, 404 elsewhere, and refusals of WebSocket upgrades.
+ * The plain-HTTP side of the signaling server: `/health` for load balancers and monitors,
+ * `/metrics` for Prometheus, a one-line page at `/`, 404 elsewhere, and refusals of WebSocket
+ * upgrades. `/health` answers 200 while the server serves, with Redis down too: it still
+ * introduces the clients connected to it (`redis: 'down'` says what is missing).
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -13,18 +15,33 @@ export interface Health {
   readonly connections: number
   /** Topics (rooms) with at least one subscriber. */
   readonly topics: number
+  /** With a cluster: whether Redis is reachable. While 'down' the server still serves its own sockets. */
+  readonly redis?: 'up' | 'down'
+}
+
+/** What `GET /metrics` serves. */
+export interface MetricsText {
+  readonly contentType: string
+  readonly text: string
 }
 
 /** Serves one plain HTTP request. */
-export function handleRequest(req: IncomingMessage, res: ServerResponse, health: () => Health): void {
+export function handleRequest(req: IncomingMessage, res: ServerResponse, health: () => Health, metrics: () => Promise<MetricsText>): void {
   const path = pathOf(req.url)
-  const known = path === '/health' || path === '/'
+  const known = path === '/health' || path === '/metrics' || path === '/'
   if (!known) return reply(res, 404, 'text/plain; charset=utf-8', 'not found\n')
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD')
     return reply(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n')
   }
   if (path === '/health') return reply(res, 200, 'application/json', JSON.stringify(health()))
+  if (path === '/metrics') {
+    metrics().then(
+      ({ contentType, text }) => reply(res, 200, contentType, text),
+      () => reply(res, 500, 'text/plain; charset=utf-8', 'metrics unavailable\n'),
+    )
+    return
+  }
   reply(res, 200, 'text/plain; charset=utf-8', 'distribunator signaling server: connect with a WebSocket (y-webrtc protocol)\n')
 }
 

@@ -39,6 +39,28 @@ export interface SignalingServerOptions {
   maxMessageBurst?: number
   /** Open connections; an upgrade beyond is refused with HTTP 503. @default 1000 */
   maxConnections?: number
+  /**
+   * Open connections from one address; an upgrade beyond is refused with HTTP 503, so one
+   * machine cannot fill the server. Raise it where many users share an address (an office
+   * NAT). @default 64
+   */
+  maxConnectionsPerAddress?: number
+  /**
+   * The server is behind one reverse proxy: a client's address is the last entry of
+   * `X-Forwarded-For` (what the proxy appended), not the proxy's. Leave it off without a proxy:
+   * clients could then write any address there. @default false
+   */
+  trustProxy?: boolean
+  /** A socket subscribed to no topic for this long is closed (1008): an idle socket holds a slot for nothing. @default 5000 */
+  subscribeTimeout?: number
+  /**
+   * Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS): every server given the
+   * same Redis acts as one server — a client on any of them meets the clients of all. Without
+   * it, the server is on its own. @default none
+   */
+  redis?: string
+  /** Prefix of the Redis channels, so that several clusters can share one Redis. @default 'distribunator:signal:' */
+  redisPrefix?: string
   /** Bytes queued to a socket that is not reading; beyond, it is dropped. @default 1048576 */
   maxBufferedBytes?: number
   /** Milliseconds between WebSocket pings; a socket that missed the previous pong is dropped. @default 30000 */
@@ -63,6 +85,10 @@ export type SignalingDefaults = Readonly<
       | 'maxTopicLength'
       | 'maxMessagesPerSecond'
       | 'maxConnections'
+      | 'maxConnectionsPerAddress'
+      | 'trustProxy'
+      | 'subscribeTimeout'
+      | 'redisPrefix'
       | 'maxBufferedBytes'
       | 'pingInterval'
     >
@@ -78,6 +104,10 @@ export const DEFAULT_SIGNALING_OPTIONS: SignalingDefaults = {
   maxTopicLength: 256,
   maxMessagesPerSecond: 100,
   maxConnections: 1000,
+  maxConnectionsPerAddress: 64,
+  trustProxy: false,
+  subscribeTimeout: 5000,
+  redisPrefix: 'distribunator:signal:',
   maxBufferedBytes: 1024 * 1024,
   pingInterval: 30_000,
 }
@@ -106,6 +136,8 @@ function validate(o: Record<string, unknown>): void {
     'maxMessagesPerSecond',
     'maxMessageBurst',
     'maxConnections',
+    'maxConnectionsPerAddress',
+    'subscribeTimeout',
     'maxBufferedBytes',
     'pingInterval',
   ]) {
@@ -115,4 +147,9 @@ function validate(o: Record<string, unknown>): void {
     }
   }
   if (typeof o.host !== 'string' || o.host === '') throw new ArgumentError('host must be a non-empty string')
+  if (typeof o.trustProxy !== 'boolean') throw new ArgumentError('trustProxy must be true or false')
+  if (typeof o.redisPrefix !== 'string') throw new ArgumentError('redisPrefix must be a string')
+  if (o.redis !== undefined && (typeof o.redis !== 'string' || !/^rediss?:\/\//.test(o.redis))) {
+    throw new ArgumentError('redis must be a redis:// or rediss:// URL')
+  }
 }

@@ -31,6 +31,8 @@ export const CloseCode = {
   policyViolation: 1008,
   /** A frame larger than `maxMessageBytes` (sent by `ws` itself). */
   messageTooBig: 1009,
+  /** Reconnect: the cluster link came back, and what was published meanwhile is lost (announce again). */
+  serviceRestart: 1012,
 } as const
 
 /** A message a client may send. `publish` keeps every field, to be relayed untouched. */

@@ -2,15 +2,20 @@
  * The signaling server: introduces peers of a room to each other by relaying y-webrtc's
  * signaling messages (see `protocol.ts`) between WebSockets. It holds no state beyond open
  * sockets and their subscriptions, and every per-client resource is bounded by an option.
+ * With `redis`, servers sharing one Redis act as one (redis-bus.ts): each relays what its
+ * clients publish to its own subscribers and to the other servers, which relay it to theirs.
  */
 import { createServer, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { logger } from '../src/log.js'
-import { handleRequest, rejectUpgrade, tokenOf } from './http.js'
+import { Admission, clientAddress } from './admission.js'
+import { handleRequest, rejectUpgrade, tokenOf, type Health } from './http.js'
+import { ServerMetrics } from './metrics.js'
 import { resolveOptions, type ClientInfo, type SignalingServerOptions } from './options.js'
 import { CloseCode, PONG, parseClientMessage, relayedPublish } from './protocol.js'
 import { TokenBucket } from './rate-limit.js'
+import { RedisBus } from './redis-bus.js'
 import { Topics } from './topics.js'
 
 /** A running signaling server. */
@@ -21,7 +26,9 @@ export interface SignalingServer {
   readonly url: string
   /** Number of open WebSocket connections. */
   connections(): number
-  /** Closes every socket (1001) and the listener, and stops the ping timer. Idempotent. */
+  /** What `GET /health` reports now. */
+  health(): Health
+  /** Closes every socket (1001), the listener, the ping timer and the link to Redis. Idempotent. */
   close(): Promise<void>
 }
 
@@ -30,9 +37,13 @@ const CLOSE_GRACE_MS = 1000
 
 interface Client {
   readonly socket: WebSocket
+  /** Where it connects from, as admission counts it. */
+  readonly address: string
   readonly topics: Set<string>
   readonly bucket: TokenBucket
   alive: boolean
+  /** Runs while the socket is subscribed to nothing: it is closed when it fires. */
+  idleTimer: ReturnType<typeof setTimeout> | undefined
 }
 
 /** Starts a y-webrtc-compatible signaling server; resolves once it listens. */
@@ -43,15 +54,60 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
 
   const topics = new Topics<Client>()
   const clients = new Set<Client>()
+  const admission = new Admission(o)
+  /** Sockets still being admitted (verifyClient), to cut off on close. */
   const pending = new Set<Duplex>()
   let closing: Promise<void> | undefined
 
-  const http = createServer((req, res) => handleRequest(req, res, () => ({ status: 'ok', connections: clients.size, topics: topics.size })))
+  const metrics = new ServerMetrics({
+    connections: () => clients.size,
+    topics: () => topics.size,
+    redisUp: () => (bus === undefined ? undefined : bus.state === 'up' ? 1 : 0),
+  })
+  const health = (): Health => ({
+    status: 'ok',
+    connections: clients.size,
+    topics: topics.size,
+    ...(bus === undefined ? {} : { redis: bus.state }),
+  })
+  const bus =
+    o.redis === undefined
+      ? undefined
+      : new RedisBus(
+          o.redis,
+          o.redisPrefix,
+          {
+            message: (topic, text) => {
+              metrics.cluster.inc({ direction: 'in' })
+              deliver(topic, text)
+            },
+            state: (state) => {
+              if (state === 'up') reconnectEveryone()
+            },
+          },
+          log,
+        )
+
+  const http = createServer((req, res) =>
+    handleRequest(req, res, health, async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() })),
+  )
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: o.maxMessageBytes })
 
   const kick = (client: Client, code: number, reason: string): void => {
     log('closing a socket (%d): %s', code, reason)
+    metrics.dropped.inc({ reason })
     client.socket.close(code, reason)
+  }
+
+  /**
+   * The cluster link is back: what was published meanwhile is lost, so nodes that joined
+   * then never met those on other servers. Every client reconnects (1012, "service restart"),
+   * and both our nodes and y-webrtc providers announce themselves again on connecting.
+   */
+  const reconnectEveryone = (): void => {
+    if (clients.size === 0) return
+    log('redis is back: asking %d clients to reconnect', clients.size)
+    for (const client of clients) kick(client, CloseCode.serviceRestart, 'cluster link restored: reconnect')
   }
 
   const onMessage = (client: Client, data: RawData, isBinary: boolean): void => {
@@ -71,6 +127,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     const parsed = parseClientMessage(textOf(data), o.maxTopicLength)
     if (!parsed.ok) return kick(client, parsed.code, parsed.reason)
     const message = parsed.message
+    metrics.received.inc({ type: message.type })
     switch (message.type) {
       case 'subscribe': {
         const added = new Set(message.topics.filter((t) => !client.topics.has(t)))
@@ -79,26 +136,45 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
         }
         for (const topic of added) {
           client.topics.add(topic)
-          topics.subscribe(topic, client)
+          if (topics.subscribe(topic, client)) bus?.subscribe(topic)
         }
+        watchIdle(client)
         return
       }
       case 'unsubscribe':
-        for (const topic of message.topics) {
-          client.topics.delete(topic)
-          topics.unsubscribe(topic, client)
-        }
+        for (const topic of message.topics) leave(client, topic)
+        watchIdle(client)
         return
-      case 'publish': {
-        const receivers = topics.subscribersOf(message.topic)
-        if (receivers.size === 0) return
-        const frame = relayedPublish(message.text, receivers.size)
-        for (const receiver of receivers) send(receiver, frame)
+      case 'publish':
+        deliver(message.topic, message.text)
+        if (bus === undefined) return
+        if (bus.publish(message.topic, message.text)) metrics.cluster.inc({ direction: 'out' })
+        else metrics.dropped.inc({ reason: 'redis down: not sent to the cluster' })
         return
-      }
       case 'ping':
         return send(client, PONG)
     }
+  }
+
+  /** Relays a publish to this server's subscribers of the topic, the count of them spliced in. */
+  const deliver = (topic: string, text: string): void => {
+    const receivers = topics.subscribersOf(topic)
+    if (receivers.size === 0) return
+    const frame = relayedPublish(text, receivers.size)
+    for (const receiver of receivers) send(receiver, frame)
+  }
+
+  const leave = (client: Client, topic: string): void => {
+    client.topics.delete(topic)
+    if (topics.unsubscribe(topic, client)) bus?.unsubscribe(topic)
+  }
+
+  /** A socket subscribed to nothing is closed after `subscribeTimeout`; one subscribed has no timer. */
+  const watchIdle = (client: Client): void => {
+    clearTimeout(client.idleTimer)
+    client.idleTimer = undefined
+    if (client.topics.size > 0) return
+    client.idleTimer = setTimeout(() => kick(client, CloseCode.policyViolation, 'subscribed to no topic'), o.subscribeTimeout)
   }
 
   const send = (client: Client, frame: string): void => {
@@ -107,15 +183,19 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     if (socket.bufferedAmount > o.maxBufferedBytes) {
       // It stopped reading: a close frame would queue behind the backlog, so cut it off.
       log('dropping a socket with %d bytes queued', socket.bufferedAmount)
+      metrics.dropped.inc({ reason: 'not reading' })
       socket.terminate()
       return
     }
     socket.send(frame)
+    metrics.sent.inc()
   }
 
-  const accept = (socket: WebSocket): void => {
-    const client: Client = { socket, topics: new Set(), bucket: new TokenBucket(o.maxMessagesPerSecond, o.maxMessageBurst), alive: true }
+  const accept = (socket: WebSocket, address: string): void => {
+    const bucket = new TokenBucket(o.maxMessagesPerSecond, o.maxMessageBurst)
+    const client: Client = { socket, address, topics: new Set(), bucket, alive: true, idleTimer: undefined }
     clients.add(client)
+    watchIdle(client)
     socket.on('pong', () => {
       client.alive = true
     })
@@ -123,36 +203,42 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     socket.on('error', (err) => log('socket error: %s', err.message))
     socket.on('close', () => {
       clients.delete(client)
-      for (const topic of client.topics) topics.unsubscribe(topic, client)
-      client.topics.clear()
+      clearTimeout(client.idleTimer)
+      for (const topic of [...client.topics]) leave(client, topic)
     })
   }
 
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     socket.on('error', (err) => log('upgrade socket error: %s', err.message))
     if (closing !== undefined) return rejectUpgrade(socket, 503, 'server shutting down')
-    if (clients.size + pending.size >= o.maxConnections) {
-      log('refusing a connection: %d open', clients.size)
-      return rejectUpgrade(socket, 503, 'too many connections')
+    const address = clientAddress(req, o.trustProxy)
+    const refusal = admission.take(address)
+    if (refusal !== undefined) {
+      log('refusing a connection from %s: %s', address, refusal)
+      metrics.dropped.inc({ reason: refusal })
+      return rejectUpgrade(socket, 503, refusal)
     }
-    pending.add(socket)
-    socket.once('close', () => pending.delete(socket))
+    // The slot goes back when the TCP socket ends: refused, failed or, once a WebSocket, closed.
+    socket.once('close', () => admission.release(address))
     let admitted = true
     if (options.verifyClient !== undefined) {
+      pending.add(socket)
       try {
         admitted = await options.verifyClient(clientInfo(req))
       } catch (err) {
         log('verifyClient threw: %O', err)
-        pending.delete(socket)
         return rejectUpgrade(socket, 500, 'internal error')
+      } finally {
+        pending.delete(socket)
       }
     }
-    pending.delete(socket)
     if (closing !== undefined || socket.destroyed) return rejectUpgrade(socket, 503, 'server shutting down')
-    if (admitted !== true) return rejectUpgrade(socket, 401, 'unauthorized')
-    wss.handleUpgrade(req, socket, head, accept)
+    if (admitted !== true) {
+      metrics.dropped.inc({ reason: 'unauthorized' })
+      return rejectUpgrade(socket, 401, 'unauthorized')
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, address))
   }
-
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgrade(req, socket, head).catch((err: unknown) => {
       log('upgrade failed: %O', err)
@@ -177,6 +263,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     closing ??= (async () => {
       clearInterval(heartbeat)
       options.signal?.removeEventListener('abort', onAbort)
+      bus?.close()
       for (const socket of pending) socket.destroy()
       const closed = [...clients].map(
         ({ socket }) =>
@@ -204,6 +291,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
       clearInterval(heartbeat)
+      bus?.close()
       reject(err)
     }
     http.once('error', onError)
@@ -222,7 +310,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const url = `ws://${urlHost(address.address)}:${address.port}`
   log('listening on %s', url)
 
-  return { port: address.port, url, connections: () => clients.size, close }
+  return { port: address.port, url, connections: () => clients.size, health, close }
 }
 
 function clientInfo(req: IncomingMessage): ClientInfo {

@@ -12,22 +12,26 @@ export class Topics<C> {
     return this.#subscribers.size
   }
 
-  /** Adds `client` to `topic`'s subscribers. */
-  subscribe(topic: string, client: C): void {
+  /** Adds `client` to `topic`'s subscribers; true when it is the topic's first. */
+  subscribe(topic: string, client: C): boolean {
     let set = this.#subscribers.get(topic)
+    const created = set === undefined
     if (set === undefined) {
       set = new Set()
       this.#subscribers.set(topic, set)
     }
     set.add(client)
+    return created
   }
 
-  /** Removes `client` from `topic`'s subscribers, and the topic when it was the last. */
-  unsubscribe(topic: string, client: C): void {
+  /** Removes `client` from `topic`'s subscribers, and the topic when it was the last: then true. */
+  unsubscribe(topic: string, client: C): boolean {
     const set = this.#subscribers.get(topic)
-    if (set === undefined) return
+    if (set === undefined) return false
     set.delete(client)
-    if (set.size === 0) this.#subscribers.delete(topic)
+    if (set.size > 0) return false
+    this.#subscribers.delete(topic)
+    return true
   }
 
   /** The subscribers of `topic` (empty when it has none). */

@@ -63,6 +63,16 @@ export async function until(condition: () => boolean, timeout = 5000): Promise<v
   )
 }
 
+/** Waits until an asynchronous `condition` holds (a query to a server), checking every `interval` ms. */
+export async function untilAsync(condition: () => Promise<boolean>, timeout = 5000, interval = 20): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      if (!(await condition())) throw new Error('condition not met yet')
+    },
+    { timeout, interval },
+  )
+}
+
 /** Resolves with the next `name` event of a node. */
 export function nextEvent<K extends keyof NodeEvents>(node: DistribunatorNode, name: K): Promise<Parameters<NodeEvents[K]>[0]> {
   return new Promise((resolve) => node.once(name, ((event: Parameters<NodeEvents[K]>[0]) => resolve(event)) as NodeEvents[K]))

@@ -355,7 +355,7 @@ describe('lifecycle', () => {
     const stalled = new WebSocket(`${server.url}/?token=stall`)
     const stalledError = once(stalled, 'error')
     await until(() => stalls.length === 1)
-    expect(vi.getTimerCount()).toBe(1) // the one ping timer
+    expect(vi.getTimerCount()).toBe(2) // the ping timer, and the idle timer of b (subscribed to nothing)
     await Promise.all([server.close(), server.close()])
     expect(await a.closed).toEqual({ code: 1001, reason: 'server shutting down' })
     expect((await b.closed).code).toBe(1001)

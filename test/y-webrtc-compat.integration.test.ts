@@ -20,6 +20,7 @@ import { WebrtcProvider } from 'y-webrtc'
 import * as Y from 'yjs'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
 import { ProtocolClient as Client } from './fixtures/protocol-client.js'
+import { startRedis, type RedisServer } from './fixtures/redis-server.js'
 import { startYWebrtcServer } from './fixtures/y-webrtc-server.js'
 import { until } from './helpers.js'
 
@@ -152,6 +153,50 @@ describe('y-webrtc providers sync through our server', () => {
     }
     expect(await child.exited, child.stderr()).toBe(0)
     await until(() => server.connections() === 0)
+  })
+})
+
+describe('y-webrtc providers on two servers of a Redis cluster sync', () => {
+  const globals = globalThis as { WebSocket?: unknown }
+  const hadWebSocket = 'WebSocket' in globals
+  let redis: RedisServer
+  let servers: SignalingServer[] = []
+
+  beforeAll(async () => {
+    if (!hadWebSocket) globals.WebSocket = WebSocket
+    redis = await startRedis()
+    servers = [await startSignalingServer({ port: 0, redis: redis.url }), await startSignalingServer({ port: 0, redis: redis.url })]
+    await until(() => servers.every((s) => s.health().redis === 'up'), 10_000)
+  })
+  afterAll(async () => {
+    if (!hadWebSocket) delete globals.WebSocket
+    await Promise.all(servers.map((s) => s.close()))
+    await redis.stop()
+  })
+
+  it('one provider on each server, with a room password', async () => {
+    const [first, second] = servers as [SignalingServer, SignalingServer]
+    const room = 'compat-cluster'
+    const child = startChild({ SIGNAL_URL: second.url, ROOM: room, PASSWORD: 'cookie' })
+    await subscribedTopics(second, 1)
+    await until(() => second.health().topics === 1)
+    const doc = new Y.Doc()
+    const provider = new WebrtcProvider(room, doc, { signaling: [first.url], password: 'cookie', peerOpts })
+    try {
+      const map = doc.getMap<string>('m')
+      map.set('parent', 'hello from the parent')
+      await until(() => map.get('child') !== undefined, 30_000)
+      expect(map.get('child')).toBe('hello from the child')
+      expect(await child.saw).toBe('hello from the parent')
+      // Each provider used its own server only.
+      expect([first.connections(), second.connections()]).toEqual([1, 1])
+    } finally {
+      provider.disconnect()
+      provider.destroy()
+      doc.destroy()
+      child.process.send('stop')
+    }
+    expect(await child.exited, child.stderr()).toBe(0)
   })
 })
 
