@@ -135,7 +135,7 @@ class BroadcastChannelSession implements TransportSession {
       const link = new ChannelLink(message.from.nodeId, from, this)
       this.links.set(from, link)
       // Before linkOpened: our Hello must not reach the peer before it has a link for us.
-      if (message.to === undefined || message.to === this.self.nodeId) this.discovery.announce(from)
+      if (message.to === undefined || message.to === this.self.nodeId) this.discovery.answer(message.from)
       this.hooks.linkOpened(link)
       return
     }

@@ -51,16 +51,25 @@ export class Discovery {
 
   constructor(
     private readonly self: LocalEndpoint,
-    /** Publishes a payload on the medium as this endpoint (the medium adds `from`). */
-    private readonly publish: (payload: { type: 'announce'; to?: string }) => void,
+    /**
+     * Publishes a payload on the medium as this endpoint (the medium adds `from`); `endpoint`,
+     * when the announce is for one endpoint, lets a medium with per-endpoint topics send it there.
+     */
+    private readonly publish: (payload: { type: 'announce'; to?: string }, endpoint?: EndpointId) => void,
   ) {
     this.selfKey = endpointKey(self)
   }
 
-  /** "I am here", to every node of the room, or only to `to` (a node id or an endpoint key). */
+  /** "I am here", to every node of the room, or only to `to` (a node id). */
   announce(to?: string): void {
     if (this.closed) return
     this.publish(to === undefined ? { type: 'announce' } : { type: 'announce', to })
+  }
+
+  /** "I am here", in answer to `endpoint`'s announce: for it alone. */
+  answer(endpoint: EndpointId): void {
+    if (this.closed) return
+    this.publish({ type: 'announce', to: endpointKey(endpoint) }, endpoint)
   }
 
   /** Announces again after a while: a link was lost, for a reason that is not final. One timer at most. */

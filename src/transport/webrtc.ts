@@ -112,7 +112,7 @@ class WebrtcSession implements TransportSession {
     private readonly hooks: TransportHooks,
     private readonly options: WebrtcTransportOptions,
   ) {
-    this.discovery = new Discovery(self, (payload) => this.publish(payload))
+    this.discovery = new Discovery(self, (payload, endpoint) => this.publish(payload, endpoint))
     const ready = options.peerConnection ?? peerConnectionClass()
     if (ready !== undefined) this.start(ready)
     else {
@@ -178,7 +178,8 @@ class WebrtcSession implements TransportSession {
       if (!this.discovery.isForMe(payload.to)) return
       if (this.links.has(endpointKey(from)) || this.linkedElsewhere(from)) return
       if (this.initiatesWith(from)) this.link(from, true)
-      else this.discovery.announce(from.nodeId)
+      // To the peer's own topic: the rest of the room need not hear it.
+      else this.discovery.answer(from)
     } else if (payload.type === 'signal') {
       const to = parseEndpoint(payload.to)
       if (to?.nodeId !== this.self.nodeId || to.incarnation !== this.self.incarnation) return
