@@ -42,7 +42,15 @@ const PROPAGATION = { count: 200, perSecond: 100 }
 /** Section 4: kill -9 runs, and how long to wait for a detection before calling it missed. */
 const FAILURE = { runs: 5, oursCapMs: 10_000, rawCapMs: 45_000 }
 /** Section 5: mesh sizes, and how long a mesh may take to form before it counts as failed. */
-const MESH = { sizes: [4, 8, 16], capMs: 60_000 }
+const MESH = {
+  // `--mesh=16,32`: only these sizes (to repeat the ones that matter).
+  sizes: process.argv
+    .find((a) => a.startsWith('--mesh='))
+    ?.slice('--mesh='.length)
+    .split(',')
+    .map(Number) ?? [4, 8, 16, 32],
+  capMs: 60_000,
+}
 /** Section 6: names, their rate, and the observers (separate processes). */
 const NAMES = { count: 10_000, perSecond: 1000, observers: 2 }
 
@@ -376,6 +384,7 @@ async function meshFormation(): Promise<void> {
   section('5. Mesh formation: N processes told to join at once → every pair connected and (ours) every registry holding every member')
   const rows: string[][] = []
   const perPeer = new Map<string, number>()
+  const payloads: string[][] = []
   const failures: string[] = []
   for (const n of MESH.sizes) {
     for (const stack of ['raw', 'ours'] as const) {
@@ -415,6 +424,11 @@ async function meshFormation(): Promise<void> {
         failures.push(`N = ${n}, ${stack}: ${why}`)
         rows.push([`${n}`, stack, fixed(loadMs / 1000, 1), `**${why}**`, '—', '—', '—'])
       } else {
+        if (stack === 'ours') {
+          const received = await Promise.all(handles.map((h) => h.command<number>({ cmd: 'signalingPayloads' })))
+          const p50 = median(received)
+          payloads.push([`${n}`, fixed(p50, 0), fixed(Math.max(...received), 0), fixed(p50 / (n - 1), 1)])
+        }
         const after = await Promise.all(handles.map((h) => h.command<Memory>({ cmd: 'memory' })))
         const growth = (key: keyof Memory): number => median(handles.map((h, i) => (after[i]![key] - h.loaded![key]) / (n - 1)))
         perPeer.set(`${stack}-${n}`, growth('rss'))
@@ -453,6 +467,11 @@ async function meshFormation(): Promise<void> {
       `from N = ${small} to ${large}, each extra peer costs ours ${slope('ours')} MiB and raw ${slope('raw')} MiB of RSS. This machine has ${availableParallelism()} cores for all N processes.`,
   )
   if (failures.length > 0) note(`\nFailed meshes: ${failures.join('; ')}. See RESULTS.md for what kills them.`)
+  note('\nSignaling payloads each of our nodes received while its mesh formed (announces, its own negotiation, and copies):\n')
+  print(['N', 'per node, median', 'per node, max', 'per node per peer, median'], payloads)
+  note(
+    '\nNegotiation goes only to the node it is for (its direct topic), so what a node receives grows with its peers (N − 1), not with every pair of the room (N²). What still grows per peer is announces: they go to the whole room, and a node announces again after each try that failed.',
+  )
 }
 
 async function manyNames(): Promise<void> {

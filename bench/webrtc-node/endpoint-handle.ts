@@ -29,7 +29,8 @@ export class EndpointHandle {
     route: (to: string, from: string, data: unknown) => void,
   ) {
     this.child = fork(script, [JSON.stringify(settings)], {
-      execArgv: ['--expose-gc', '--import', 'tsx'],
+      // BENCH_ENDPOINT_ARGS: more Node flags for the endpoints, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile them.
+      execArgv: ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_ENDPOINT_ARGS?.split(' ').filter(Boolean) ?? [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     live.add(this)
@@ -96,14 +97,17 @@ export class EndpointHandle {
     await this.exit
   }
 
-  /** Stops the endpoint gracefully if it answers within a second; kills it in any case. */
+  /** Stops the endpoint gracefully if it answers within a second, and lets it exit (writing a --cpu-prof); kills it in any case. */
   async close(): Promise<void> {
     if (!this.exited) {
       let timer: ReturnType<typeof setTimeout> | undefined
       await Promise.race([
-        this.command({ cmd: 'stop' }).catch(() => undefined),
+        this.command({ cmd: 'stop' }).then(
+          () => this.exit,
+          () => undefined,
+        ),
         new Promise((resolve) => {
-          timer = setTimeout(resolve, 1000)
+          timer = setTimeout(resolve, 2000)
         }),
       ])
       clearTimeout(timer)

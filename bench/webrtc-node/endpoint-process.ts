@@ -54,6 +54,8 @@ async function handle(command: Command): Promise<unknown> {
       return endpoint.signal?.(command.from, command.data)
     case 'memory':
       return memory()
+    case 'signalingPayloads':
+      return endpoint.signalingPayloads?.()
     // CPU time (user + system, µs) this process has used: a cost that other load on the machine does not inflate.
     case 'cpu': {
       const { user, system } = process.cpuUsage()

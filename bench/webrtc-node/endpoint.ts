@@ -50,6 +50,8 @@ export interface Endpoint {
   gone(peer: string): Promise<number>
   /** Negotiation data relayed by the main script (raw only: no signaling server). */
   signal?(from: string, data: unknown): void
+  /** Signaling payloads received so far, from every server (ours only). */
+  signalingPayloads?(): number
   stop(): Promise<void>
 }
 
@@ -67,6 +69,7 @@ export type Command =
   | { readonly cmd: 'gone'; readonly peer: string }
   | { readonly cmd: 'signal'; readonly from: string; readonly data: unknown }
   | { readonly cmd: 'memory' }
+  | { readonly cmd: 'signalingPayloads' }
   | { readonly cmd: 'cpu' }
   | { readonly cmd: 'stop' }
 

@@ -32,6 +32,10 @@ export class OursEndpoint implements Endpoint {
     })
   }
 
+  signalingPayloads(): number {
+    return (this.node?.signaling() ?? []).reduce((sum, server) => sum + server.received, 0)
+  }
+
   mesh(peers: readonly string[]): Promise<number> {
     const node = this.ready()
     if (node.allPidsOf(`member-${node.id}`).length === 0) node.register(`member-${node.id}`, this.member!)
