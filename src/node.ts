@@ -12,16 +12,7 @@
 import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import { DocSync } from './doc-sync.js'
-import {
-  ArgumentError,
-  DistribunatorError,
-  NodeIdTakenError,
-  NodeStoppedError,
-  NoNodeError,
-  NoProcError,
-  NotLocalError,
-  ProtocolError,
-} from './errors.js'
+import { ArgumentError, DistribunatorError, NodeIdTakenError, NodeStoppedError, NoNodeError, ProtocolError } from './errors.js'
 import { SafeObservable } from './events.js'
 import {
   nameOf,
@@ -246,24 +237,21 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** Ends a local process: its names leave, its monitors fire, its pending calls fail. */
   exit(pid: Pid, reason: unknown = 'normal'): void {
     this.assertRunning()
-    if (!(pid instanceof Pid)) throw new ArgumentError('exit needs a pid')
-    if (pid.node !== this.id) throw new NotLocalError(pid.toString())
-    this.processes.get(pid)?.exit(reason)
+    this.processes.exit(pid, reason)
   }
 
   /** Adds a registration of a local pid under a name (counted: twice → listed twice). */
   register(name: string | ServiceClass, pid: Pid): void {
     this.assertRunning()
     const key = nameOf(name)
-    this.assertLocal(pid, 'register')
-    if (this.processes.get(pid) === undefined) throw new NoProcError(pid.toString())
+    this.processes.checkLocal(pid, 'register', true)
     this.names.join(key, pid)
   }
 
   /** Removes one registration; 'not_joined' if the pid had none under the name. */
   unregister(name: string | ServiceClass, pid: Pid): 'ok' | 'not_joined' {
     this.assertRunning()
-    this.assertLocal(pid, 'unregister')
+    this.processes.checkLocal(pid, 'unregister')
     return this.names.leave(nameOf(name), pid)
   }
 
@@ -482,11 +470,5 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
 
   private assertRunning(): void {
     if (this.stopped) throw new NodeStoppedError(this.id)
-  }
-
-  /** Throws unless `pid` is a pid of this node's current incarnation. */
-  private assertLocal(pid: Pid, what: string): void {
-    if (!(pid instanceof Pid)) throw new ArgumentError(`${what} needs a pid`)
-    if (pid.node !== this.id || pid.incarnation !== this.incarnation) throw new NotLocalError(pid.toString())
   }
 }

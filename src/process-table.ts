@@ -3,7 +3,7 @@
  * GenServer instance), finding the live process a pid names, and exiting them all when the
  * node stops. A pid of another node, or of an earlier incarnation of this one, names none.
  */
-import { ArgumentError } from './errors.js'
+import { ArgumentError, NoProcError, NotLocalError } from './errors.js'
 import { GenServer, attachGenServer, type AnyGenServer } from './gen-server.js'
 import type { DistribunatorNode } from './node.js'
 import { Pid } from './pid.js'
@@ -44,6 +44,24 @@ export class ProcessTable {
   get(pid: Pid): LocalProcess | undefined {
     if (pid.node !== this.self.nodeId || pid.incarnation !== this.self.incarnation) return undefined
     return this.processes.get(pid.id)
+  }
+
+  /** Ends the process `pid` names, if alive; throws for what is not a pid of this node. */
+  exit(pid: Pid, reason: unknown): void {
+    if (!(pid instanceof Pid)) throw new ArgumentError('exit needs a pid')
+    if (pid.node !== this.self.nodeId) throw new NotLocalError(pid.toString())
+    this.get(pid)?.exit(reason)
+  }
+
+  /**
+   * Throws unless `pid` is a pid of this node's current incarnation (`ArgumentError`,
+   * `NotLocalError`) and, with `alive`, names a live process (`NoProcError`). `what` names the
+   * operation, for the message.
+   */
+  checkLocal(pid: Pid, what: string, alive = false): void {
+    if (!(pid instanceof Pid)) throw new ArgumentError(`${what} needs a pid`)
+    if (pid.node !== this.self.nodeId || pid.incarnation !== this.self.incarnation) throw new NotLocalError(pid.toString())
+    if (alive && this.get(pid) === undefined) throw new NoProcError(pid.toString())
   }
 
   /** Ends every process with `reason`. */
