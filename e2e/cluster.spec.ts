@@ -34,8 +34,8 @@ test('a Chromium tab, a Firefox tab and a Node peer on three servers of a cluste
     await fox.run('start', { ...nodeOptions('firefox'), signaling: [two.url] })
     edge = await EdgeProcess.spawn('node')
     await edge.run('start', { ...nodeOptions('node'), signaling: [three.url] })
-    // Each on its own server: they can only have met through Redis.
-    expect(servers.map((s) => s.connections())).toEqual([1, 1, 1])
+    // Each on its own server: they can only meet through Redis. (The Node peer's socket opens after its start resolves.)
+    await expect.poll(() => servers.map((s) => s.connections())).toEqual([1, 1, 1])
 
     const peers: Peer[] = [tab, fox, edge]
     await waitForMesh(peers)
