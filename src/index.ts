@@ -37,7 +37,7 @@ export {
 
 export type { NodeEvents } from './node.js'
 export type { SignalingStatus, SignalingServerAddress, SignalingCluster } from './signaling/client.js'
-export type { LinkInfo } from './peers.js'
+export type { LinkInfo } from './peer.js'
 export type { NodeOptions } from './node-options.js'
 export type { CallOptions, RpcOptions } from './messaging.js'
 export type { PickStrategy, WatchEvent, WatchListener, WatchReason } from './name-view.js'

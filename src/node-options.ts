@@ -4,6 +4,7 @@
  * bad one throws `ArgumentError` and leaves nothing behind.
  */
 import { ArgumentError } from './errors.js'
+import { RELAY_DEFAULTS, type RelayLimits } from './gateway.js'
 import type { ManagerOptions } from './manager.js'
 import { isServerAddress, type SignalingServerAddress } from './signaling/client.js'
 import type { Heartbeat } from './peers.js'
@@ -58,6 +59,14 @@ export interface NodeOptions {
   readonly manager?: ManagerOptions
   /** How long `stop()` waits for peers to acknowledge the goodbye, ms. @default 1000 */
   readonly stopTimeout?: number
+  /**
+   * How much this node relays between two members it is up with that cannot link directly
+   * (their WebRTC failed: symmetric NATs, a blocked path). `{ maxPairs: 0 }` relays for none.
+   * @default { maxPairs: 16, maxBytesPerSecond: 1 MiB } (per tunnel)
+   */
+  readonly relay?: RelayLimits
+  /** ms a WebRTC connection may take to open before it is given up (and a relay asked for). @default 10000 */
+  readonly connectTimeout?: number
   /** ms between heartbeats on every link. @default 500 */
   readonly heartbeatInterval?: number
   /**
@@ -76,6 +85,7 @@ export interface NodeSettings {
   readonly registryGracePeriod: number
   readonly stopTimeout: number
   readonly heartbeat: Heartbeat
+  readonly relay: Required<RelayLimits>
   /** The transports the options ask for (the node adds its MessagePorts and tunnels). */
   readonly transports: readonly Transport[]
 }
@@ -97,7 +107,10 @@ export function resolveOptions(options: NodeOptions): NodeSettings {
     timeout: positive(options.heartbeatTimeout ?? 1500, 'heartbeatTimeout'),
   }
   if (heartbeat.timeout <= heartbeat.interval) throw new ArgumentError('heartbeatTimeout must be longer than heartbeatInterval')
-  return { room: options.room, nodeId, callTimeout, maxFrameBytes, registryGracePeriod, stopTimeout, heartbeat, transports }
+  const relay = { ...RELAY_DEFAULTS, ...options.relay }
+  if (!(Number.isInteger(relay.maxPairs) && relay.maxPairs >= 0)) throw new ArgumentError('relay.maxPairs must be a whole number ≥ 0')
+  positive(relay.maxBytesPerSecond, 'relay.maxBytesPerSecond')
+  return { room: options.room, nodeId, callTimeout, maxFrameBytes, registryGracePeriod, stopTimeout, heartbeat, relay, transports }
 }
 
 /** The transports the options ask for. */
@@ -119,8 +132,8 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
   }
   if (broadcastChannel) transports.push(broadcastChannelTransport({ password }))
   if (signaling === undefined) {
-    if (options.iceServers !== undefined || options.iceTransportPolicy !== undefined) {
-      throw new ArgumentError('iceServers and iceTransportPolicy need signaling servers')
+    if (options.iceServers !== undefined || options.iceTransportPolicy !== undefined || options.connectTimeout !== undefined) {
+      throw new ArgumentError('iceServers, iceTransportPolicy and connectTimeout need signaling servers')
     }
     if (password !== undefined && !broadcastChannel) throw new ArgumentError('password needs signaling servers or broadcastChannel')
   } else {
@@ -132,8 +145,9 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
     ) {
       throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs, or { cluster: [URLs] }')
     }
-    const { iceServers, iceTransportPolicy } = options
-    transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes }))
+    const { iceServers, iceTransportPolicy, connectTimeout } = options
+    if (connectTimeout !== undefined) positive(connectTimeout, 'connectTimeout')
+    transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes, connectTimeout }))
   }
   if (transport !== undefined) transports.push(transport)
   return transports

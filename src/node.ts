@@ -32,7 +32,8 @@ import { Messaging, type CallOptions, type RpcOptions } from './messaging.js'
 import { Monitors, type DownEvent, type Monitor } from './monitors.js'
 import type { PickStrategy, WatchListener } from './name-view.js'
 import { resolveOptions, type NodeOptions, type NodeSettings } from './node-options.js'
-import { Peers, type LinkInfo, type Peer } from './peers.js'
+import type { LinkInfo, Peer } from './peer.js'
+import { Peers } from './peers.js'
 import { Pid, newIncarnation } from './pid.js'
 import { exitReasonForWire, type Behaviour } from './process.js'
 import { ProcessTable } from './process-table.js'
@@ -160,7 +161,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       send: (node, frame) => this.peers.get(node)?.send(frame),
       fired: (event) => this.emit('down', [event]),
     })
-    this.tunnels = new Tunnels(this.peers, this.ports)
+    this.tunnels = new Tunnels(this.peers, this.ports, settings.relay)
     // After peers: options.manager.nodes makes the Manager ask isUp() at once.
     this.manager = new Manager(
       {
@@ -179,6 +180,9 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
       ...this.peers.transportHooks,
       signalingChanged: (status) => {
         if (!this.stopped) this.emit('signaling', [status])
+      },
+      unreachable: (node) => {
+        if (!this.stopped) this.tunnels.requestRelay(node)
       },
     })
     this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)

@@ -18,7 +18,7 @@
  * `ProtocolError` and dropped, and the link, the peer and the node carry on. Heartbeats
  * (Ping/Pong) are answered here too, and a link silent for the heartbeat timeout is closed.
  */
-import { DistribunatorError, MessageTooLargeError, ProtocolError } from './errors.js'
+import { DistribunatorError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
 import {
   describeRoute,
@@ -29,54 +29,8 @@ import {
   type RouteKind,
   type TransportHooks,
 } from './transport/transport.js'
+import { Peer, type LinkInfo } from './peer.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame, type Frame, type HelloFrame } from './wire.js'
-
-/** An identified peer: a node incarnation at the other end of a link. */
-export class Peer {
-  /** True once connected and synced: its names are visible and it counts in `nodes()`. */
-  up = false
-  /** Last measured round-trip time in ms (from heartbeats), or undefined before the first. */
-  rtt: number | undefined = undefined
-
-  constructor(
-    readonly nodeId: string,
-    readonly incarnation: number,
-    /** The link frames go out on; see `preferred` for when a peer has more than one. */
-    public link: Link,
-    /** The largest frame the peer accepts, bytes, as its Hello said. */
-    readonly maxFrameBytes: number,
-  ) {}
-
-  /** The largest frame that can go to the peer over the link in use (a tunnel's wrapping takes some). */
-  frameLimit(): number {
-    return this.link.frameLimit?.(this.maxFrameBytes) ?? this.maxFrameBytes
-  }
-
-  /**
-   * Encodes and sends a frame; throws `EncodeError` if a payload cannot travel, and its
-   * `MessageTooLargeError` if the frame is larger than the peer accepts (then nothing is sent).
-   */
-  send(frame: Frame): void {
-    const bytes = encodeFrame(frame)
-    const limit = this.frameLimit()
-    if (bytes.byteLength > limit) throw new MessageTooLargeError(bytes.byteLength, limit, this.nodeId)
-    this.link.send(bytes)
-  }
-}
-
-/** One link of the node, as `links()` reports it. */
-export interface LinkInfo {
-  /** The node at the other end. */
-  readonly node: string
-  /** The incarnation of that node the link reaches. */
-  readonly incarnation: number
-  /** True once connected and synced (it is in `nodes()`). */
-  readonly up: boolean
-  /** Last heartbeat round trip, ms; undefined before the first. */
-  readonly rtt: number | undefined
-  /** What carries it: 'webrtc', 'broadcast-channel', 'message-port', 'relay:<gateway>', 'memory', or a custom transport's name. */
-  readonly via: string
-}
 
 /** What the peer table tells its node. */
 export interface PeerHooks {
@@ -126,6 +80,8 @@ export class Peers {
   private lastPing = 0
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
+  /** Peers waiting for a new link, and when they give up. */
+  private readonly waits = new Map<Peer, ReturnType<typeof setTimeout>>()
   /** Set by `sayGoodbye`: links that open now are closed at once. */
   private leaving = false
   /** The callbacks to give the transport. */
@@ -140,12 +96,18 @@ export class Peers {
     this.transportHooks = {
       linkOpened: (link) => this.opened(link),
       frameReceived: (link, bytes) => this.received(link, bytes),
-      linkClosed: (link, reason) => this.closed(link, reason),
+      linkClosed: (link, reason, replacing) => this.closed(link, reason, replacing === true),
       // A long frame on its way: its pieces count as life, or the heartbeat behind it would time out.
       linkActive: (link) => {
         if (this.byLink.get(link) != null) this.lastHeard.set(link, performance.now())
       },
-      linkedTo: (nodeId, incarnation) => (this.byNode.get(nodeId)?.incarnation ?? -Infinity) >= incarnation,
+      linkedTo: (nodeId, incarnation, directly) => {
+        const peer = this.byNode.get(nodeId)
+        if (peer === undefined || peer.incarnation < incarnation) return false
+        if (directly !== true) return true
+        for (const [link, owner] of this.byLink) if (owner === peer && !isTunnel(link)) return true
+        return false
+      },
     }
   }
 
@@ -206,12 +168,15 @@ export class Peers {
 
   /** Closes every link to a peer (the spare ones first, so none takes over): it goes down. */
   hangUp(peer: Peer, reason: CloseReason): void {
+    if (peer.waiting) return this.giveUp(peer, reason)
     for (const [link, owner] of [...this.byLink]) if (owner === peer && link !== peer.link) link.close(reason)
     peer.link.close(reason)
   }
 
   /** Forgets every link without reporting anything (the node stopped). */
   clear(): void {
+    for (const timer of this.waits.values()) clearTimeout(timer)
+    this.waits.clear()
     this.byLink.clear()
     this.byNode.clear()
     this.lastHeard.clear()
@@ -261,7 +226,7 @@ export class Peers {
     }
   }
 
-  private closed(link: Link, reason: CloseReason): void {
+  private closed(link: Link, reason: CloseReason, replacing: boolean): void {
     const peer = this.byLink.get(link)
     this.byLink.delete(link)
     this.lastHeard.delete(link)
@@ -281,6 +246,26 @@ export class Peers {
       this.hooks.switched(peer)
       return
     }
+    if (replacing && !this.leaving) {
+      // Its relay went and another is opening a tunnel: wait for it (a heartbeat timeout at
+      // most), holding what is sent, rather than lose the node and its names.
+      log('%s: %s waits for a new link (%s)', this.self.nodeId, peer.nodeId, reason)
+      peer.hold()
+      this.waits.set(
+        peer,
+        setTimeout(() => this.giveUp(peer, reason), this.heartbeat.timeout),
+      )
+      return
+    }
+    this.byNode.delete(peer.nodeId)
+    this.hooks.down(peer, reason)
+  }
+
+  /** A peer that waited for a new link in vain is down. */
+  private giveUp(peer: Peer, reason: CloseReason): void {
+    clearTimeout(this.waits.get(peer))
+    this.waits.delete(peer)
+    if (this.byNode.get(peer.nodeId) !== peer) return
     this.byNode.delete(peer.nodeId)
     this.hooks.down(peer, reason)
   }
@@ -347,6 +332,15 @@ export class Peers {
       if (hello.incarnation === existing.incarnation) {
         this.byLink.set(link, existing)
         this.lastHeard.set(link, performance.now())
+        if (existing.waiting) {
+          // The link it waited for.
+          clearTimeout(this.waits.get(existing))
+          this.waits.delete(existing)
+          existing.resume(link)
+          this.hooks.switched(existing)
+          log('%s: %s continues over %s', this.self.nodeId, hello.nodeId, describeRoute(link.route))
+          return
+        }
         if (preferred(link, existing.link) < 0) {
           existing.link = link
           this.hooks.switched(existing)

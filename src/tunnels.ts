@@ -1,11 +1,17 @@
 /**
  * A node's part in tunnels (wire.ts `TunnelFrame`): the tunnel ends it holds — links to nodes
- * it reaches only through a gateway (transport/relayed.ts) — and, in a page, the gateway it
- * is for its workers (gateway.ts). Both ride on the node's links to its peers.
+ * it reaches only through a gateway (transport/relayed.ts) — and the gateway it is, for its
+ * workers and as a relay of the mesh (gateway.ts). All ride on the node's links to its peers.
+ *
+ * A relay is asked for when a direct link to a node failed (`requestRelay`): every peer this
+ * node reaches directly is asked, up to `RELAY_CANDIDATES`, and each that is up with the far
+ * node opens a tunnel. The ends take one and remember the others' offers, so when the relay
+ * in use goes, they ask another (transport/relayed.ts) instead of losing the node.
  */
 import { ProtocolError } from './errors.js'
-import { Gateway } from './gateway.js'
-import type { Peer, Peers } from './peers.js'
+import { Gateway, type RelayLimits } from './gateway.js'
+import type { Peer } from './peer.js'
+import type { Peers } from './peers.js'
 import type { MessagePortTransport } from './transport/message-port.js'
 import { RelayedTransport } from './transport/relayed.js'
 import type { TunnelFrame } from './wire.js'
@@ -16,17 +22,24 @@ import type { TunnelFrame } from './wire.js'
  * level on every frame, which a hostile member could stack up.
  */
 const MAX_TUNNEL_DEPTH = 1
+/** Peers asked for a relay at once: enough for a second to take over, few enough to bound the asking. */
+const RELAY_CANDIDATES = 4
+/** Far nodes remembered as wanting a relay, for peers that come up later; the oldest go first. */
+const MAX_WANTED = 256
 
 /** The tunnels of one node. */
 export class Tunnels {
   /** The tunnel ends, as a transport of the node. */
   readonly transport: RelayedTransport
   private readonly gateway: Gateway
+  /** Far nodes whose direct link failed and that no relay carries yet: a peer that comes up is asked too. */
+  private readonly wanted = new Set<string>()
 
   constructor(
     private readonly peers: Peers,
     /** The node's links to its workers and pages: a peer linked over one of its ports to a worker is a child. */
     private readonly ports: MessagePortTransport,
+    relay: RelayLimits,
   ) {
     const send = (node: string, frame: TunnelFrame): boolean => {
       const peer = peers.get(node)
@@ -34,7 +47,7 @@ export class Tunnels {
       return peer !== undefined
     }
     this.transport = new RelayedTransport({ send, frameLimit: (gateway) => peers.get(gateway)?.frameLimit() })
-    this.gateway = new Gateway({ send, upIds: () => peers.upIds() })
+    this.gateway = new Gateway({ send, upIds: () => peers.upIds() }, relay)
   }
 
   /** A Tunnel frame from a peer: one to pass on as its gateway, or one for a tunnel end of ours. */
@@ -44,9 +57,39 @@ export class Tunnels {
     else throw new ProtocolError(`a tunnel through ${peer.nodeId}, itself ${MAX_TUNNEL_DEPTH + 1} tunnels deep, refused`, peer.nodeId)
   }
 
-  /** A peer came up: a child gets tunnels to every node, any other node to every child. */
+  /**
+   * A direct link to `node` failed: asks the peers this node reaches directly to relay
+   * (nothing, if `node` is reached already, or no peer can be asked).
+   */
+  requestRelay(node: string): void {
+    if (this.peers.get(node) !== undefined) return
+    this.wanted.delete(node)
+    this.wanted.add(node)
+    if (this.wanted.size > MAX_WANTED) this.wanted.delete(this.wanted.values().next().value as string)
+    const candidates = this.peers
+      .upIds()
+      .filter((id) => id !== node && this.isDirect(id))
+      .slice(0, RELAY_CANDIDATES)
+    this.transport.ask(node, candidates)
+  }
+
+  /**
+   * A peer came up: a child gets tunnels to every node, any other node to every child; a
+   * node that wanted a relay has one no more, and one that can relay is asked for those wanted.
+   */
   peerUp(peer: Peer): void {
     this.gateway.peerUp(peer.nodeId, this.ports.leadsToWorker(peer.link))
+    this.wanted.delete(peer.nodeId)
+    if (!this.isDirect(peer.nodeId)) return
+    for (const far of this.wanted) {
+      if (this.peers.get(far) === undefined) this.transport.ask(far, [peer.nodeId])
+    }
+  }
+
+  /** True for a peer reached without a tunnel: one that could relay. */
+  private isDirect(node: string): boolean {
+    const peer = this.peers.get(node)
+    return peer !== undefined && peer.link.route.kind !== 'tunnel'
   }
 
   /** A peer's frames moved to another link: a worker that is now attached here becomes a child. */

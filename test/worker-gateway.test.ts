@@ -29,7 +29,7 @@ afterEach(async () => {
 async function start(
   nodeId: string,
   network: MemoryNetwork | undefined,
-  extra: Pick<NodeOptions, 'parent'> = {},
+  extra: Pick<NodeOptions, 'parent' | 'relay'> = {},
 ): Promise<DistribunatorNode> {
   const node = await startNode({ room: 'workers', nodeId, transport: network?.transport(), ...extra })
   started.push(node)
@@ -58,9 +58,11 @@ function downs(node: DistribunatorNode): string[] {
 }
 
 /** A page `p` and a remote node `r` on a network, and a worker `w` that only `p` reaches. */
-async function pageWorkerRemote(): Promise<{ network: MemoryNetwork; p: DistribunatorNode; w: DistribunatorNode; r: DistribunatorNode }> {
+async function pageWorkerRemote(
+  page: Pick<NodeOptions, 'relay'> = {},
+): Promise<{ network: MemoryNetwork; p: DistribunatorNode; w: DistribunatorNode; r: DistribunatorNode }> {
   const network = createMemoryNetwork()
-  const p = await start('p', network)
+  const p = await start('p', network, page)
   const r = await start('r', network)
   // The worker's `self`: the far end of a channel that stands for the worker's global scope.
   const scope = new MessageChannel()
@@ -272,8 +274,8 @@ describe('a worker behind its page', () => {
     expect(uncaught).toEqual([])
   })
 
-  it('the gateway carries nothing that does not start or end at its worker', async () => {
-    const { network, p, r } = await pageWorkerRemote()
+  it('a gateway that relays for no member of the mesh carries nothing that does not start or end at its worker', async () => {
+    const { network, p, r } = await pageWorkerRemote({ relay: { maxPairs: 0 } })
     const errors: unknown[] = []
     for (const n of [p, r]) n.on('error', (e) => errors.push(e))
     const x = new RawPeer(network, 'x', 1, 'workers')

@@ -17,6 +17,9 @@
  * - partition: a cut between node ids (every incarnation). Links across it close at once
  *   ('partition') and drop their frames in flight, as when ICE gives up on a path; no link
  *   forms across it until `heal()`.
+ * - unreachable (with `reportUnreachable`): a dial across a cut, and a link a partition
+ *   cuts, tell the node that the far node is unreachable, as a failed WebRTC negotiation
+ *   does — so that a node both reach can relay between them.
  * - kill: a crash. The node's links close ('killed') and its endpoint stays dead; a restart
  *   is a new `open()` with the same node id, which is a fresh endpoint.
  *
@@ -45,6 +48,12 @@ export interface MemoryNetworkOptions {
   autoConnect?: boolean
   /** Random source, for reproducible jitter and loss. @default Math.random */
   random?: () => number
+  /**
+   * Tell a node when a partition keeps it from a node it dialled or was linked to (the
+   * transport's `unreachable`), as a failed WebRTC negotiation does: nodes then relay through
+   * a node both reach. Off, a partition stays a partition. @default false
+   */
+  reportUnreachable?: boolean
 }
 
 /** A simulated network of nodes in one process, with partitions and crashes on demand. */
@@ -107,7 +116,7 @@ class Side {
 
 /** Creates an empty in-memory network; see the module header for its model. */
 export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryNetwork {
-  const { latency = 0, loss = 0, retransmitDelay = 50, autoConnect = true, random = Math.random } = options
+  const { latency = 0, loss = 0, retransmitDelay = 50, autoConnect = true, random = Math.random, reportUnreachable = false } = options
   validate(latency, loss, retransmitDelay, random)
 
   const endpoints = new Set<Endpoint>()
@@ -173,10 +182,19 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
     }
   }
 
+  /** Tells `ep` (on a later turn) that `far` cannot be reached, if the network reports it. */
+  function unreachable(ep: Endpoint, far: Endpoint): void {
+    if (!reportUnreachable) return
+    setTimeout(() => {
+      if (ep.state === 'live') ep.hooks.unreachable?.(far.self.nodeId, far.self.incarnation)
+    }, 0)
+  }
+
   function tryLink(a: Endpoint, b: Endpoint): void {
     const [idA, idB] = [a.self.nodeId, b.self.nodeId]
     if (a.state !== 'live' || b.state !== 'live' || a.self.room !== b.self.room) return
-    if (idA === idB || a.links.has(b) || isCut(idA, idB)) return
+    if (idA !== idB && isCut(idA, idB)) return unreachable(a, b)
+    if (idA === idB || a.links.has(b)) return
     const sa = new Side(a, idB, send, closeLink)
     const sb = new Side(b, idA, send, closeLink)
     sa.peer = sb
@@ -261,8 +279,11 @@ export function createMemoryNetwork(options: MemoryNetworkOptions = {}): MemoryN
       })
       log('partition %o', groups)
       for (const ep of [...endpoints]) {
-        for (const side of [...ep.links.values()]) {
-          if (isCut(ep.self.nodeId, side.link.remoteNodeId)) closeLink(side, 'partition')
+        for (const [far, side] of [...ep.links]) {
+          if (!isCut(ep.self.nodeId, side.link.remoteNodeId)) continue
+          closeLink(side, 'partition')
+          unreachable(ep, far)
+          unreachable(far, ep)
         }
       }
     },

@@ -58,6 +58,11 @@ export class RelayedTransport implements Transport {
   gatewayDown(gateway: string): void {
     this.session?.gatewayDown(gateway)
   }
+
+  /** Asks `gateways` for a tunnel to `far` (a relay: this node's direct link to it failed). */
+  ask(far: string, gateways: readonly string[]): void {
+    this.session?.ask(far, gateways)
+  }
 }
 
 class TunnelLink implements Link {
@@ -106,8 +111,13 @@ class RelayedSession implements TransportSession {
 
   /** Asks the gateways that offered a tunnel to `nodeId` for one (nothing if linked). */
   connect(nodeId: string): void {
-    if (this.closed || [...this.links.values()].some((link) => link.remoteNodeId === nodeId)) return
-    for (const gateway of this.offers.get(nodeId) ?? []) this.send(gateway, nodeId, TunnelOp.Open, 0, null)
+    this.ask(nodeId, [...(this.offers.get(nodeId) ?? [])])
+  }
+
+  /** Asks `gateways` for a tunnel to `far`, unless one is open already. */
+  ask(far: string, gateways: readonly string[]): void {
+    if (this.closed || [...this.links.values()].some((link) => link.remoteNodeId === far)) return
+    for (const gateway of gateways) this.send(gateway, far, TunnelOp.Open, 0, null)
   }
 
   close(): void {
@@ -157,7 +167,10 @@ class RelayedSession implements TransportSession {
     if (this.closed) return
     // It left: no gateway will have it again.
     if (reason === 'stop') this.offers.delete(link.remoteNodeId)
-    this.hooks.linkClosed(link, reason)
+    // The gateway went, not the far node: another that offered a tunnel is asked at once,
+    // and the node may wait for it rather than lose the far node.
+    const replacing = reason === gatewayDown(link.gateway) && (this.offers.get(link.remoteNodeId)?.size ?? 0) > 0
+    this.hooks.linkClosed(link, reason, replacing)
     // The far node may still be reachable through another of its gateways.
     if (!isFinal(reason)) this.connect(link.remoteNodeId)
   }

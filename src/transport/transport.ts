@@ -138,8 +138,12 @@ export interface TransportHooks {
   linkOpened(link: Link): void
   /** A frame arrived on a link (only after its `linkOpened`). */
   frameReceived(link: Link, frame: Uint8Array): void
-  /** A link ended, whoever ended it; exactly once per link, and nothing arrives after it. */
-  linkClosed(link: Link, reason: CloseReason): void
+  /**
+   * A link ended, whoever ended it; exactly once per link, and nothing arrives after it.
+   * `replacing`: the transport is already asking for another link to the same node (a relay
+   * went, another offered), so the node may wait a moment for it rather than lose the node.
+   */
+  linkClosed(link: Link, reason: CloseReason, replacing?: boolean): void
   /**
    * Part of a frame arrived (a transport that splits frames calls this for every piece but
    * the last): the link is alive even while one long frame holds up everything behind it.
@@ -147,9 +151,13 @@ export interface TransportHooks {
   linkActive?(link: Link): void
   /**
    * True when the node already has a link to that incarnation (over another transport of a
-   * combined one): a transport asks before making a second link to it.
+   * combined one): a transport asks before making a second link to it. With `directly`, only
+   * a link that is not a tunnel counts: a direct link is worth making even where a relay
+   * carries the pair, and once it works it takes over.
    */
-  linkedTo?(nodeId: string, incarnation: number): boolean
+  linkedTo?(nodeId: string, incarnation: number, directly?: boolean): boolean
+  /** A link to that node could not be made (WebRTC negotiation failed or timed out): others may relay. */
+  unreachable?(nodeId: string, incarnation: number): void
   /** A signaling server the transport meets peers through changed state (WebRTC: connected, failing...). */
   signalingChanged?(status: SignalingStatus): void
 }

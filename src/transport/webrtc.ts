@@ -88,6 +88,11 @@ const SEEN_IDS = 1024
 const QUICK_REDIALS = 3
 /** ms between a failed try and the next, for both sides to have cleaned up. */
 const REDIAL_DELAY = 50
+/** After a round of quick tries failed, the next round waits this long, doubling each time up to RETRY_MAX. */
+const RETRY_BASE = 2000
+const RETRY_MAX = 60_000
+/** Rounds of tries before waiting for the peer's next announce instead. */
+const RETRY_ROUNDS = 10
 
 class WebrtcSession implements TransportSession {
   /** Made once RTCPeerConnection is at hand (in Node it loads first). */
@@ -102,6 +107,8 @@ class WebrtcSession implements TransportSession {
   private attempts = 0
   /** Tries in a row that failed before opening, by peer key (pairs we initiate). */
   private readonly failures = new Map<string, number>()
+  /** Pairs we initiate whose last round of tries failed: how many rounds, and the next one. */
+  private readonly backoff = new Map<string, { rounds: number; timer: ReturnType<typeof setTimeout> }>()
   /** The latest try seen, by peer key (pairs the peer initiates): older ones are stale. */
   private readonly latestAttempt = new Map<string, number>()
   private readonly discovery: Discovery
@@ -150,6 +157,8 @@ class WebrtcSession implements TransportSession {
     if (this.closed) return
     this.closed = true
     this.discovery.close()
+    for (const { timer } of this.backoff.values()) clearTimeout(timer)
+    this.backoff.clear()
     this.signalingClient?.close()
     for (const link of this.links.values()) link.discard()
     this.links.clear()
@@ -177,7 +186,9 @@ class WebrtcSession implements TransportSession {
     if (payload.type === 'announce') {
       if (!this.discovery.isForMe(payload.to)) return
       if (this.links.has(endpointKey(from)) || this.linkedElsewhere(from)) return
-      if (this.initiatesWith(from)) this.link(from, true)
+      if (this.initiatesWith(from)) {
+        if (!this.backoff.has(endpointKey(from))) this.link(from, true)
+      }
       // To the peer's own topic: the rest of the room need not hear it.
       else this.discovery.answer(from)
     } else if (payload.type === 'signal') {
@@ -216,9 +227,12 @@ class WebrtcSession implements TransportSession {
     this.link(from, false, attempt)?.signal(signal)
   }
 
-  /** True when the node reaches that peer over another transport (a tab's BroadcastChannel). */
+  /**
+   * True when the node reaches that peer over another transport (a tab's BroadcastChannel).
+   * A tunnel does not count: a direct link is worth making where a relay carries the pair.
+   */
   private linkedElsewhere(peer: EndpointId): boolean {
-    return this.hooks.linkedTo?.(peer.nodeId, peer.incarnation) === true
+    return this.hooks.linkedTo?.(peer.nodeId, peer.incarnation, true) === true
   }
 
   /** True when this endpoint sorts first of the pair, and so makes the offer. */
@@ -256,6 +270,8 @@ class WebrtcSession implements TransportSession {
         signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }, peer),
         opened: (opened) => {
           this.failures.delete(id)
+          clearTimeout(this.backoff.get(id)?.timer)
+          this.backoff.delete(id)
           // The other transport won the race while we negotiated: one link per pair is enough.
           if (this.linkedElsewhere(peer)) {
             this.links.delete(id)
@@ -270,7 +286,10 @@ class WebrtcSession implements TransportSession {
           if (this.links.get(id) === ended) this.links.delete(id)
           if (wasOpen) this.hooks.linkClosed(ended, reason)
           if (this.closed || isFinal(reason)) return
+          // Not even a link: another node may carry the pair meanwhile (tunnels.ts).
+          if (!wasOpen) this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
           if (initiator && !wasOpen && this.redial(peer)) return
+          if (initiator && !wasOpen) return this.retryLater(peer)
           // The peer may still be alive (a network blip): say hello again so it can call back.
           this.discovery.announceLater()
         },
@@ -278,6 +297,23 @@ class WebrtcSession implements TransportSession {
     )
     this.links.set(id, link)
     return link
+  }
+
+  /**
+   * After a round of tries at a pair we initiate failed: the next round, later each time
+   * (RETRY_BASE doubling to RETRY_MAX), until one works. Announces meanwhile do not hurry it.
+   */
+  private retryLater(peer: EndpointId): void {
+    const id = endpointKey(peer)
+    const rounds = (this.backoff.get(id)?.rounds ?? 0) + 1
+    // The peer may be long gone: stop here, and start again when it announces itself.
+    if (rounds > RETRY_ROUNDS) return void this.backoff.delete(id)
+    const delay = Math.min(RETRY_MAX, RETRY_BASE * 2 ** (rounds - 1))
+    log('%s: no link to %s after %d rounds; next try in %d ms', this.self.nodeId, id, rounds, delay)
+    const timer = setTimeout(() => {
+      if (!this.closed && !this.links.has(id) && !this.linkedElsewhere(peer)) this.link(peer, true)
+    }, delay)
+    this.backoff.set(id, { rounds, timer })
   }
 
   /** Tries a pair we initiate again shortly, unless it failed too often in a row. */
