@@ -14,7 +14,7 @@ import { handleRequest, rejectUpgrade, tokenOf, type Health } from './http.js'
 import { ServerMetrics } from './metrics.js'
 import { resolveOptions, type ClientInfo, type SignalingServerOptions } from './options.js'
 import { CloseCode, PONG, parseClientMessage, relayedPublish } from './protocol.js'
-import { TokenBucket } from './rate-limit.js'
+import { TokenBucket } from '../src/token-bucket.js'
 import { RedisBus } from './redis-bus.js'
 import { Topics } from './topics.js'
 
@@ -31,6 +31,9 @@ export interface SignalingServer {
   /** Closes every socket (1001), the listener, the ping timer and the link to Redis. Idempotent. */
   close(): Promise<void>
 }
+
+/** Frames go out as text, also when handed over already encoded (a Buffer). */
+const SEND_AS_TEXT = { binary: false }
 
 /** How long `close()` lets clients answer the close handshake before cutting them off. */
 const CLOSE_GRACE_MS = 1000
@@ -78,7 +81,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
           o.redisPrefix,
           {
             message: (topic, text) => {
-              metrics.cluster.inc({ direction: 'in' })
+              metrics.tally.clusterIn++
               deliver(topic, text)
             },
             state: (state) => {
@@ -127,7 +130,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     const parsed = parseClientMessage(textOf(data), o.maxTopicLength)
     if (!parsed.ok) return kick(client, parsed.code, parsed.reason)
     const message = parsed.message
-    metrics.received.inc({ type: message.type })
+    metrics.tally.received[message.type]++
     switch (message.type) {
       case 'subscribe': {
         const added = new Set(message.topics.filter((t) => !client.topics.has(t)))
@@ -148,7 +151,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
       case 'publish':
         deliver(message.topic, message.text)
         if (bus === undefined) return
-        if (bus.publish(message.topic, message.text)) metrics.cluster.inc({ direction: 'out' })
+        if (bus.publish(message.topic, message.text)) metrics.tally.clusterOut++
         else metrics.dropped.inc({ reason: 'redis down: not sent to the cluster' })
         return
       case 'ping':
@@ -160,7 +163,8 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const deliver = (topic: string, text: string): void => {
     const receivers = topics.subscribersOf(topic)
     if (receivers.size === 0) return
-    const frame = relayedPublish(text, receivers.size)
+    // Encoded once for every receiver (ws would encode a string again for each).
+    const frame = Buffer.from(relayedPublish(text, receivers.size))
     for (const receiver of receivers) send(receiver, frame)
   }
 
@@ -177,7 +181,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     client.idleTimer = setTimeout(() => kick(client, CloseCode.policyViolation, 'subscribed to no topic'), o.subscribeTimeout)
   }
 
-  const send = (client: Client, frame: string): void => {
+  const send = (client: Client, frame: string | Buffer): void => {
     const { socket } = client
     if (socket.readyState !== WebSocket.OPEN) return
     if (socket.bufferedAmount > o.maxBufferedBytes) {
@@ -187,8 +191,8 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
       socket.terminate()
       return
     }
-    socket.send(frame)
-    metrics.sent.inc()
+    socket.send(frame, SEND_AS_TEXT)
+    metrics.tally.sent++
   }
 
   const accept = (socket: WebSocket, address: string): void => {
