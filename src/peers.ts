@@ -103,7 +103,8 @@ export class Peers {
       },
       linkedTo: (nodeId, incarnation, directly) => {
         const peer = this.byNode.get(nodeId)
-        if (peer === undefined || peer.incarnation < incarnation) return false
+        // A peer waiting for a new link has none: the link it waits for must not be refused.
+        if (peer === undefined || peer.incarnation < incarnation || peer.waiting) return false
         if (directly !== true) return true
         for (const [link, owner] of this.byLink) if (owner === peer && !isTunnel(link)) return true
         return false
@@ -243,6 +244,8 @@ export class Peers {
     if (spare !== undefined) {
       log('%s: %s continues over %s', this.self.nodeId, peer.nodeId, describeRoute(spare.route))
       peer.link = spare
+      // A spare was quiet on purpose (nothing is sent on it): its silence counts from now.
+      this.lastHeard.set(spare, performance.now())
       this.hooks.switched(peer)
       return
     }
@@ -263,6 +266,7 @@ export class Peers {
 
   /** A peer that waited for a new link in vain is down. */
   private giveUp(peer: Peer, reason: CloseReason): void {
+    log('%s: %s: no new link came (%s)', this.self.nodeId, peer.nodeId, reason)
     clearTimeout(this.waits.get(peer))
     this.waits.delete(peer)
     if (this.byNode.get(peer.nodeId) !== peer) return

@@ -24,16 +24,19 @@ import type { TunnelFrame } from './wire.js'
 const MAX_TUNNEL_DEPTH = 1
 /** Peers asked for a relay at once: enough for a second to take over, few enough to bound the asking. */
 const RELAY_CANDIDATES = 4
-/** Far nodes remembered as wanting a relay, for peers that come up later; the oldest go first. */
-const MAX_WANTED = 256
+/** Far nodes remembered as relayed, for peers that come up later; the oldest go first. */
+const MAX_RELAYED = 256
 
 /** The tunnels of one node. */
 export class Tunnels {
   /** The tunnel ends, as a transport of the node. */
   readonly transport: RelayedTransport
   private readonly gateway: Gateway
-  /** Far nodes whose direct link failed and that no relay carries yet: a peer that comes up is asked too. */
-  private readonly wanted = new Set<string>()
+  /**
+   * Far nodes whose direct link failed (relayed, or wanting a relay): a peer that comes up
+   * later is asked too — for a tunnel, or for an offer to stand by should the relay in use go.
+   */
+  private readonly relayed = new Set<string>()
 
   constructor(
     private readonly peers: Peers,
@@ -62,10 +65,9 @@ export class Tunnels {
    * (nothing, if `node` is reached already, or no peer can be asked).
    */
   requestRelay(node: string): void {
-    if (this.peers.get(node) !== undefined) return
-    this.wanted.delete(node)
-    this.wanted.add(node)
-    if (this.wanted.size > MAX_WANTED) this.wanted.delete(this.wanted.values().next().value as string)
+    if (this.isDirect(node) || (this.relayed.has(node) && this.peers.get(node) !== undefined)) return
+    this.relayed.add(node)
+    if (this.relayed.size > MAX_RELAYED) this.relayed.delete(this.relayed.values().next().value as string)
     const candidates = this.peers
       .upIds()
       .filter((id) => id !== node && this.isDirect(id))
@@ -74,16 +76,15 @@ export class Tunnels {
   }
 
   /**
-   * A peer came up: a child gets tunnels to every node, any other node to every child; a
-   * node that wanted a relay has one no more, and one that can relay is asked for those wanted.
+   * A peer came up: a child gets tunnels to every node, any other node to every child; one
+   * reached directly is asked to relay to the nodes relayed (or wanting it) — a tunnel, or an
+   * offer to stand by.
    */
   peerUp(peer: Peer): void {
     this.gateway.peerUp(peer.nodeId, this.ports.leadsToWorker(peer.link))
-    this.wanted.delete(peer.nodeId)
     if (!this.isDirect(peer.nodeId)) return
-    for (const far of this.wanted) {
-      if (this.peers.get(far) === undefined) this.transport.ask(far, [peer.nodeId])
-    }
+    this.relayed.delete(peer.nodeId)
+    for (const far of this.relayed) if (far !== peer.nodeId) this.transport.ask(far, [peer.nodeId])
   }
 
   /** True for a peer reached without a tunnel: one that could relay. */
@@ -95,6 +96,8 @@ export class Tunnels {
   /** A peer's frames moved to another link: a worker that is now attached here becomes a child. */
   peerSwitched(peer: Peer): void {
     if (peer.up && this.ports.leadsToWorker(peer.link)) this.gateway.peerUp(peer.nodeId, true)
+    // Reached directly now: no relay needed any more.
+    if (this.isDirect(peer.nodeId)) this.relayed.delete(peer.nodeId)
   }
 
   /**
@@ -103,6 +106,7 @@ export class Tunnels {
    * still syncing may have asked for one).
    */
   peerDown(node: string, stopping: boolean): void {
+    this.relayed.delete(node)
     this.transport.gatewayDown(node)
     if (!stopping) this.gateway.peerDown(node)
   }

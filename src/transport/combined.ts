@@ -16,8 +16,8 @@ export function combineTransports(transports: readonly Transport[]): Transport {
         sessions.push(
           transport.open(self, {
             ...hooks,
-            linkClosed(link, reason) {
-              hooks.linkClosed(link, reason)
+            linkClosed(link, reason, replacing) {
+              hooks.linkClosed(link, reason, replacing)
               // The pair may still reach each other another way (a tab's WebRTC link broke,
               // its BroadcastChannel is fine): the other transports try it.
               if (isFinal(reason)) return

@@ -109,15 +109,21 @@ class RelayedSession implements TransportSession {
     private readonly relayedHooks: RelayedHooks,
   ) {}
 
-  /** Asks the gateways that offered a tunnel to `nodeId` for one (nothing if linked). */
+  /** Asks the gateways that offered a tunnel to `nodeId` for one (nothing if a tunnel is open). */
   connect(nodeId: string): void {
+    if ([...this.links.values()].some((link) => link.remoteNodeId === nodeId)) return
     this.ask(nodeId, [...(this.offers.get(nodeId) ?? [])])
   }
 
-  /** Asks `gateways` for a tunnel to `far`, unless one is open already. */
+  /**
+   * Asks `gateways` for a tunnel to `far` (not those it has one through). Linked already, the
+   * tunnel it gets is refused, but the offer is kept: should the tunnel in use end, that
+   * gateway is asked again at once.
+   */
   ask(far: string, gateways: readonly string[]): void {
-    if (this.closed || [...this.links.values()].some((link) => link.remoteNodeId === far)) return
-    for (const gateway of gateways) this.send(gateway, far, TunnelOp.Open, 0, null)
+    if (this.closed) return
+    const through = new Set([...this.links.values()].filter((link) => link.remoteNodeId === far).map((link) => link.gateway))
+    for (const gateway of gateways) if (!through.has(gateway)) this.send(gateway, far, TunnelOp.Open, 0, null)
   }
 
   close(): void {
@@ -170,6 +176,15 @@ class RelayedSession implements TransportSession {
     // The gateway went, not the far node: another that offered a tunnel is asked at once,
     // and the node may wait for it rather than lose the far node.
     const replacing = reason === gatewayDown(link.gateway) && (this.offers.get(link.remoteNodeId)?.size ?? 0) > 0
+    log(
+      '%s: tunnel %d to %s through %s ended (%s)%s',
+      this.self.nodeId,
+      link.tunnel,
+      link.remoteNodeId,
+      link.gateway,
+      reason,
+      replacing ? '; asking another' : '',
+    )
     this.hooks.linkClosed(link, reason, replacing)
     // The far node may still be reachable through another of its gateways.
     if (!isFinal(reason)) this.connect(link.remoteNodeId)
@@ -187,7 +202,10 @@ class RelayedSession implements TransportSession {
     this.offers.set(far, (this.offers.get(far) ?? new Set()).add(gateway))
     // Reached already (over BroadcastChannel, or another gateway): one link is enough. Should
     // that link end, this node asks its gateways for a tunnel itself.
-    if (this.hooks.linkedTo?.(far, 0) === true) return refuse()
+    if (this.hooks.linkedTo?.(far, 0) === true) {
+      log('%s: tunnel %d to %s through %s refused: reached already', this.self.nodeId, tunnel, far, gateway)
+      return refuse()
+    }
     const opened = new TunnelLink(far, gateway, tunnel, this)
     this.links.set(tunnelKey(gateway, tunnel), opened)
     this.hooks.linkOpened(opened)
