@@ -20,6 +20,9 @@ Options:
   --port <n>               port to listen on; 0 = any free port (default: $PORT or ${DEFAULT_SIGNALING_OPTIONS.port})
   --host <address>         interface to listen on; 0.0.0.0 or :: for every one (default: ${DEFAULT_SIGNALING_OPTIONS.host})
   --token <secret>         admit only clients connecting with ?token=<secret> (or set $${TOKEN_ENV})
+  --relay                  also carry the frames of nodes without WebRTC (sealed with their room password)
+  --max-bytes-per-second <n>
+                           bytes a connection may send per second (default: 1 MiB with --relay, else no limit)
   --redis <url>            join the cluster of servers sharing this Redis (redis:// or rediss://; or set $${REDIS_ENV})
   --redis-prefix <text>    prefix of the Redis channels, for several clusters on one Redis (default: ${DEFAULT_SIGNALING_OPTIONS.redisPrefix})
   --max-connections <n>    open connections at once (default: ${DEFAULT_SIGNALING_OPTIONS.maxConnections})
@@ -53,6 +56,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const redis = values.redis ?? (env[REDIS_ENV] || undefined)
   if (redis !== undefined && !/^rediss?:\/\//.test(redis)) throw new UsageError('--redis expects a redis:// or rediss:// URL')
   return {
+    relay: values.relay,
+    maxBytesPerSecond: integer('--max-bytes-per-second', values['max-bytes-per-second'], 1),
     redis,
     redisPrefix: values['redis-prefix'],
     maxConnectionsPerAddress: integer('--max-connections-per-address', values['max-connections-per-address'], 1),
@@ -84,6 +89,8 @@ function parse(argv: readonly string[]) {
         'trust-proxy': { type: 'boolean' },
         'subscribe-timeout': { type: 'string' },
         redis: { type: 'string' },
+        relay: { type: 'boolean' },
+        'max-bytes-per-second': { type: 'string' },
         'redis-prefix': { type: 'string' },
         'max-message-bytes': { type: 'string' },
         'max-topics': { type: 'string' },

@@ -61,6 +61,15 @@ export interface SignalingServerOptions {
   redis?: string
   /** Prefix of the Redis channels, so that several clusters can share one Redis. @default 'distribunator:signal:' */
   redisPrefix?: string
+  /**
+   * Also carry nodes' frames, for nodes that have no WebRTC (a browser without it, a worker)
+   * or chose not to use it: they link to their peers through this server, sealed end to end
+   * with the room password. It tells clients so on the topic `distribunator:server-info`.
+   * Raises the message rate's default to 1000/s, and sets `maxBytesPerSecond`'s. @default false
+   */
+  relay?: boolean
+  /** Bytes a socket may send per second (four seconds' worth at once, and never less than 12 MiB: a node's largest frame); more closes it with 1008. @default 1 MiB with `relay`, else no limit */
+  maxBytesPerSecond?: number
   /** Bytes queued to a socket that is not reading; beyond, it is dropped. @default 1048576 */
   maxBufferedBytes?: number
   /** Milliseconds between WebSocket pings; a socket that missed the previous pong is dropped. @default 30000 */
@@ -114,11 +123,20 @@ export const DEFAULT_SIGNALING_OPTIONS: SignalingDefaults = {
 
 /** Options with every default applied, validated; throws `ArgumentError`. */
 export function resolveOptions(options: SignalingServerOptions) {
-  const o = { ...DEFAULT_SIGNALING_OPTIONS, ...definedOnly(options) }
-  const resolved = { ...o, maxMessageBurst: options.maxMessageBurst ?? 3 * o.maxMessagesPerSecond }
+  const relay = options.relay ?? false
+  const o = { ...DEFAULT_SIGNALING_OPTIONS, ...(relay ? RELAY_DEFAULTS : {}), ...definedOnly(options) }
+  const maxBytesPerSecond = options.maxBytesPerSecond ?? (relay ? 1024 * 1024 : undefined)
+  const resolved = { ...o, relay, maxBytesPerSecond, maxMessageBurst: options.maxMessageBurst ?? 3 * o.maxMessagesPerSecond }
   validate(resolved)
+  if (typeof relay !== 'boolean') throw new ArgumentError('relay must be true or false')
+  if (maxBytesPerSecond !== undefined && !(Number.isInteger(maxBytesPerSecond) && maxBytesPerSecond >= 1)) {
+    throw new ArgumentError(`maxBytesPerSecond must be a positive integer, got ${String(maxBytesPerSecond)}`)
+  }
   return resolved
 }
+
+/** What `relay` changes of the defaults: frames of live links come far faster than signaling does. */
+const RELAY_DEFAULTS = { maxMessagesPerSecond: 1000 }
 
 function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>

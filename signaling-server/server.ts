@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { logger } from '../src/log.js'
+import { SERVER_INFO_TOPIC, type ServerInfo } from '../src/signaling/protocol.js'
 import { Admission, clientAddress } from './admission.js'
 import { handleRequest, rejectUpgrade, tokenOf, type Health } from './http.js'
 import { ServerMetrics } from './metrics.js'
@@ -32,6 +33,12 @@ export interface SignalingServer {
   close(): Promise<void>
 }
 
+/** Bytes a socket may send at once at least, whatever its rate: a node's largest frame, relayed. */
+const BYTE_BURST = 12 * 1024 * 1024
+
+/** What a relaying server says of itself on `SERVER_INFO_TOPIC`. */
+const SERVER_INFO = JSON.stringify({ type: 'publish', topic: SERVER_INFO_TOPIC, data: { relay: true } satisfies ServerInfo, clients: 1 })
+
 /** Frames go out as text, also when handed over already encoded (a Buffer). */
 const SEND_AS_TEXT = { binary: false }
 
@@ -44,6 +51,8 @@ interface Client {
   readonly address: string
   readonly topics: Set<string>
   readonly bucket: TokenBucket
+  /** Bytes it may send, with `maxBytesPerSecond`. */
+  readonly bytes: TokenBucket | undefined
   alive: boolean
   /** Runs while the socket is subscribed to nothing: it is closed when it fires. */
   idleTimer: ReturnType<typeof setTimeout> | undefined
@@ -126,6 +135,9 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const handleMessage = (client: Client, data: RawData, isBinary: boolean): void => {
     if (client.socket.readyState !== WebSocket.OPEN) return
     if (!client.bucket.take()) return kick(client, CloseCode.policyViolation, `rate limit exceeded (${o.maxMessagesPerSecond}/s)`)
+    if (client.bytes?.take(byteLengthOf(data)) === false) {
+      return kick(client, CloseCode.policyViolation, `byte rate limit exceeded (${o.maxBytesPerSecond} B/s)`)
+    }
     if (isBinary) return kick(client, CloseCode.unsupportedData, 'binary frames are not supported')
     const parsed = parseClientMessage(textOf(data), o.maxTopicLength)
     if (!parsed.ok) return kick(client, parsed.code, parsed.reason)
@@ -141,6 +153,8 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
           client.topics.add(topic)
           if (topics.subscribe(topic, client)) bus?.subscribe(topic)
         }
+        // Asked what this server offers: the answer goes to the one who asked.
+        if (o.relay && added.has(SERVER_INFO_TOPIC)) send(client, SERVER_INFO)
         watchIdle(client)
         return
       }
@@ -197,7 +211,10 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
 
   const accept = (socket: WebSocket, address: string): void => {
     const bucket = new TokenBucket(o.maxMessagesPerSecond, o.maxMessageBurst)
-    const client: Client = { socket, address, topics: new Set(), bucket, alive: true, idleTimer: undefined }
+    // The burst lets one largest frame through at once (8 MiB, base64 and sealed: under 12 MiB).
+    const bytes =
+      o.maxBytesPerSecond === undefined ? undefined : new TokenBucket(o.maxBytesPerSecond, Math.max(4 * o.maxBytesPerSecond, BYTE_BURST))
+    const client: Client = { socket, address, topics: new Set(), bucket, bytes, alive: true, idleTimer: undefined }
     clients.add(client)
     watchIdle(client)
     socket.on('pong', () => {
@@ -326,6 +343,10 @@ function clientInfo(req: IncomingMessage): ClientInfo {
     token: tokenOf(url),
     remoteAddress: req.socket.remoteAddress,
   }
+}
+
+function byteLengthOf(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((sum, part) => sum + part.byteLength, 0) : data.byteLength
 }
 
 function textOf(data: RawData): string {

@@ -39,6 +39,7 @@ export type { NodeEvents } from './node.js'
 export type { SignalingStatus, SignalingServerAddress, SignalingCluster } from './signaling/client.js'
 export type { LinkInfo } from './peer.js'
 export type { NodeOptions } from './node-options.js'
+export type { RelayLimits } from './gateway.js'
 export type { CallOptions, RpcOptions } from './messaging.js'
 export type { PickStrategy, WatchEvent, WatchListener, WatchReason } from './name-view.js'
 export type { RemoteModule, RemoteFunction, ProxyOptions, ProxyTarget, ProxyToNode, ProxyToName } from './rpc-proxy.js'
@@ -76,6 +77,7 @@ export type {
   BroadcastChannelRoute,
   DirectRoute,
   TunnelRoute,
+  ServerRoute,
   CloseReason,
   FinalCloseReason,
 } from './transport/transport.js'

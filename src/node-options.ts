@@ -67,6 +67,12 @@ export interface NodeOptions {
   readonly relay?: RelayLimits
   /** ms a WebRTC connection may take to open before it is given up (and a relay asked for). @default 10000 */
   readonly connectTimeout?: number
+  /**
+   * false: no WebRTC, on purpose — the node reaches every peer through signaling servers that
+   * relay (`distribunator-signal --relay`; `node.signaling()` tells which do). A browser or worker
+   * without `RTCPeerConnection` does so by itself. @default true
+   */
+  readonly webrtc?: boolean
   /** ms between heartbeats on every link. @default 500 */
   readonly heartbeatInterval?: number
   /**
@@ -132,8 +138,13 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
   }
   if (broadcastChannel) transports.push(broadcastChannelTransport({ password }))
   if (signaling === undefined) {
-    if (options.iceServers !== undefined || options.iceTransportPolicy !== undefined || options.connectTimeout !== undefined) {
-      throw new ArgumentError('iceServers, iceTransportPolicy and connectTimeout need signaling servers')
+    if (
+      options.iceServers !== undefined ||
+      options.iceTransportPolicy !== undefined ||
+      options.connectTimeout !== undefined ||
+      options.webrtc !== undefined
+    ) {
+      throw new ArgumentError('iceServers, iceTransportPolicy, connectTimeout and webrtc need signaling servers')
     }
     if (password !== undefined && !broadcastChannel) throw new ArgumentError('password needs signaling servers or broadcastChannel')
   } else {
@@ -145,9 +156,10 @@ function transportsOf(options: NodeOptions, maxFrameBytes: number): Transport[] 
     ) {
       throw new ArgumentError('signaling must be a non-empty list of ws:// or wss:// URLs, or { cluster: [URLs] }')
     }
-    const { iceServers, iceTransportPolicy, connectTimeout } = options
+    const { iceServers, iceTransportPolicy, connectTimeout, webrtc } = options
     if (connectTimeout !== undefined) positive(connectTimeout, 'connectTimeout')
-    transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes, connectTimeout }))
+    if (webrtc !== undefined && typeof webrtc !== 'boolean') throw new ArgumentError('webrtc must be true or false')
+    transports.push(webrtcTransport({ signaling, password, iceServers, iceTransportPolicy, maxFrameBytes, connectTimeout, webrtc }))
   }
   if (transport !== undefined) transports.push(transport)
   return transports

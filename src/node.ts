@@ -45,7 +45,7 @@ import type { SignalingStatus } from './signaling/client.js'
 import { Tunnels } from './tunnels.js'
 import { combineTransports } from './transport/combined.js'
 import { MessagePortTransport, acceptPorts, portFor } from './transport/message-port.js'
-import { loadPeerConnectionClass } from './transport/peer-connection.js'
+import { inNode, loadPeerConnectionClass } from './transport/peer-connection.js'
 import type { CloseReason, TransportSession } from './transport/transport.js'
 import { FrameType, type Frame } from './wire.js'
 
@@ -68,8 +68,9 @@ const log = logger('node')
 
 /** Starts a node and joins its room. */
 export async function startNode(options: NodeOptions): Promise<DistribunatorNode> {
-  // In Node, WebRTC (node-datachannel) loads now; where there is none, this says so.
-  if (options?.signaling !== undefined) await loadPeerConnectionClass()
+  // In Node, WebRTC (node-datachannel) loads now, and without it this says what to install. A
+  // browser or worker without RTCPeerConnection joins through servers that relay instead.
+  if (options?.signaling !== undefined && options.webrtc !== false && inNode()) await loadPeerConnectionClass()
   return new DistribunatorNode(options)
 }
 

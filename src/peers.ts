@@ -375,8 +375,8 @@ function isTunnel(link: Link): boolean {
   return link.route.kind === 'tunnel'
 }
 
-/** Which links are best to send on, best first: a worker's port, then tabs' channel, then the network, then tunnels. */
-const RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel': 1, direct: 2, tunnel: 3 }
+/** Which links are best to send on, best first: a worker's port, then tabs' channel, then the network, then tunnels, then the servers. */
+const RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel': 1, direct: 2, tunnel: 3, server: 4 }
 
 /**
  * Orders two links to one peer, the better first. Both ends of a pair compute the same

@@ -61,7 +61,9 @@ describe('node.signaling(): how each server is doing', () => {
     expect(failing.error).toMatch(/ECONNREFUSED|1006/)
     await server(port)
     await until(() => n.signaling()[0]?.state === 'connected', 15_000)
-    expect(n.signaling()).toEqual([{ server: url, url, state: 'connected', since: expect.any(Number), received: expect.any(Number) }])
+    expect(n.signaling()).toEqual([
+      { server: url, url, state: 'connected', since: expect.any(Number), received: expect.any(Number), relay: false },
+    ])
     expect(events.map((e) => e.state)).toContain('connected')
     expect(events.at(-1)?.state).toBe('connected')
   })

@@ -18,7 +18,7 @@ import { ArgumentError, DistribunatorError, ProtocolError } from '../errors.js'
 import { SafeObservable } from '../events.js'
 import { logger } from '../log.js'
 import { DecryptionError, decryptJson, deriveKey, encryptText } from './crypto.js'
-import { encodePublish, isRecord, parseServerMessage, toJson, type ServerMessage } from './protocol.js'
+import { SERVER_INFO_TOPIC, encodePublish, isRecord, parseServerMessage, toJson, type ServerMessage } from './protocol.js'
 import { ServerConnection, type ServerConnectionOptions } from './server-connection.js'
 
 /**
@@ -48,6 +48,8 @@ export interface SignalingStatus {
   readonly since: number
   /** Payloads received from it so far (copies from other servers included). */
   readonly received: number
+  /** It carries nodes' frames for nodes without WebRTC (it said so on `SERVER_INFO_TOPIC`). */
+  readonly relay: boolean
 }
 
 /** Options of a `SignalingClient`. */
@@ -58,6 +60,8 @@ export interface SignalingClientOptions {
   readonly topic: string
   /** A topic of this client's own, also subscribed: `publish(payload, to)` reaches a client on its. */
   readonly directTopic?: string
+  /** Also asks each server what it offers (`SERVER_INFO_TOPIC`): the `relay` of `status()`. @default false */
+  readonly serverInfo?: boolean
   /** Room password: payloads are encrypted end to end; without it they travel as plain JSON objects. */
   readonly password?: string
   /** First retry after this many ms, doubling on each failure, ±25 % jitter. @default 250 */
@@ -91,10 +95,11 @@ const log = logger('signaling')
 export class SignalingClient extends SafeObservable<SignalingClientEvents> {
   private readonly topic: string
   private readonly directTopic: string | undefined
+  private readonly askedServerInfo: boolean
   private readonly key: Promise<CryptoKey> | undefined
   private readonly connections: ServerConnection[]
   /** Each connection's server as given, and how many payloads came from it. */
-  private readonly servers = new Map<ServerConnection, { readonly address: SignalingServerAddress; received: number }>()
+  private readonly servers = new Map<ServerConnection, { readonly address: SignalingServerAddress; received: number; relay: boolean }>()
   private readonly inbox = new Map<ServerConnection, Promise<void>>()
   private outbox: Promise<void> = Promise.resolve()
   private closed = false
@@ -105,6 +110,7 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
     const timing = resolveOptions(options)
     this.topic = options.topic
     this.directTopic = options.directTopic
+    this.askedServerInfo = options.serverInfo === true
     if (options.password !== undefined) {
       this.key = deriveKey(options.password, options.topic)
       this.key.catch((error: unknown) => this.report(new DistribunatorError('could not derive the room key', { cause: error })))
@@ -118,6 +124,9 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
             if (!this.closed) this.emit('connect', [connection.url])
           },
           closed: () => {
+            // A server that comes back is asked again what it offers.
+            const server = this.servers.get(connection)
+            if (server !== undefined) server.relay = false
             if (!this.closed) this.emit('disconnect', [connection.url])
           },
           received: (frame) => this.received(connection, frame),
@@ -127,7 +136,7 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
         },
         log,
       )
-      this.servers.set(connection, { address, received: 0 })
+      this.servers.set(connection, { address, received: 0, relay: false })
       return connection
     })
   }
@@ -189,6 +198,7 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
       return
     }
     if (message.type === 'pong') return
+    if (message.topic === SERVER_INFO_TOPIC && this.askedServerInfo) return this.serverInfo(connection, message.data)
     if (message.topic !== this.topic && message.topic !== this.directTopic) {
       this.report(new ProtocolError(`publish for topic ${JSON.stringify(message.topic)}, not subscribed`, url))
       return
@@ -230,6 +240,15 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
     else this.report(new ProtocolError('decrypted payload is not an object', url))
   }
 
+  /** What a server says it offers (in the clear: the server wrote it). */
+  private serverInfo(connection: ServerConnection, data: unknown): void {
+    const server = this.servers.get(connection)
+    const relay = isRecord(data) && data.relay === true
+    if (server === undefined || server.relay === relay) return
+    server.relay = relay
+    this.emit('status', [this.statusOf(connection)])
+  }
+
   private statusOf(connection: ServerConnection): SignalingStatus {
     const { state, since, error, url } = connection
     const server = this.servers.get(connection)
@@ -239,6 +258,8 @@ export class SignalingClient extends SafeObservable<SignalingClientEvents> {
       state,
       since,
       received: server?.received ?? 0,
+      // What a server offered holds while connected to it (a reconnect asks again).
+      relay: state === 'connected' && server?.relay === true,
       ...(error === undefined ? {} : { error }),
     }
   }
@@ -283,7 +304,11 @@ function resolveOptions(options: SignalingClientOptions): ServerConnectionOption
   const maxReconnectDelay = positive(options.maxReconnectDelay ?? SIGNALING_DEFAULTS.maxReconnectDelay, 'maxReconnectDelay')
   if (maxReconnectDelay < minReconnectDelay) throw new ArgumentError('maxReconnectDelay must be at least minReconnectDelay')
   const pingInterval = positive(options.pingInterval ?? SIGNALING_DEFAULTS.pingInterval, 'pingInterval')
-  const topics = options.directTopic === undefined ? [options.topic] : [options.topic, options.directTopic]
+  const topics = [
+    options.topic,
+    ...(options.directTopic === undefined ? [] : [options.directTopic]),
+    ...(options.serverInfo === true ? [SERVER_INFO_TOPIC] : []),
+  ]
   if (!topics.every((topic) => typeof topic === 'string' && topic !== '')) throw new ArgumentError('directTopic must be a non-empty string')
   return { topics, minReconnectDelay, maxReconnectDelay, pingInterval }
 }

@@ -14,6 +14,19 @@
  */
 import { EncodeError, ProtocolError } from '../errors.js'
 
+/**
+ * A topic a client subscribes to, to learn what the server offers beyond y-webrtc's protocol:
+ * our server, with `relay`, answers the subscription with `{ relay: true }` on it (nothing else
+ * ever publishes there); another server says nothing, which means no.
+ */
+export const SERVER_INFO_TOPIC = 'distribunator:server-info'
+
+/** What a server says of itself on `SERVER_INFO_TOPIC`. */
+export interface ServerInfo {
+  /** It carries nodes' frames (server relay). */
+  readonly relay: boolean
+}
+
 /** A frame this client sends. */
 export type ClientMessage =
   | { readonly type: 'subscribe'; readonly topics: readonly string[] }

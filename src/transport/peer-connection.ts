@@ -18,11 +18,16 @@ export function peerConnectionClass(): PeerConnectionClass | undefined {
   return (globalThis as { RTCPeerConnection?: PeerConnectionClass }).RTCPeerConnection ?? polyfill
 }
 
+/** True in Node, where WebRTC comes from node-datachannel (Deno and Bun say they are Node too). */
+export function inNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string'
+}
+
 /** Resolves with the class, loading node-datachannel in Node; rejects where there is none. */
 export function loadPeerConnectionClass(): Promise<PeerConnectionClass> {
   const ready = peerConnectionClass()
   if (ready !== undefined) return Promise.resolve(ready)
-  if (typeof process === 'undefined' || typeof process.versions?.node !== 'string') {
+  if (!inNode()) {
     return Promise.reject(
       new ArgumentError('this runtime has no WebRTC (RTCPeerConnection); in a Web Worker, join through the page (node.attachWorker)'),
     )

@@ -19,9 +19,10 @@ import type { SignalingStatus } from '../signaling/client.js'
  * - `broadcast-channel`: a BroadcastChannel between tabs and workers of one origin;
  * - `direct`: a connection of a network transport, named by `transport` ('webrtc', 'memory',
  *   or a custom transport's name);
- * - `tunnel`: a link carried inside the links to a third node, its `gateway` (transport/relayed.ts).
+ * - `tunnel`: a link carried inside the links to a third node, its `gateway` (transport/relayed.ts);
+ * - `server`: a link carried by the signaling servers (transport/server-relay.ts).
  */
-export type Route = PortRoute | BroadcastChannelRoute | DirectRoute | TunnelRoute
+export type Route = PortRoute | BroadcastChannelRoute | DirectRoute | TunnelRoute | ServerRoute
 
 /** A MessagePort between a page and its worker. */
 export interface PortRoute {
@@ -39,6 +40,11 @@ export interface DirectRoute {
   readonly kind: 'direct'
   /** The transport's name: 'webrtc', 'memory', or a custom transport's. */
   readonly transport: string
+}
+/** A link carried by the signaling servers (server relay: a node without WebRTC). */
+export interface ServerRoute {
+  /** The kind of route. */
+  readonly kind: 'server'
 }
 /** A link carried inside the links to a third node. */
 export interface TunnelRoute {
@@ -62,6 +68,8 @@ export function describeRoute(route: Route): string {
       return route.transport
     case 'tunnel':
       return `relay:${route.gateway}`
+    case 'server':
+      return 'server-relay'
   }
 }
 

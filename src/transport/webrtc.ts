@@ -32,6 +32,7 @@ import { SignalingClient, type SignalingServerAddress, type SignalingStatus } fr
 import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
+import { ServerRelay } from './server-relay.js'
 import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
 import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
@@ -50,6 +51,12 @@ export interface WebrtcTransportOptions {
   readonly iceTransportPolicy?: 'all' | 'relay'
   /** Largest frame accepted from a peer, bytes. @default 8 MiB */
   readonly maxFrameBytes?: number
+  /**
+   * false: no WebRTC, on purpose — the node reaches every peer through signaling servers that
+   * relay (`distribunator-signal --relay`). A runtime without `RTCPeerConnection` (a browser
+   * without it, a worker) does so by itself. @default true
+   */
+  readonly webrtc?: boolean
   /**
    * Most frame bytes per data channel message (longer frames are split). Each link uses
    * less if the two ends agreed a smaller maximum message size (Chromium and
@@ -84,6 +91,7 @@ export function webrtcTransport(options: WebrtcTransportOptions): Transport {
 
 /** How many payload ids to remember for dropping the copies that other servers relay. */
 const SEEN_IDS = 1024
+const DEFAULT_MAX_FRAME = 8 * 1024 * 1024
 /** Tries in a row that a failed one is followed by at once; after them, the next announce. */
 const QUICK_REDIALS = 3
 /** ms between a failed try and the next, for both sides to have cleaned up. */
@@ -112,6 +120,10 @@ class WebrtcSession implements TransportSession {
   /** The latest try seen, by peer key (pairs the peer initiates): older ones are stale. */
   private readonly latestAttempt = new Map<string, number>()
   private readonly discovery: Discovery
+  /** Links through the signaling servers, with peers of which one has no WebRTC. */
+  private readonly serverRelay: ServerRelay
+  /** This node has no WebRTC (or chose not to use it): it reaches every peer through the servers. */
+  private relayOnly = false
   private closed = false
 
   constructor(
@@ -119,30 +131,53 @@ class WebrtcSession implements TransportSession {
     private readonly hooks: TransportHooks,
     private readonly options: WebrtcTransportOptions,
   ) {
-    this.discovery = new Discovery(self, (payload, endpoint) => this.publish(payload, endpoint))
-    const ready = options.peerConnection ?? peerConnectionClass()
-    if (ready !== undefined) this.start(ready)
+    // A relay-only node says so in its announces: its peers link to it through the servers.
+    this.discovery = new Discovery(self, (payload, endpoint) =>
+      this.publish(this.relayOnly ? { ...payload, relay: true } : payload, endpoint),
+    )
+    this.serverRelay = new ServerRelay(
+      hooks,
+      { publish: (payload, to) => this.publish(payload, to) },
+      options.maxFrameBytes ?? DEFAULT_MAX_FRAME,
+    )
+    const ready = options.webrtc === false ? null : (options.peerConnection ?? peerConnectionClass())
+    if (ready !== undefined) this.start(ready ?? undefined)
     else {
       loadPeerConnectionClass().then(
         (loaded) => this.closed || this.start(loaded),
-        (error: Error) => log('%s: no WebRTC: %s', self.nodeId, error.message),
+        (error: Error) => {
+          log('%s: no WebRTC (%s): through the servers only', self.nodeId, error.message)
+          if (!this.closed) this.start(undefined)
+        },
       )
     }
   }
 
-  private start(peerConnection: PeerConnectionClass): void {
+  /** Joins the servers: with WebRTC, or without (`undefined`), through the servers only. */
+  private start(peerConnection: PeerConnectionClass | undefined): void {
     this.peerConnection = peerConnection
+    this.relayOnly = peerConnection === undefined
     const signaling = new SignalingClient({
       urls: this.options.signaling,
       topic: this.self.room,
       directTopic: directTopic(this.self.room, this.self),
       password: this.options.password,
+      serverInfo: true,
     })
     this.signalingClient = signaling
     signaling.on('connect', () => this.discovery.announce())
     signaling.on('message', (payload) => this.onSignal(payload))
     signaling.on('error', (error) => log('%s: signaling: %s', this.self.nodeId, error.message))
-    signaling.on('status', (status) => this.hooks.signalingChanged?.(status))
+    signaling.on('status', (status) => {
+      // A server that relays now: peers that need it can link through it; say hello again.
+      if (status.relay) this.discovery.announce()
+      this.hooks.signalingChanged?.(status)
+    })
+  }
+
+  /** True when a server this node is connected to carries frames. */
+  private serversRelay(): boolean {
+    return this.signalingClient?.status().some((status) => status.relay) === true
   }
 
   connect(nodeId: string): void {
@@ -159,6 +194,7 @@ class WebrtcSession implements TransportSession {
     this.discovery.close()
     for (const { timer } of this.backoff.values()) clearTimeout(timer)
     this.backoff.clear()
+    this.serverRelay.close()
     this.signalingClient?.close()
     for (const link of this.links.values()) link.discard()
     this.links.clear()
@@ -179,12 +215,19 @@ class WebrtcSession implements TransportSession {
     if (this.closed) return
     const from = parseEndpoint(payload.from)
     if (from === undefined || !this.discovery.isFromOther(from) || typeof payload.id !== 'number') return
+    // Relayed pieces come in order by their own numbers (copies included): not through `seen`.
+    if (payload.type === 'relay' || payload.type === 'relay-bye') {
+      const to = parseEndpoint(payload.to)
+      if (to?.nodeId === this.self.nodeId && to.incarnation === this.self.incarnation) this.serverRelay.receive(from, payload)
+      return
+    }
     const id = `${endpointKey(from)}#${payload.id}`
     if (this.seen.has(id)) return
     this.seen.add(id)
     if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value as string)
     if (payload.type === 'announce') {
       if (!this.discovery.isForMe(payload.to)) return
+      if (this.relayOnly || payload.relay === true) return this.throughServers(from, payload.to)
       if (this.links.has(endpointKey(from)) || this.linkedElsewhere(from)) return
       if (this.initiatesWith(from)) {
         if (!this.backoff.has(endpointKey(from))) this.link(from, true)
@@ -202,6 +245,16 @@ class WebrtcSession implements TransportSession {
       }
       this.signalFrom(from, attempt, signal)
     }
+  }
+
+  /**
+   * An announce where one of the pair has no WebRTC: a link through the servers, if one
+   * relays. The answer goes first, so that the peer opens its side before any frame comes.
+   */
+  private throughServers(from: EndpointId, to: unknown): void {
+    if (!this.serversRelay() || this.serverRelay.has(from) || this.linkedElsewhere(from)) return
+    if (to === undefined || to === this.self.nodeId) this.discovery.answer(from)
+    this.serverRelay.open(from)
   }
 
   /** Routes a peer's negotiation data to the link of its try. */
