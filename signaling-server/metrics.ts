@@ -21,6 +21,10 @@ export interface Tallies {
   readonly received: Record<'subscribe' | 'unsubscribe' | 'publish' | 'ping', number>
   /** Frames sent to clients. */
   sent: number
+  /** Bytes of the messages from clients (with `relay`, mostly the frames of relayed links). */
+  bytesReceived: number
+  /** Bytes of the frames sent to clients. */
+  bytesSent: number
   /** Publishes received from the other servers of the cluster. */
   clusterIn: number
   /** Publishes sent to the other servers of the cluster. */
@@ -31,7 +35,14 @@ export interface Tallies {
 export class ServerMetrics {
   readonly registry = new Registry()
   /** Counted on the relay path; scraped as counters. */
-  readonly tally: Tallies = { received: { subscribe: 0, unsubscribe: 0, publish: 0, ping: 0 }, sent: 0, clusterIn: 0, clusterOut: 0 }
+  readonly tally: Tallies = {
+    received: { subscribe: 0, unsubscribe: 0, publish: 0, ping: 0 },
+    sent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    clusterIn: 0,
+    clusterOut: 0,
+  }
   /** Sockets closed, publishes dropped and upgrades refused, by reason. */
   readonly dropped: Counter<'reason'>
 
@@ -81,6 +92,17 @@ export class ServerMetrics {
       collect() {
         this.reset()
         this.inc(tally.sent)
+      },
+    })
+    new Counter({
+      name: 'distribunator_signal_bytes_total',
+      help: 'Bytes of the messages from (in) and the frames to (out) clients; with --relay, mostly relayed links',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        this.reset()
+        if (tally.bytesReceived > 0) this.inc({ direction: 'in' }, tally.bytesReceived)
+        if (tally.bytesSent > 0) this.inc({ direction: 'out' }, tally.bytesSent)
       },
     })
     new Counter({

@@ -135,7 +135,9 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
   const handleMessage = (client: Client, data: RawData, isBinary: boolean): void => {
     if (client.socket.readyState !== WebSocket.OPEN) return
     if (!client.bucket.take()) return kick(client, CloseCode.policyViolation, `rate limit exceeded (${o.maxMessagesPerSecond}/s)`)
-    if (client.bytes?.take(byteLengthOf(data)) === false) {
+    const length = byteLengthOf(data)
+    metrics.tally.bytesReceived += length
+    if (client.bytes?.take(length) === false) {
       return kick(client, CloseCode.policyViolation, `byte rate limit exceeded (${o.maxBytesPerSecond} B/s)`)
     }
     if (isBinary) return kick(client, CloseCode.unsupportedData, 'binary frames are not supported')
@@ -207,6 +209,7 @@ export async function startSignalingServer(options: SignalingServerOptions = {})
     }
     socket.send(frame, SEND_AS_TEXT)
     metrics.tally.sent++
+    metrics.tally.bytesSent += typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length
   }
 
   const accept = (socket: WebSocket, address: string): void => {

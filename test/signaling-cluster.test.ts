@@ -204,7 +204,7 @@ describe('limits no single address can exhaust', () => {
 })
 
 describe('/metrics', () => {
-  it('serves Prometheus text: connections, topics, messages in and out, cluster publishes, drops by reason', async () => {
+  it('serves Prometheus text: connections, topics, messages and bytes in and out, cluster publishes, drops by reason', async () => {
     const server = await member()
     const [a, b] = [await connect(server), await connect(server)]
     await Promise.all([a, b].map((x) => x.subscribe('room')))
@@ -227,6 +227,12 @@ describe('/metrics', () => {
       expect(text).toMatch(line)
     // Two publishes to the sender's pongs and the fan-out: sent counts every frame.
     expect(Number(/^distribunator_signal_messages_sent_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2)
+    // Bytes: at least the publish and the bad message came in, and the publish went out to b.
+    const published = JSON.stringify({ type: 'publish', topic: 'room', data: 1 }).length
+    expect(Number(/^distribunator_signal_bytes_total\{direction="in"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(
+      published + 'not json'.length,
+    )
+    expect(Number(/^distribunator_signal_bytes_total\{direction="out"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(published)
   })
 })
 
