@@ -6,7 +6,9 @@
  *   and every other node it reaches: when a child comes up, a tunnel between it and each up
  *   node; when any other node comes up, between it and each child;
  * - any member between two nodes it is up with whose direct link failed (a relay of the mesh:
- *   symmetric NATs, a blocked path): when one of them asks, within `RelayLimits`.
+ *   symmetric NATs, a blocked path): when one of them asks, within `RelayLimits`, and only
+ *   if it reaches both directly — a tunnel inside a tunnel, or through the servers, would
+ *   cost more than the servers alone.
  *
  * Each tunnel gets a number of its own, which every frame on it names: a Close or a frame
  * still in flight from a tunnel that ended cannot reach the next tunnel between the same two
@@ -28,6 +30,8 @@ export interface GatewayHooks {
   send(node: string, frame: TunnelFrame): boolean
   /** Ids of the nodes that are up. */
   upIds(): string[]
+  /** True for a node linked without a tunnel or the servers: the only kind a relay of the mesh passes between. */
+  reachedDirectly(node: string): boolean
 }
 
 /** How much a node relays for other members of the mesh (its workers are not counted). */
@@ -114,9 +118,10 @@ export class Gateway {
     this.deliver(frame.node, from, frame.op, frame.tunnel, frame.data)
   }
 
-  /** A tunnel for a child, or a relay of the mesh while fewer than `maxPairs` are open. */
+  /** A tunnel for a child, or a relay of the mesh between nodes reached directly while fewer than `maxPairs` are open. */
   private mayOpen(a: string, b: string): boolean {
     if (this.children.has(a) || this.children.has(b) || this.existing(a, b) !== undefined) return true
+    if (!this.hooks.reachedDirectly(a) || !this.hooks.reachedDirectly(b)) return false
     const until = this.cooling.get(pairKey(a, b))
     if (until !== undefined && performance.now() < until) return false
     this.cooling.delete(pairKey(a, b))

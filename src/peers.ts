@@ -22,11 +22,11 @@ import { DistribunatorError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
 import {
   describeRoute,
+  ROUTE_RANK,
   type CloseReason,
   type Link,
   type LocalEndpoint,
   type Route,
-  type RouteKind,
   type TransportHooks,
 } from './transport/transport.js'
 import { Peer, type LinkInfo } from './peer.js'
@@ -101,12 +101,12 @@ export class Peers {
       linkActive: (link) => {
         if (this.byLink.get(link) != null) this.lastHeard.set(link, performance.now())
       },
-      linkedTo: (nodeId, incarnation, directly) => {
+      linkedTo: (nodeId, incarnation, atLeast) => {
         const peer = this.byNode.get(nodeId)
         // A peer waiting for a new link has none: the link it waits for must not be refused.
         if (peer === undefined || peer.incarnation < incarnation || peer.waiting) return false
-        if (directly !== true) return true
-        for (const [link, owner] of this.byLink) if (owner === peer && !isTunnel(link)) return true
+        if (atLeast === undefined) return true
+        for (const [link, owner] of this.byLink) if (owner === peer && ROUTE_RANK[link.route.kind] <= ROUTE_RANK[atLeast]) return true
         return false
       },
     }
@@ -375,9 +375,6 @@ function isTunnel(link: Link): boolean {
   return link.route.kind === 'tunnel'
 }
 
-/** Which links are best to send on, best first: a worker's port, then tabs' channel, then the network, then tunnels, then the servers. */
-const RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel': 1, direct: 2, tunnel: 3, server: 4 }
-
 /**
  * Orders two links to one peer, the better first. Both ends of a pair compute the same
  * order (both see the same route: the same transport, the same gateway), so they settle
@@ -385,7 +382,7 @@ const RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel'
  */
 function preferred(a: Link, b: Link): number {
   const [x, y] = [tieBreak(a.route), tieBreak(b.route)]
-  return RANK[a.route.kind] - RANK[b.route.kind] || (x < y ? -1 : x > y ? 1 : 0)
+  return ROUTE_RANK[a.route.kind] - ROUTE_RANK[b.route.kind] || (x < y ? -1 : x > y ? 1 : 0)
 }
 
 /** What orders two links of the same kind: their transport, or their gateway. */

@@ -50,7 +50,7 @@ export class Tunnels {
       return peer !== undefined
     }
     this.transport = new RelayedTransport({ send, frameLimit: (gateway) => peers.get(gateway)?.frameLimit() })
-    this.gateway = new Gateway({ send, upIds: () => peers.upIds() }, relay)
+    this.gateway = new Gateway({ send, upIds: () => peers.upIds(), reachedDirectly: (node) => this.isDirect(node) }, relay)
   }
 
   /** A Tunnel frame from a peer: one to pass on as its gateway, or one for a tunnel end of ours. */
@@ -87,10 +87,10 @@ export class Tunnels {
     for (const far of this.relayed) if (far !== peer.nodeId) this.transport.ask(far, [peer.nodeId])
   }
 
-  /** True for a peer reached without a tunnel: one that could relay. */
+  /** True for a peer reached without a tunnel or the servers: one that could relay, or be relayed to. */
   private isDirect(node: string): boolean {
-    const peer = this.peers.get(node)
-    return peer !== undefined && peer.link.route.kind !== 'tunnel'
+    const kind = this.peers.get(node)?.link.route.kind
+    return kind !== undefined && kind !== 'tunnel' && kind !== 'server'
   }
 
   /** A peer's frames moved to another link: a worker that is now attached here becomes a child. */

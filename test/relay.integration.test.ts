@@ -3,7 +3,8 @@
  * WebRTC, a real signaling server), where A and B each reach the hubs H and H2 but no route
  * joins A and B. Their WebRTC fails for real, and they link through a hub: names, calls,
  * casts in order, rpc and monitors cross it; when H is killed, H2 carries them with no
- * nodedown; once a path between A and B appears, they take it with no nodedown.
+ * nodedown; once a path between A and B appears, they take it with no nodedown. And a node
+ * C that reaches no one but the signaling server links through it, where it relays.
  *
  *   S (signaling; forwards nothing) ── each of A, B, H, H2
  *   A ── H ── B        A ── H2 ── B        (A ── B only in the last case, added later)
@@ -37,8 +38,8 @@ interface World {
   node(host: string): Promise<EdgeProcess>
 }
 
-/** S, the hosts, a link from each host to S, and the links given. */
-async function world(hosts: string[], links: [string, string][]): Promise<World> {
+/** S, the hosts, a link from each host to S, and the links given; `serverArgs` for S's command line. */
+async function world(hosts: string[], links: [string, string][], serverArgs: string[] = []): Promise<World> {
   const t = Topology.create(`dr${process.pid % 1000}${++run}`)
   topology = t
   await t.add('s', ...hosts)
@@ -48,7 +49,7 @@ async function world(hosts: string[], links: [string, string][]): Promise<World>
     toServer.set(host, addresses.s!)
   }
   for (const [a, b] of links) await t.link(a, b)
-  server = await startSignalProcess(['--port', String(PORT), '--host', '0.0.0.0'], t.ns('s'))
+  server = await startSignalProcess(['--port', String(PORT), '--host', '0.0.0.0', ...serverArgs], t.ns('s'))
   const room = `relay-${run}`
   return {
     topology: t,
@@ -139,5 +140,23 @@ describe('relays of the mesh across network namespaces (real WebRTC)', () => {
     await untilAsync(async () => (await linkTo(a, 'b')) === 'webrtc' && (await linkTo(b, 'a')) === 'webrtc', 45_000)
     expect(downs(a)).toEqual([])
     expect(downs(b)).toEqual([])
+  })
+
+  it('C, which reaches no one but the server, links through it (--relay) and takes a direct path that appears later', async () => {
+    const w = await world(['a', 'b', 'c'], [['a', 'b']], ['--relay'])
+    const [a, b, c] = [await w.node('a'), await w.node('b'), await w.node('c')]
+    await Promise.all([a.sees('b'), a.sees('c'), b.sees('c'), c.sees('a'), c.sees('b')])
+    expect(await linkTo(a, 'b')).toBe('webrtc')
+    expect([await linkTo(c, 'a'), await linkTo(c, 'b'), await linkTo(a, 'c')]).toEqual(['server-relay', 'server-relay', 'server-relay'])
+    await c.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
+    await untilAsync(async () => (await a.state()).registry.echo?.[0] === 'c', 10_000)
+    expect(await a.command({ cmd: 'call', name: 'echo', msg: 'through the server' })).toEqual({ echo: 'through the server', by: 'c' })
+    expect(await c.command({ cmd: 'rpc', node: 'b', fn: 'add', args: [20, 22] })).toBe(42)
+
+    await w.topology.link('a', 'c')
+    await untilAsync(async () => (await linkTo(a, 'c')) === 'webrtc' && (await linkTo(c, 'a')) === 'webrtc', 45_000)
+    expect(await linkTo(c, 'b')).toBe('server-relay')
+    expect(await a.command({ cmd: 'call', name: 'echo', msg: 'direct' })).toEqual({ echo: 'direct', by: 'c' })
+    for (const e of [a, b, c]) expect(downs(e)).toEqual([])
   })
 })

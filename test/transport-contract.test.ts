@@ -513,6 +513,7 @@ const tunnel: Harness = {
         return true
       },
       upIds: () => [...relays.keys()],
+      reachedDirectly: () => true,
     })
 
     let incarnation = 0

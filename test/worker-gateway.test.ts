@@ -438,11 +438,28 @@ describe('a worker behind its page', () => {
 describe('Gateway', () => {
   it('opens no tunnel between a node and itself', () => {
     const sent: TunnelFrame[] = []
-    const gateway = new Gateway({ send: (_, frame) => sent.push(frame) > 0, upIds: () => ['w', 'r'] })
+    const gateway = new Gateway({ send: (_, frame) => sent.push(frame) > 0, upIds: () => ['w', 'r'], reachedDirectly: () => true })
     gateway.peerUp('w', true)
     expect(sent.map((f) => f.node).sort()).toEqual(['r', 'w'])
     sent.length = 0
     gateway.forward('w', { type: FrameType.Tunnel, node: 'w', op: TunnelOp.Open, tunnel: 0, data: null, deliver: false })
     expect(sent).toEqual([])
+  })
+
+  it('relays for the mesh only between nodes it reaches directly, not through a tunnel or the servers', () => {
+    const sent: [string, TunnelFrame][] = []
+    const direct = new Set(['a', 'b'])
+    const gateway = new Gateway({
+      send: (to, frame) => sent.push([to, frame]) > 0,
+      upIds: () => ['a', 'b', 'c'],
+      reachedDirectly: (node) => direct.has(node),
+    })
+    const open = (from: string, to: string): void =>
+      gateway.forward(from, { type: FrameType.Tunnel, node: to, op: TunnelOp.Open, tunnel: 0, data: null, deliver: false })
+    open('a', 'c')
+    open('c', 'b')
+    expect(sent).toEqual([])
+    open('a', 'b')
+    expect(sent.map(([to, f]) => `${to}>${f.node}`).sort()).toEqual(['a>b', 'b>a'])
   })
 })

@@ -131,7 +131,8 @@ class BroadcastChannelSession implements TransportSession {
     const from = endpointKey(message.from)
     if (message.type === 'announce') {
       if (!this.discovery.isForMe(message.to)) return
-      if (this.links.has(from) || this.hooks.linkedTo?.(message.from.nodeId, message.from.incarnation) === true) return
+      // A network link is good enough for a pair of tabs; a tunnel or the servers are not.
+      if (this.links.has(from) || this.hooks.linkedTo?.(message.from.nodeId, message.from.incarnation, 'direct') === true) return
       const link = new ChannelLink(message.from.nodeId, from, this)
       this.links.set(from, link)
       // Before linkOpened: our Hello must not reach the peer before it has a link for us.

@@ -201,8 +201,9 @@ class RelayedSession implements TransportSession {
     }
     this.offers.set(far, (this.offers.get(far) ?? new Set()).add(gateway))
     // Reached already (over BroadcastChannel, or another gateway): one link is enough. Should
-    // that link end, this node asks its gateways for a tunnel itself.
-    if (this.hooks.linkedTo?.(far, 0) === true) {
+    // that link end, this node asks its gateways for a tunnel itself. The servers' link is
+    // not enough: a tunnel is better.
+    if (this.hooks.linkedTo?.(far, 0, 'tunnel') === true) {
       log('%s: tunnel %d to %s through %s refused: reached already', this.self.nodeId, tunnel, far, gateway)
       return refuse()
     }

@@ -57,6 +57,9 @@ export interface TunnelRoute {
 /** The kinds of route. */
 export type RouteKind = Route['kind']
 
+/** How good a kind of route is, the best lowest: a worker's port, then tabs' channel, then the network, then tunnels, then the servers. */
+export const ROUTE_RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel': 1, direct: 2, tunnel: 3, server: 4 }
+
 /** How a route shows in `node.links()`: 'message-port', 'broadcast-channel', 'webrtc', 'relay:<gateway>'... */
 export function describeRoute(route: Route): string {
   switch (route.kind) {
@@ -159,11 +162,12 @@ export interface TransportHooks {
   linkActive?(link: Link): void
   /**
    * True when the node already has a link to that incarnation (over another transport of a
-   * combined one): a transport asks before making a second link to it. With `directly`, only
-   * a link that is not a tunnel counts: a direct link is worth making even where a relay
-   * carries the pair, and once it works it takes over.
+   * combined one): a transport asks before making a second link to it. With `atLeast`, only
+   * a link of that kind of route or a better one counts (`ROUTE_RANK`): a direct link is
+   * worth making even where a tunnel or the servers carry the pair, and once it works it
+   * takes over. Incarnation 0 matches any.
    */
-  linkedTo?(nodeId: string, incarnation: number, directly?: boolean): boolean
+  linkedTo?(nodeId: string, incarnation: number, atLeast?: RouteKind): boolean
   /** A link to that node could not be made (WebRTC negotiation failed or timed out): others may relay. */
   unreachable?(nodeId: string, incarnation: number): void
   /** A signaling server the transport meets peers through changed state (WebRTC: connected, failing...). */

@@ -131,10 +131,12 @@ class WebrtcSession implements TransportSession {
     private readonly hooks: TransportHooks,
     private readonly options: WebrtcTransportOptions,
   ) {
-    // A relay-only node says so in its announces: its peers link to it through the servers.
-    this.discovery = new Discovery(self, (payload, endpoint) =>
-      this.publish(this.relayOnly ? { ...payload, relay: true } : payload, endpoint),
-    )
+    // A relay-only node says so in its announces, and so does a node to a peer it reaches
+    // through the servers (its WebRTC failed): they link to it through the servers.
+    this.discovery = new Discovery(self, (payload, endpoint) => {
+      const relay = this.relayOnly || (endpoint !== undefined && this.serverRelay.has(endpoint))
+      this.publish(relay ? { ...payload, relay: true } : payload, endpoint)
+    })
     this.serverRelay = new ServerRelay(
       hooks,
       { publish: (payload, to) => this.publish(payload, to) },
@@ -257,6 +259,20 @@ class WebrtcSession implements TransportSession {
     this.serverRelay.open(from)
   }
 
+  /**
+   * A try at WebRTC with `peer` failed and nothing carries the pair: through the servers, if
+   * one relays, while WebRTC is tried again (a direct link takes over once one works; a tunnel
+   * that comes meanwhile does too, ranked above the servers). The peer hears an announce that
+   * asks for the servers (`relay`), and opens its side as it would for a node without WebRTC.
+   */
+  private fallBack(peer: EndpointId): void {
+    if (!this.serversRelay() || this.serverRelay.has(peer) || this.hooks.linkedTo?.(peer.nodeId, peer.incarnation) === true) return
+    log('%s: no WebRTC with %s: through the servers meanwhile', this.self.nodeId, endpointKey(peer))
+    // The announce before the link's first frame, which the peer drops unless it has its side open.
+    this.publish({ type: 'announce', to: endpointKey(peer), relay: true }, peer)
+    this.serverRelay.open(peer)
+  }
+
   /** Routes a peer's negotiation data to the link of its try. */
   private signalFrom(from: EndpointId, attempt: number, signal: WebrtcSignal): void {
     const link = this.links.get(endpointKey(from))
@@ -282,10 +298,10 @@ class WebrtcSession implements TransportSession {
 
   /**
    * True when the node reaches that peer over another transport (a tab's BroadcastChannel).
-   * A tunnel does not count: a direct link is worth making where a relay carries the pair.
+   * A tunnel or the servers do not count: a direct link is worth making where they carry the pair.
    */
   private linkedElsewhere(peer: EndpointId): boolean {
-    return this.hooks.linkedTo?.(peer.nodeId, peer.incarnation, true) === true
+    return this.hooks.linkedTo?.(peer.nodeId, peer.incarnation, 'direct') === true
   }
 
   /** True when this endpoint sorts first of the pair, and so makes the offer. */
@@ -339,8 +355,11 @@ class WebrtcSession implements TransportSession {
           if (this.links.get(id) === ended) this.links.delete(id)
           if (wasOpen) this.hooks.linkClosed(ended, reason)
           if (this.closed || isFinal(reason)) return
-          // Not even a link: another node may carry the pair meanwhile (tunnels.ts).
-          if (!wasOpen) this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
+          // Not even a link: another node may carry the pair meanwhile (tunnels.ts), or the servers.
+          if (!wasOpen) {
+            this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
+            this.fallBack(peer)
+          }
           if (initiator && !wasOpen && this.redial(peer)) return
           if (initiator && !wasOpen) return this.retryLater(peer)
           // The peer may still be alive (a network blip): say hello again so it can call back.
