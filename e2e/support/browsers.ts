@@ -8,6 +8,11 @@ import { chromium } from '@playwright/test'
 
 const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome-stable', '/usr/bin/google-chrome']
 const FIREFOX_PATHS = ['/usr/bin/firefox-esr', '/usr/bin/firefox']
+const MINIBROWSER_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
+  '/usr/lib/aarch64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
+  '/usr/libexec/webkit2gtk-4.1/MiniBrowser',
+]
 
 /** Chromium's executable: $CHROMIUM_PATH, a system Chromium, or Playwright's own. */
 export function chromiumPath(): string {
@@ -30,6 +35,21 @@ export function firefoxPath(): string {
     )
   }
   return found
+}
+
+/** WebKitGTK's WebDriver: $WEBKIT_DRIVER_PATH or Debian's `webkit2gtk-driver`. */
+export function webkitDriverPath(): string {
+  return required('WebKitWebDriver', [process.env.WEBKIT_DRIVER_PATH, '/usr/bin/WebKitWebDriver'], 'webkit2gtk-driver')
+}
+
+/** The MiniBrowser WebKitGTK ships (the browser its WebDriver drives): $MINIBROWSER_PATH or libwebkit2gtk's. */
+export function miniBrowserPath(): string {
+  return required('MiniBrowser', [process.env.MINIBROWSER_PATH, ...MINIBROWSER_PATHS], 'webkit2gtk-driver')
+}
+
+/** The virtual X server WebKit runs under: $XVFB_PATH or Debian's `xvfb`. */
+export function xvfbPath(): string {
+  return required('Xvfb', [process.env.XVFB_PATH, '/usr/bin/Xvfb'], 'xvfb')
 }
 
 /** Chromium flags for this suite: root in a container, no GPU, no background traffic, plain host ICE candidates. */
@@ -56,4 +76,13 @@ function playwrightChromium(): string | undefined {
 
 function firstExisting(paths: readonly (string | undefined)[]): string | undefined {
   return paths.find((p): p is string => p !== undefined && p !== '' && existsSync(p))
+}
+
+function required(what: string, paths: readonly (string | undefined)[], debianPackage: string): string {
+  const found = firstExisting(paths)
+  if (found === undefined) {
+    const looked = paths.filter((p) => p !== undefined && p !== '').join(', ')
+    throw new Error(`no ${what} found (looked at ${looked}): install it with \`apt-get install -y ${debianPackage}\``)
+  }
+  return found
 }
