@@ -2,7 +2,7 @@
  * The main script's side of an endpoint process: forks it, sends commands as promises,
  * relays raw negotiation data between processes, and kills it.
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { Command, EndpointSettings, Memory, Report } from './endpoint.js'
 
@@ -27,12 +27,16 @@ export class EndpointHandle {
   private constructor(
     readonly settings: EndpointSettings,
     route: (to: string, from: string, data: unknown) => void,
+    netns: string | undefined,
   ) {
-    this.child = fork(script, [JSON.stringify(settings)], {
-      // BENCH_ENDPOINT_ARGS: more Node flags for the endpoints, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile them.
-      execArgv: ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_ENDPOINT_ARGS?.split(' ').filter(Boolean) ?? [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
+    // BENCH_ENDPOINT_ARGS: more Node flags for the endpoints, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' to profile them.
+    const execArgv = ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_ENDPOINT_ARGS?.split(' ').filter(Boolean) ?? [])]
+    const stdio = ['ignore', 'inherit', 'inherit', 'ipc'] as const
+    this.child =
+      netns === undefined
+        ? fork(script, [JSON.stringify(settings)], { execArgv, stdio: [...stdio] })
+        : // In a network namespace: `ip netns exec` execs node itself, so the IPC channel carries over.
+          spawn('ip', ['netns', 'exec', netns, process.execPath, ...execArgv, script, JSON.stringify(settings)], { stdio: [...stdio] })
     live.add(this)
     this.exit = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
@@ -59,12 +63,13 @@ export class EndpointHandle {
     })
   }
 
-  /** Forks an endpoint process and waits until its stack is loaded. */
+  /** Forks an endpoint process (in network namespace `netns`, if given) and waits until its stack is loaded. */
   static async fork(
     settings: EndpointSettings,
     route: (to: string, from: string, data: unknown) => void = () => undefined,
+    netns?: string,
   ): Promise<EndpointHandle> {
-    const handle = new EndpointHandle(settings, route)
+    const handle = new EndpointHandle(settings, route, netns)
     await new Promise<void>((resolve, reject) => {
       handle.onLoaded = resolve
       void handle.exit.then(() => reject(new Error(`${settings.id} exited before it loaded`)))

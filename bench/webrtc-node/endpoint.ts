@@ -18,6 +18,12 @@ export interface EndpointSettings {
   readonly signaling?: string
   /** peerjs: where the PeerServer listens. */
   readonly peerServer?: { readonly host: string; readonly port: number; readonly path: string }
+  /** ours: more node options (bench/relay.bench.ts: no WebRTC, a short connect timeout, relay limits). */
+  readonly node?: {
+    readonly webrtc?: boolean
+    readonly connectTimeout?: number
+    readonly relay?: { readonly maxPairs?: number; readonly maxBytesPerSecond?: number }
+  }
 }
 
 /** One endpoint of a stack. */
@@ -52,6 +58,8 @@ export interface Endpoint {
   signal?(from: string, data: unknown): void
   /** Signaling payloads received so far, from every server (ours only). */
   signalingPayloads?(): number
+  /** How the node reaches `peer` now, as `node.links()` says ('webrtc', 'relay:h'…; ours only). */
+  via?(peer: string): string | undefined
   stop(): Promise<void>
 }
 
@@ -70,6 +78,7 @@ export type Command =
   | { readonly cmd: 'signal'; readonly from: string; readonly data: unknown }
   | { readonly cmd: 'memory' }
   | { readonly cmd: 'signalingPayloads' }
+  | { readonly cmd: 'via'; readonly peer: string }
   | { readonly cmd: 'cpu' }
   | { readonly cmd: 'stop' }
 

@@ -22,7 +22,12 @@ export class OursEndpoint implements Endpoint {
   constructor(private readonly settings: EndpointSettings) {}
 
   async start(): Promise<void> {
-    const node = await startNode({ room: this.settings.room, nodeId: this.settings.id, signaling: [this.settings.signaling!] })
+    const node = await startNode({
+      room: this.settings.room,
+      nodeId: this.settings.id,
+      signaling: [this.settings.signaling!],
+      ...this.settings.node,
+    })
     this.node = node
     node.register(`echo-${node.id}`, node.spawn({ handleCall: (msg: unknown) => msg }))
     node.register(`sink-${node.id}`, node.spawn({ handleCast: () => this.counter.hit() }))
@@ -34,6 +39,10 @@ export class OursEndpoint implements Endpoint {
 
   signalingPayloads(): number {
     return (this.node?.signaling() ?? []).reduce((sum, server) => sum + server.received, 0)
+  }
+
+  via(peer: string): string | undefined {
+    return this.node?.links().find((l) => l.node === peer && l.up)?.via
   }
 
   mesh(peers: readonly string[]): Promise<number> {
