@@ -68,7 +68,11 @@ async function run(): Promise<void> {
   note(
     `Machine: ${availableParallelism()} cores (nproc), ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, commit ${execSync('git rev-parse --short HEAD').toString().trim()}.`,
   )
-  note(`Command: npm run bench:relay. Load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}.`)
+  note(
+    `Command: npm run bench:relay. Load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}.`,
+  )
 
   await topology.add('s', 'a', 'b', 'h', 'w')
   const toServer = new Map<string, string>()
@@ -81,7 +85,13 @@ async function run(): Promise<void> {
   )
 
   const start = async (host: string, node: EndpointSettings['node']): Promise<EndpointHandle> => {
-    const settings: EndpointSettings = { stack: 'ours', id: host, room: 'relay-bench', signaling: `ws://${toServer.get(host)}:${PORT}`, node }
+    const settings: EndpointSettings = {
+      stack: 'ours',
+      id: host,
+      room: 'relay-bench',
+      signaling: `ws://${toServer.get(host)}:${PORT}`,
+      node,
+    }
     const handle = await EndpointHandle.fork(settings, undefined, topology.ns(host))
     await handle.command({ cmd: 'start' })
     return handle
@@ -93,13 +103,17 @@ async function run(): Promise<void> {
   const all = [a, b, h, w]
   await Promise.all(all.map((e) => e.command({ cmd: 'mesh', peers: all.filter((o) => o !== e).map((o) => o.id) })))
   // A ↔ B may go through the servers for a moment (their WebRTC fails at once) before H's tunnel takes over.
-  await until(async () => (await a.command({ cmd: 'via', peer: 'b' })) === 'relay:h' && (await b.command({ cmd: 'via', peer: 'a' })) === 'relay:h')
+  await until(
+    async () => (await a.command({ cmd: 'via', peer: 'b' })) === 'relay:h' && (await b.command({ cmd: 'via', peer: 'a' })) === 'relay:h',
+  )
   const routes = [
     { label: 'direct: A → H (WebRTC)', to: h, relay: undefined },
     { label: 'relay of the mesh: A → B through H', to: b, relay: h },
     { label: 'server relay: A → W (no WebRTC) through S', to: w, relay: 'server' as const },
   ]
-  note(`Routes: ${(await Promise.all(routes.map(async (r) => `A → ${r.to.id} ${await a.command({ cmd: 'via', peer: r.to.id })}`))).join(', ')}.`)
+  note(
+    `Routes: ${(await Promise.all(routes.map(async (r) => `A → ${r.to.id} ${await a.command({ cmd: 'via', peer: r.to.id })}`))).join(', ')}.`,
+  )
 
   /** CPU µs a route's relay has used so far: H's, or the server process's. */
   const relayCpu = async (relay: EndpointHandle | 'server' | undefined): Promise<number> =>
@@ -149,18 +163,15 @@ async function run(): Promise<void> {
       "The range is each round's p50 over the direct p50 of the same round. CPU: user + system time, all threads; the server's from /proc (10 ms ticks).",
   )
 
-  section(`2. One-way throughput: ${THROUGHPUT.count} casts of ${THROUGHPUT.bytes / 1024} KiB back to back until the receiver has counted them all (median of ${THROUGHPUT.runs} runs)`)
+  section(
+    `2. One-way throughput: ${THROUGHPUT.count} casts of ${THROUGHPUT.bytes / 1024} KiB back to back until the receiver has counted them all (median of ${THROUGHPUT.runs} runs)`,
+  )
   const blast = async (r: (typeof routes)[number], count: number): Promise<[number, number, number, number]> => {
     await r.to.command({ cmd: 'arm', count })
     const [sender, receiver, relay] = [await cpuOf(a), await cpuOf(r.to), await relayCpu(r.relay)]
     const started = await a.command<number>({ cmd: 'blast', peer: r.to.id, count, bytes: THROUGHPUT.bytes })
     const ms = (await r.to.command<number>({ cmd: 'received' })) - started
-    return [
-      ms,
-      ((await cpuOf(a)) - sender) / count,
-      ((await cpuOf(r.to)) - receiver) / count,
-      ((await relayCpu(r.relay)) - relay) / count,
-    ]
+    return [ms, ((await cpuOf(a)) - sender) / count, ((await cpuOf(r.to)) - receiver) / count, ((await relayCpu(r.relay)) - relay) / count]
   }
   for (const r of routes) await blast(r, THROUGHPUT.count / 10)
   const runs = routes.map(() => [] as [number, number, number, number][])
