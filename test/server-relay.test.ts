@@ -2,7 +2,7 @@
  * The server relay, over real sockets: a node without WebRTC (`webrtc: false`, as a browser
  * or worker without RTCPeerConnection is) links to its peers through signaling servers that
  * relay (`relay: true`), and is a full member — names, calls, casts in order, rpc, large
- * messages; with a room password the server sees only sealed payloads; a server that does not
+ * messages, its workers reached through it; with a room password the server sees only sealed payloads; a server that does not
  * relay carries nothing; two servers of a Redis cluster relay between them.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -66,6 +66,24 @@ describe('a node without WebRTC, through servers that relay', () => {
     expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i))
     withWebrtc.expose('math', { add: (x: number, y: number) => x + y })
     expect(await without.doNodeRpc('a', 'math', 'add', [2, 40])).toBe(42)
+  })
+
+  it('its workers are reached through it, and reach everyone', async () => {
+    const s = await server()
+    const a = await node('a', { signaling: [s.url] })
+    const b = await node('b', { signaling: [s.url], webrtc: false })
+    const scope = new MessageChannel()
+    const w = await startNode({ room: `server-relay-${room}`, nodeId: 'w', parent: scope.port2 })
+    nodes.push(w)
+    b.attachWorker(scope.port1)
+    await until(() => a.nodes().includes('w') && w.nodes().includes('a'), 15_000)
+    expect(via(a, 'w')).toBe('relay:b')
+    expect(via(b, 'a')).toBe('server-relay')
+    w.register('echo', w.spawn({ handleCall: (msg: unknown) => msg }))
+    a.register('echo-a', a.spawn({ handleCall: (msg: unknown) => msg }))
+    await until(() => a.pidOf('echo') !== undefined && w.pidOf('echo-a') !== undefined)
+    expect(await a.call('echo', 'to the worker')).toBe('to the worker')
+    expect(await w.call('echo-a', 'from the worker')).toBe('from the worker')
   })
 
   it('with a room password, the server relays sealed payloads only', async () => {
