@@ -1,18 +1,11 @@
 /**
- * A node: one tab, worker or Node process in a room. It wires its parts together — local
- * processes (process-table.ts), the registry replica (registry.ts), one link per peer
- * (peers.ts), the messaging paths (messaging.ts), monitors, tunnels — and routes every frame
- * from a peer to the part it is for (see wire.ts for the protocol). The main flow:
- *
- *   transport link opens ──► Hello both ways ──► registry sync ──► peer up ('nodeup')
- *   frames ──► decodeFrame ──► peer ──► dispatch ──► registry | messaging | monitors | tunnels
- *   link closes, Bye, or a newer incarnation ──► peer down ('nodedown'): its names
- *   vanish, its pending calls reject with NodeDownError, monitors fire 'noconnection'
+ * A node: one tab, worker or Node process in a room — its public methods. Each hands over to
+ * a part of its machinery (node-core.ts, where the flow of frames, peers up and down, and
+ * leaving are), and checks first that the node is still running.
  */
 import type { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
-import { DocSync } from './doc-sync.js'
-import { ArgumentError, DistribunatorError, NodeIdTakenError, NodeStoppedError, NoNodeError, ProtocolError } from './errors.js'
+import { ArgumentError, DistribunatorError, NodeStoppedError, NoNodeError } from './errors.js'
 import { SafeObservable } from './events.js'
 import {
   nameOf,
@@ -27,27 +20,21 @@ import {
   type Target,
 } from './gen-server.js'
 import { logger } from './log.js'
-import { Manager } from './manager.js'
-import { Messaging, type CallOptions, type RpcOptions } from './messaging.js'
-import { Monitors, type DownEvent, type Monitor } from './monitors.js'
+import type { Manager } from './manager.js'
+import type { CallOptions, RpcOptions } from './messaging.js'
+import type { DownEvent, Monitor } from './monitors.js'
 import type { PickStrategy, WatchListener } from './name-view.js'
-import { resolveOptions, type NodeOptions, type NodeSettings } from './node-options.js'
-import type { LinkInfo, Peer } from './peer.js'
-import { Peers } from './peers.js'
+import { NodeCore } from './node-core.js'
+import { resolveOptions, type NodeOptions } from './node-options.js'
+import type { LinkInfo } from './peer.js'
 import { Pid, newIncarnation } from './pid.js'
-import { exitReasonForWire, type Behaviour } from './process.js'
-import { ProcessTable } from './process-table.js'
-import { Registry } from './registry.js'
-import { Requests } from './requests.js'
+import type { Behaviour } from './process.js'
 import { remoteModule, type ProxyOptions, type RemoteModule } from './rpc-proxy.js'
-import { RpcModules, type RpcModule } from './rpc.js'
+import type { RpcModule } from './rpc.js'
 import type { SignalingStatus } from './signaling/client.js'
-import { Tunnels } from './tunnels.js'
-import { combineTransports } from './transport/combined.js'
-import { MessagePortTransport, acceptPorts, portFor } from './transport/message-port.js'
+import { portFor } from './transport/message-port.js'
 import { inNode, loadPeerConnectionClass } from './transport/peer-connection.js'
-import type { CloseReason, TransportSession } from './transport/transport.js'
-import { FrameType, type Frame } from './wire.js'
+import type { CloseReason } from './transport/transport.js'
 
 /** Events of a node. */
 export interface NodeEvents {
@@ -63,7 +50,6 @@ export interface NodeEvents {
   signaling: (status: SignalingStatus) => void
 }
 
-const REGISTRY_DOC = 'distribunator/registry'
 const log = logger('node')
 
 /** Starts a node and joins its room. */
@@ -84,20 +70,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   readonly manager: Manager
   /** The room this node is in. */
   readonly room: string
-  private readonly settings: NodeSettings
-  private readonly processes: ProcessTable
-  private readonly names: Registry
-  private readonly docs: DocSync
-  private readonly requests = new Requests()
-  private readonly rpc = new RpcModules()
-  private readonly messaging: Messaging
-  private readonly monitors: Monitors
-  private readonly peers: Peers
-  /** Links to workers and to the pages of a worker. */
-  private readonly ports = new MessagePortTransport()
-  private readonly tunnels: Tunnels
-  private readonly session: TransportSession
-  private readonly stopAcceptingPorts: (() => void) | undefined
+  private readonly core: NodeCore
   private stopped = false
   private stopping: Promise<void> | undefined
   /** A closing page says goodbye, so peers drop its names at once rather than after heartbeats. */
@@ -108,85 +81,25 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     super((error) => this.report(new DistribunatorError('an event listener threw', { cause: error })))
     // Checked before anything below starts a timer that a throw would leave behind.
     const settings = resolveOptions(options)
-    this.settings = settings
     this.room = settings.room
     this.id = settings.nodeId
     this.incarnation = newIncarnation()
     const self = { nodeId: this.id, incarnation: this.incarnation, room: this.room }
-    this.processes = new ProcessTable(self, {
-      exited: (pid, reason) => {
-        if (!this.stopped) this.names.leaveAll(pid)
-        this.monitors.processExited(pid, exitReasonForWire(reason))
-      },
-      handlerFailed: (pid, error) => this.report(new DistribunatorError(`a handler of ${pid} threw`, { cause: error })),
-    })
-    this.names = new Registry(self, settings.registryGracePeriod, (error) =>
-      this.report(new DistribunatorError('a watch listener threw', { cause: error })),
-    )
-    this.docs = new DocSync({
-      synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer),
-      failed: (error) => this.report(error),
-    })
-    this.docs.share(REGISTRY_DOC, this.names.doc, this.names.replication)
-    this.peers = new Peers(self, settings.maxFrameBytes, settings.heartbeat, {
-      identified: (peer) => this.docs.addPeer(peer),
-      frame: (peer, frame) => this.dispatch(peer, frame),
-      down: (peer, reason) => this.peerDown(peer, reason),
-      replaced: (peer) => this.names.forget(peer.nodeId, peer.incarnation),
-      switched: (peer) => {
-        // Frames still in flight on the link we left may never arrive (its gateway went):
-        // sync again over the new one, which also finishes a sync that was half done.
-        this.docs.addPeer(peer)
-        this.tunnels.peerSwitched(peer)
-      },
-      superseded: () => {
-        if (this.stopped) return
-        this.report(new NodeIdTakenError(this.id))
-        void this.stop()
-      },
-      error: (error) => this.report(error),
-    })
-    this.messaging = new Messaging({
+    this.core = new NodeCore(
+      settings,
       self,
-      callTimeout: settings.callTimeout,
-      peers: this.peers,
-      requests: this.requests,
-      rpc: this.rpc,
-      names: this.names.view,
-      process: (pid) => this.processes.get(pid),
-    })
-    this.monitors = new Monitors({
-      self,
-      isAlive: (pid) => this.processes.get(pid) !== undefined,
-      upIncarnation: (node) => this.peers.up(node)?.incarnation,
-      send: (node, frame) => this.peers.get(node)?.send(frame),
-      fired: (event) => this.emit('down', [event]),
-    })
-    this.tunnels = new Tunnels(this.peers, this.ports, settings.relay)
-    // After peers: options.manager.nodes makes the Manager ask isUp() at once.
-    this.manager = new Manager(
       {
-        selfId: this.id,
-        isUp: (node) => this.peers.up(node) !== undefined,
-        dial: (node) => this.session.connect(node),
-        hangUp: (node) => {
-          const peer = this.peers.get(node)
-          if (peer !== undefined) this.peers.hangUp(peer, 'disconnect')
-        },
+        nodeUp: (node) => this.emit('nodeup', [{ node }]),
+        nodeDown: (node, reason) => this.emit('nodedown', [{ node, reason }]),
+        monitorFired: (event) => this.emit('down', [event]),
+        signalingChanged: (status) => this.emit('signaling', [status]),
+        failed: (error) => this.report(error),
+        superseded: () => void this.stop(),
       },
+      options.parent,
       options.manager,
     )
-    const transport = combineTransports([...settings.transports, this.ports, this.tunnels.transport])
-    this.session = transport.open(self, {
-      ...this.peers.transportHooks,
-      signalingChanged: (status) => {
-        if (!this.stopped) this.emit('signaling', [status])
-      },
-      unreachable: (node) => {
-        if (!this.stopped) this.tunnels.requestRelay(node)
-      },
-    })
-    this.stopAcceptingPorts = options.parent === undefined ? undefined : acceptPorts(options.parent, this.ports)
+    this.manager = this.core.manager
     globalThis.addEventListener?.('pagehide', this.onPageHide)
   }
 
@@ -197,12 +110,12 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
    */
   attachWorker(worker: Worker | SharedWorker | MessagePort): () => void {
     this.assertRunning()
-    return this.ports.add(portFor(worker), true)
+    return this.core.ports.add(portFor(worker), true)
   }
 
   /** Every link to another node, with its round trip and transport (for inspectors). */
   links(): LinkInfo[] {
-    return this.peers.links()
+    return this.core.peers.links()
   }
 
   /**
@@ -210,12 +123,12 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
    * reason, since when, and how many payloads came from it. Empty without signaling.
    */
   signaling(): SignalingStatus[] {
-    return this.stopped ? [] : (this.session.signaling?.() ?? [])
+    return this.stopped ? [] : (this.core.session.signaling?.() ?? [])
   }
 
   /** Ids of the connected (up) nodes, not including this one (Erlang's `Node.list()`). */
   nodes(): string[] {
-    return this.peers.upIds()
+    return this.core.peers.upIds()
   }
 
   /** Starts a local process; returns its pid at once (init runs first, messages wait). */
@@ -223,7 +136,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   spawn(behaviour: Behaviour<DistribunatorNode>): Pid
   spawn(behaviour: Behaviour<DistribunatorNode> | AnyGenServer): Pid {
     this.assertRunning()
-    return this.processes.spawn(behaviour, this).pid
+    return this.core.processes.spawn(behaviour, this).pid
   }
 
   /** Spawns a GenServer class, waits for its init, and registers it under its `serviceName`. */
@@ -233,7 +146,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   ): Promise<Pid<InstanceType<C>>> {
     const name = serviceNameOf(service)
     this.assertRunning()
-    const { pid, ready } = this.processes.spawn(new service(...args), this)
+    const { pid, ready } = this.core.processes.spawn(new service(...args), this)
     await ready
     this.register(name, pid)
     return pid as Pid<InstanceType<C>>
@@ -242,47 +155,47 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** Ends a local process: its names leave, its monitors fire, its pending calls fail. */
   exit(pid: Pid, reason: unknown = 'normal'): void {
     this.assertRunning()
-    this.processes.exit(pid, reason)
+    this.core.processes.exit(pid, reason)
   }
 
   /** Adds a registration of a local pid under a name (counted: twice → listed twice). */
   register(name: string | ServiceClass, pid: Pid): void {
     this.assertRunning()
     const key = nameOf(name)
-    this.processes.checkLocal(pid, 'register', true)
-    this.names.join(key, pid)
+    this.core.processes.checkLocal(pid, 'register', true)
+    this.core.names.join(key, pid)
   }
 
   /** Removes one registration; 'not_joined' if the pid had none under the name. */
   unregister(name: string | ServiceClass, pid: Pid): 'ok' | 'not_joined' {
     this.assertRunning()
-    this.processes.checkLocal(pid, 'unregister')
-    return this.names.leave(nameOf(name), pid)
+    this.core.processes.checkLocal(pid, 'unregister')
+    return this.core.names.leave(nameOf(name), pid)
   }
 
   /** One live pid of a name, or undefined; by a service class, typed as its server. */
   pidOf<T extends string | ServiceClass>(name: T, options: { pick?: PickStrategy } = {}): Pid<ServerOf<T>> | undefined {
-    return this.names.view.pick(nameOf(name), options.pick ?? 'random', this.id) as Pid<ServerOf<T>> | undefined
+    return this.core.names.view.pick(nameOf(name), options.pick ?? 'random', this.id) as Pid<ServerOf<T>> | undefined
   }
 
   /** Every live pid of a name, once per registration, in the agreed order. */
   allPidsOf<T extends string | ServiceClass>(name: T): Pid<ServerOf<T>>[] {
-    return this.names.view.pids(nameOf(name)) as Pid<ServerOf<T>>[]
+    return this.core.names.view.pids(nameOf(name)) as Pid<ServerOf<T>>[]
   }
 
   /** Nodes having the name registered, each once, in the agreed order. */
   allNodesOf(name: string | ServiceClass): string[] {
-    return this.names.view.nodes(nameOf(name))
+    return this.core.names.view.nodes(nameOf(name))
   }
 
   /** Every non-empty name with its live pids. */
   registry(): Map<string, Pid[]> {
-    return this.names.view.snapshot()
+    return this.core.names.view.snapshot()
   }
 
   /** Watches joins and leaves of a name ('*' for all); returns the unsubscribe function. */
   watch(name: string | ServiceClass, listener: WatchListener): () => void {
-    return this.names.view.watch(name === '*' ? '*' : nameOf(name), listener)
+    return this.core.names.view.watch(name === '*' ? '*' : nameOf(name), listener)
   }
 
   /**
@@ -296,31 +209,31 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     options: CallOptions = {},
   ): Promise<unknown extends R ? ReplyOf<T> : R> {
     this.assertRunning()
-    return (await this.messaging.call(target, msg, options)) as unknown extends R ? ReplyOf<T> : R
+    return (await this.core.messaging.call(target, msg, options)) as unknown extends R ? ReplyOf<T> : R
   }
 
   /** Casts to a process; false if no live target was found. Never throws for a dead pid. */
   cast<T extends Target>(target: T, msg: CastOf<T>): boolean {
     this.assertRunning()
-    return this.messaging.post(target, 'cast', msg)
+    return this.core.messaging.post(target, 'cast', msg)
   }
 
   /** Sends a plain message, handled by `handleInfo`; false if no live target was found. */
   send<T extends Target>(target: T, msg: InfoOf<T>): boolean {
     this.assertRunning()
-    return this.messaging.post(target, 'info', msg)
+    return this.core.messaging.post(target, 'info', msg)
   }
 
   /** Monitors a process: the Monitor resolves once with the reason it went down. */
   monitor(pid: Pid): Monitor {
     this.assertRunning()
     if (!(pid instanceof Pid)) throw new ArgumentError('monitor needs a pid')
-    return this.monitors.monitor(pid)
+    return this.core.monitors.monitor(pid)
   }
 
   /** Exposes functions to rpc under a module name; returns a function that withdraws them. */
   expose(module: string, functions: RpcModule): () => void {
-    return this.rpc.expose(module, functions)
+    return this.core.rpc.expose(module, functions)
   }
 
   /** Runs `module.fn(...args)` on the first node having `name` registered. */
@@ -337,7 +250,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   /** Runs `module.fn(...args)` on `node`; the callback runs there before the reply. */
   async doNodeRpc<R = unknown>(node: string, module: string, fn: string, args: readonly unknown[], options: RpcOptions = {}): Promise<R> {
     this.assertRunning()
-    return (await this.messaging.rpc(node, module, fn, args, options)) as R
+    return (await this.core.messaging.rpc(node, module, fn, args, options)) as R
   }
 
   /**
@@ -364,7 +277,7 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     if (typeof name !== 'string' || name === '' || name.startsWith('distribunator/')) {
       throw new ArgumentError(`cannot share a document as ${JSON.stringify(name)}`)
     }
-    return this.docs.share(name, doc, { awareness: options.awareness })
+    return this.core.docs.share(name, doc, { awareness: options.awareness })
   }
 
   /**
@@ -379,86 +292,8 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
   private async leave(): Promise<void> {
     this.stopped = true
     globalThis.removeEventListener?.('pagehide', this.onPageHide)
-    log('%s stopping', this.id)
-    this.manager.stop()
-    this.names.stopCollecting()
-    this.requests.failAll(() => new NodeStoppedError(this.id))
-    await this.peers.sayGoodbye(this.settings.stopTimeout)
-    this.stopAcceptingPorts?.()
-    this.session.close()
-    this.peers.clear()
-    this.processes.exitAll('shutdown')
-    this.monitors.stop()
-    this.docs.destroy()
-    this.names.destroy()
+    await this.core.leave()
     this.destroy()
-  }
-
-  /** Handles one well-formed frame from an identified peer. */
-  private dispatch(peer: Peer, frame: Frame): void {
-    switch (frame.type) {
-      case FrameType.Hello:
-        throw new ProtocolError('a second Hello on one link', peer.nodeId)
-      case FrameType.Bye:
-        this.names.forget(peer.nodeId, peer.incarnation)
-        this.peers.hangUp(peer, 'stop')
-        return
-      case FrameType.Tunnel:
-        this.tunnels.receive(peer, frame)
-        return
-      case FrameType.Sync:
-        this.docs.receive(peer, frame)
-        return
-      case FrameType.Awareness:
-        this.docs.receiveAwareness(peer, frame)
-        return
-      case FrameType.Call:
-        this.messaging.receiveCall(peer, frame)
-        return
-      case FrameType.Reply:
-      case FrameType.RpcReply:
-        this.requests.answer(peer.nodeId, frame.ref, frame)
-        return
-      case FrameType.Cast:
-      case FrameType.Info:
-        this.messaging.receivePost(frame)
-        return
-      case FrameType.Rpc:
-        this.messaging.receiveRpc(peer, frame)
-        return
-      case FrameType.Monitor:
-        this.monitors.peerMonitors(peer.nodeId, frame.ref, frame.pid)
-        return
-      case FrameType.Demonitor:
-        this.monitors.peerDemonitors(peer.nodeId, frame.ref)
-        return
-      case FrameType.Down:
-        this.monitors.peerReportsDown(peer.nodeId, frame.ref, frame.reason)
-        return
-    }
-  }
-
-  private peerSynced(peer: Peer): void {
-    if (peer.up || this.peers.get(peer.nodeId) !== peer) return
-    peer.up = true
-    this.names.markUp(peer.nodeId, peer.incarnation)
-    this.manager.nodeUp(peer.nodeId)
-    this.tunnels.peerUp(peer)
-    log('%s: %s up', this.id, peer.nodeId)
-    this.emit('nodeup', [{ node: peer.nodeId }])
-  }
-
-  private peerDown(peer: Peer, reason: CloseReason): void {
-    this.docs.removePeer(peer)
-    this.names.markDown(peer.nodeId)
-    this.requests.nodeDown(peer.nodeId)
-    this.monitors.nodeDown(peer.nodeId)
-    this.tunnels.peerDown(peer.nodeId, this.stopped)
-    // While this node stops, its own leaving is the news, not each peer's.
-    if (this.stopped || !peer.up) return
-    this.manager.nodeDown(peer.nodeId)
-    log('%s: %s down (%s)', this.id, peer.nodeId, reason)
-    this.emit('nodedown', [{ node: peer.nodeId, reason }])
   }
 
   /** The first node, in the agreed order, having the name registered; throws `NoNodeError` if none. */

@@ -21,6 +21,7 @@ import { ArgumentError } from './errors.js'
 import { logger } from './log.js'
 import { NameView, type WatchReason } from './name-view.js'
 import { Pid } from './pid.js'
+import { entryKey, ownerKey, parseEntryKey, parseOwnerKey } from './registry-keys.js'
 import type { LocalEndpoint } from './transport/transport.js'
 
 /** Transaction origin of this node's own registry writes; its reason travels as the cause. */
@@ -406,27 +407,4 @@ function reasonsOf(origin: unknown): Reasons {
     join: cause === 'register' ? 'register' : 'sync',
     leave: cause === 'unregister' || cause === 'exit' ? cause : 'sync',
   }
-}
-
-/** `nodeId@incarnation`, the key of one owner's subtree. */
-export function ownerKey(nodeId: string, incarnation: number): string {
-  return `${nodeId}@${incarnation}`
-}
-
-function parseOwnerKey(key: string): { nodeId: string; incarnation: number } | undefined {
-  const at = key.lastIndexOf('@')
-  const incarnation = Number(key.slice(at + 1))
-  if (at < 1 || !Number.isSafeInteger(incarnation) || incarnation < 0 || key.slice(at + 1) !== String(incarnation)) return undefined
-  return { nodeId: key.slice(0, at), incarnation }
-}
-
-function entryKey(pidId: number, name: string): string {
-  return `${pidId}:${name}`
-}
-
-function parseEntryKey(key: string): { pidId: number; name: string } | undefined {
-  const colon = key.indexOf(':')
-  const pidId = Number(key.slice(0, colon))
-  if (colon < 1 || !Number.isSafeInteger(pidId) || pidId < 0 || key.slice(0, colon) !== String(pidId)) return undefined
-  return { pidId, name: key.slice(colon + 1) }
 }

@@ -135,7 +135,7 @@ describe('grace period, garbage collection and re-assertion', () => {
     await until(() => b.nodes().length === 0)
     // b collects a's subtree while a is away (its own view is empty anyway).
     // Reaches into b's replica (test-only) to be sure the collection happened before the heal.
-    const bDoc = (b as unknown as { names: { doc: Y.Doc } }).names.doc
+    const bDoc = (b as unknown as { core: { names: { doc: Y.Doc } } }).core.names.doc
     await until(() => bDoc.getMap('owners').size === 0 || [...bDoc.getMap('owners').keys()].every((k) => !k.startsWith('a@')))
     a.exit(gone)
     running.network.heal()
@@ -155,7 +155,7 @@ describe('garbage collection never hides a node that is still reachable', () => 
     running.network.partition(['a'], ['b'])
     await until(() => a.nodes().length === 1 && b.nodes().length === 1)
     // a collects b's subtree after the grace period, and that deletion reaches c...
-    const aDoc = (a as unknown as { names: { doc: Y.Doc } }).names.doc
+    const aDoc = (a as unknown as { core: { names: { doc: Y.Doc } } }).core.names.doc
     await until(() => ![...aDoc.getMap('owners').keys()].some((k) => k.startsWith('b@')))
     // ...but c still reaches b: b hears of it, writes its names back, and c shows them.
     await converged([c], { svc: [pb] })
@@ -176,7 +176,7 @@ describe('garbage collection never hides a node that is still reachable', () => 
     const e = await running.add('e')
     await until(() => a.nodes().sort().join() === 'c,d,e' && c.nodes().length === 4)
     for (const node of [d, e]) node.register('x', idle(node))
-    const aDoc = (a as unknown as { names: { doc: Y.Doc } }).names.doc
+    const aDoc = (a as unknown as { core: { names: { doc: Y.Doc } } }).core.names.doc
     const has = (prefix: string): boolean => [...aDoc.getMap('owners').keys()].some((k) => k.startsWith(prefix))
     await until(() => has('d@') && has('e@') && has('b@'))
     const events: string[] = []
@@ -201,7 +201,7 @@ describe('garbage collection never hides a node that is still reachable', () => 
     const own: string[] = []
     a.watch('g', (e) => own.push(`${e.type} ${e.reason}`))
     running.network.partition(['a'], ['b'])
-    const bDoc = (b as unknown as { names: { doc: Y.Doc } }).names.doc
+    const bDoc = (b as unknown as { core: { names: { doc: Y.Doc } } }).core.names.doc
     await until(() => ![...bDoc.getMap('owners').keys()].some((k) => k.startsWith('a@')))
     running.network.heal()
     await fullyConnected([a, b])

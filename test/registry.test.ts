@@ -248,7 +248,7 @@ describe('compaction', () => {
     await until(() => b!.allPidsOf('done').length === 1)
     expect(view(b!)).toEqual({ keep: [String(keep)], done: [String(keep)] })
     // What every peer holds: without compaction, 10k tombstoned keys (~180 kB).
-    const doc = (b as unknown as { names: { doc: Y.Doc } }).names.doc
+    const doc = (b as unknown as { core: { names: { doc: Y.Doc } } }).core.names.doc
     expect(Y.encodeStateAsUpdate(doc).byteLength).toBeLessThan(40_000)
   })
 })
