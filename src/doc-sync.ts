@@ -64,6 +64,11 @@ export interface DocSyncHooks {
   failed(error: EncodeError): void
   /** The peer's step 2 for `doc` arrived: we hold the peer's state of it. */
   synced(peer: SyncPeer, doc: string): void
+  /**
+   * A peer syncs `doc`, which is not shared here: the owner may share it now (the registry's
+   * next epoch), and the message is then handled. @default ignored
+   */
+  unshared?(doc: string): void
 }
 
 interface SharedDoc {
@@ -164,6 +169,7 @@ export class DocSync {
 
   /** Handles a Sync frame; throws `ProtocolError` for a malformed message or update. */
   receive(peer: SyncPeer, frame: SyncFrame): void {
+    if (!this.docs.has(frame.doc)) this.hooks.unshared?.(frame.doc)
     const shared = this.docs.get(frame.doc)
     // A document the peer shares and we do not (yet): our step 1 will ask for it later.
     if (shared === undefined) return

@@ -30,7 +30,6 @@ import { MessagePortTransport, acceptPorts, type WorkerScope } from './transport
 import type { CloseReason, LocalEndpoint, TransportSession } from './transport/transport.js'
 import { FrameType, type Frame } from './wire.js'
 
-const REGISTRY_DOC = 'distribunator/registry'
 const log = logger('node')
 
 /** What the machinery tells the public node (each becomes one of its events). */
@@ -82,10 +81,11 @@ export class NodeCore {
       hooks.failed(new DistribunatorError('a watch listener threw', { cause: error })),
     )
     this.docs = new DocSync({
-      synced: (peer, doc) => doc === REGISTRY_DOC && this.peerSynced(peer as Peer),
+      synced: (peer, doc) => this.names.isDocName(doc) && this.peerSynced(peer as Peer),
+      unshared: (doc) => this.names.peerShares(doc),
       failed: (error) => hooks.failed(error),
     })
-    this.docs.share(REGISTRY_DOC, this.names.doc, this.names.replication)
+    this.names.shareWith(this.docs)
     this.peers = new Peers(self, settings.maxFrameBytes, settings.heartbeat, {
       identified: (peer) => this.docs.addPeer(peer),
       frame: (peer, frame) => this.dispatch(peer, frame),

@@ -14,14 +14,25 @@
  * synced); the registry shows their entries in its `view` (name-view.ts) and hides the rest.
  * A replica of every subtree is kept in plain maps because a deleted Yjs type can no longer
  * be read, and leave events need to know what it held.
+ *
+ * Epochs. A Y.Doc never forgets a writer: every dead incarnation leaves its client id and
+ * deleted ranges behind (~650 bytes each, seen in heap snapshots), so a node outliving many
+ * peer restarts would grow without bound. Once such history outweighs the owners present, a
+ * node starts a fresh document, the next epoch, synced under its own name
+ * (`registryDocName`), and writes its truth into it. A peer that hears of a later epoch
+ * moves to it at once and writes its own; one on an earlier epoch is not answered, so old
+ * history never reaches a fresh document. Nodes that move concurrently pick the same next
+ * epoch, and its documents merge as any others do. Until a live owner's subtree arrives in
+ * the new document, what this node kept of it stays shown (`carried`), so no name of a live
+ * owner flickers; the subtree then takes over that replica, and only differences show.
  */
 import * as Y from 'yjs'
-import { RemoteUpdate, type Replication } from './doc-sync.js'
+import { RemoteUpdate, type DocSync, type Replication } from './doc-sync.js'
 import { ArgumentError } from './errors.js'
 import { logger } from './log.js'
 import { NameView, type WatchReason } from './name-view.js'
 import { Pid } from './pid.js'
-import { entryKey, ownerKey, parseEntryKey, parseOwnerKey } from './registry-keys.js'
+import { entryKey, ownerKey, parseEntryKey, parseOwnerKey, parseRegistryDocName, registryDocName } from './registry-keys.js'
 import type { LocalEndpoint } from './transport/transport.js'
 
 /** Transaction origin of this node's own registry writes; its reason travels as the cause. */
@@ -50,14 +61,31 @@ const MAX_JOIN_COUNT = 65_536
  */
 const COMPACT_AFTER_DELETES = 1024
 
+/**
+ * Writers a Y.Doc keeps after they are gone (dead incarnations, ~650 bytes each) before the
+ * registry starts a fresh document; and only once they outnumber the owners present.
+ */
+const FRESH_AFTER_DEAD_WRITERS = 64
+
+type Observer = (events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction) => void
+
 /** The registry of one node. */
 export class Registry {
-  readonly doc = new Y.Doc()
-  private readonly owners = this.doc.getMap<Y.Map<number>>('owners')
+  private current = new Y.Doc()
+  private owners = this.current.getMap<Y.Map<number>>('owners')
+  private readonly observer: Observer = (events, transaction) => this.integrate(events, transaction)
+  /** The epoch of the current document: how many times it was started afresh. */
+  private epoch = 0
+  /** Where the document is synced with peers; set by `shareWith`. */
+  private docs: Pick<DocSync, 'share'> | undefined
+  private unshare: (() => void) | undefined
+  private moveQueued = false
   private readonly ownKey: string
   /** What lookups and watchers see. */
   readonly view: NameView
   private readonly replicas = new Map<string, Replica>()
+  /** Replicas of live owners from an earlier epoch, shown until each writes its subtree in this one. */
+  private carried = new Map<string, Replica>()
   private readonly live = new Map<string, number>()
   private readonly truth = new Map<string, number>()
   private readonly truthByPid = new Map<number, Set<string>>()
@@ -82,7 +110,29 @@ export class Registry {
     this.view = new NameView(listenerFailed)
     this.ownKey = ownerKey(self.nodeId, self.incarnation)
     this.live.set(self.nodeId, self.incarnation)
-    this.owners.observeDeep((events, transaction) => this.integrate(events, transaction))
+    this.owners.observeDeep(this.observer)
+  }
+
+  /** The current document (a fresh one each epoch). */
+  get doc(): Y.Doc {
+    return this.current
+  }
+
+  /** Starts syncing the document with peers through `docs`, and each later epoch's in turn. */
+  shareWith(docs: Pick<DocSync, 'share'>): void {
+    this.docs = docs
+    this.unshare = docs.share(registryDocName(this.epoch), this.current, this.replication)
+  }
+
+  /** Whether `name` is the current document's: a peer's step 2 of it means the peer is synced. */
+  isDocName(name: string): boolean {
+    return name === registryDocName(this.epoch)
+  }
+
+  /** A peer syncs a document not shared here: if it is a later epoch of the registry, move to it. */
+  peerShares(name: string): void {
+    const epoch = parseRegistryDocName(name)
+    if (epoch !== undefined && epoch > this.epoch) this.moveTo(epoch)
   }
 
   /** Adds one registration of a local pid (counted, like `:pg.join`). */
@@ -171,7 +221,9 @@ export class Registry {
     const key = ownerKey(nodeId, incarnation)
     this.unreachableSince.set(key, now)
     this.scheduleCollect(this.gracePeriod)
-    const replica = this.replicas.get(key)
+    // A carried replica has no document to be collected from: it goes now.
+    const replica = this.replicas.get(key) ?? this.carried.get(key)
+    this.carried.delete(key)
     if (replica !== undefined) {
       for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, 'nodedown')
     }
@@ -236,7 +288,50 @@ export class Registry {
     this.stopCollecting()
     this.destroyed = true
     this.view.clear()
-    this.doc.destroy()
+    this.current.destroy()
+  }
+
+  /** Past FRESH_AFTER_DEAD_WRITERS writers gone (each a client id Yjs keeps), the next epoch. */
+  private moveIfWorn(): void {
+    const dead = this.current.store.clients.size - this.owners.size
+    if (this.moveQueued || dead < FRESH_AFTER_DEAD_WRITERS || dead <= this.owners.size) return
+    this.moveQueued = true
+    const from = this.epoch
+    // Not from inside this document's observer: the document is about to be destroyed.
+    queueMicrotask(() => {
+      this.moveQueued = false
+      if (this.epoch === from) this.moveTo(from + 1)
+    })
+  }
+
+  /**
+   * Starts the document of `epoch` with this node's truth in it, shared in place of the old
+   * one, which is destroyed with its history. Live owners stay shown from their replicas
+   * until their subtrees arrive; the subtrees of hidden owners are not carried (an owner
+   * that is alive writes its own when it links again, as after a collection).
+   */
+  private moveTo(epoch: number): void {
+    if (this.destroyed || !this.collecting || this.docs === undefined || !Number.isSafeInteger(epoch)) return
+    log('moving the registry to epoch %d', epoch)
+    const carried = new Map<string, Replica>()
+    for (const replicas of [this.carried, this.replicas]) {
+      for (const [key, replica] of replicas) if (this.isLive(replica)) carried.set(key, replica)
+    }
+    this.carried = carried
+    this.replicas.clear()
+    this.unreachableSince.clear()
+    this.deletedLive.clear()
+    this.unshare?.()
+    this.owners.unobserveDeep(this.observer)
+    this.current.destroy()
+    this.epoch = epoch
+    this.current = new Y.Doc()
+    this.owners = this.current.getMap('owners')
+    this.owners.observeDeep(this.observer)
+    this.ownDeletes = 0
+    // Even empty: our subtree tells every peer to stop showing what it kept of us.
+    this.current.transact(() => this.owners.set(this.ownKey, this.freshSubtree()), new LocalChange('sync'))
+    this.unshare = this.docs.share(registryDocName(epoch), this.current, this.replication)
   }
 
   /** Rewrites our subtree from our truth once deletions have worn it (see COMPACT_AFTER_DELETES). */
@@ -244,11 +339,14 @@ export class Registry {
     if (this.ownDeletes < COMPACT_AFTER_DELETES || this.ownDeletes < 4 * this.truth.size) return
     this.ownDeletes = 0
     log('compacting own subtree (%d live entries)', this.truth.size)
-    this.doc.transact(() => {
-      const fresh = new Y.Map<number>()
-      for (const [key, count] of this.truth) fresh.set(key, count)
-      this.owners.set(this.ownKey, fresh)
-    }, new LocalChange('sync'))
+    this.doc.transact(() => this.owners.set(this.ownKey, this.freshSubtree()), new LocalChange('sync'))
+  }
+
+  /** A new map holding exactly our truth, to put under our key. */
+  private freshSubtree(): Y.Map<number> {
+    const fresh = new Y.Map<number>()
+    for (const [key, count] of this.truth) fresh.set(key, count)
+    return fresh
   }
 
   private ownSubtree(): Y.Map<number> {
@@ -302,6 +400,7 @@ export class Registry {
     if (rebuilt.has(this.ownKey)) ownTouched = true
     this.view.flush()
     if (remote && ownTouched) this.reassert()
+    this.moveIfWorn()
   }
 
   /** Re-reads one owner's whole subtree, e.g. after it was added or deleted. */
@@ -333,7 +432,9 @@ export class Registry {
       queueMicrotask(() => this.destroyed || this.forget(owner.nodeId, owner.incarnation))
     }
     if (replica === undefined) {
-      replica = { ...owner, entries: new Map(), pids: new Map() }
+      // The owner's first subtree in this epoch takes over what was carried of it.
+      replica = this.carried.get(key) ?? { ...owner, entries: new Map(), pids: new Map() }
+      this.carried.delete(key)
       this.replicas.set(key, replica)
     }
     for (const entry of [...replica.entries.keys()]) {
