@@ -37,9 +37,15 @@ interface Run {
   count: number
 }
 
+/**
+ * A name's live registrations: the pid itself when one pid holds it once (most names, and
+ * no array or run for them: 10k names cost ~200 bytes less each), else the runs.
+ */
+type Held = Pid | Run[]
+
 /** The live registrations of every name, and their watchers. */
 export class NameView {
-  private readonly visible = new Map<string, Run[]>()
+  private readonly visible = new Map<string, Held>()
   private readonly watchers = new Map<string, Set<WatchListener>>()
   private pending: WatchEvent[] = []
 
@@ -47,12 +53,12 @@ export class NameView {
 
   /** Live pids of a name, sorted by `Pid.compare`, a pid once per join (a new array). */
   pids(name: string): Pid[] {
-    return expand(this.visible.get(name))
+    return expand(runsOf(this.visible.get(name)))
   }
 
   /** Nodes having the name registered, each once, in the agreed order. */
   nodes(name: string): string[] {
-    return [...new Set((this.visible.get(name) ?? []).map((run) => run.pid.node))]
+    return [...new Set(runsOf(this.visible.get(name)).map((run) => run.pid.node))]
   }
 
   /** One live pid of a name by `strategy` ('local': one on `localNode` if any), or undefined. */
@@ -60,8 +66,9 @@ export class NameView {
     if (strategy !== 'random' && strategy !== 'first' && strategy !== 'local') {
       throw new ArgumentError(`pick must be 'random', 'first' or 'local'`)
     }
-    const runs = this.visible.get(name)
-    if (runs === undefined) return undefined
+    const held = this.visible.get(name)
+    if (held === undefined || held instanceof Pid) return held
+    const runs = held
     if (strategy === 'first') return runs[0]?.pid
     if (strategy === 'local') return runs.find((run) => run.pid.node === localNode)?.pid ?? pickRandom(runs)
     return pickRandom(runs)
@@ -70,7 +77,7 @@ export class NameView {
   /** Every non-empty name with its live pids. */
   snapshot(): Map<string, Pid[]> {
     const copy = new Map<string, Pid[]>()
-    for (const [name, runs] of this.visible) copy.set(name, expand(runs))
+    for (const [name, held] of this.visible) copy.set(name, expand(runsOf(held)))
     return copy
   }
 
@@ -88,8 +95,8 @@ export class NameView {
   /** Adds (delta > 0) or removes (delta < 0) live registrations of `pid` under `name`, queueing the event. */
   show(name: string, pid: Pid, delta: number, reason: WatchReason): void {
     if (delta === 0) return
-    let runs = this.visible.get(name)
-    if (runs === undefined) this.visible.set(name, (runs = []))
+    const held = this.visible.get(name)
+    const runs = held === undefined || held instanceof Pid ? runsOf(held) : held
     const at = lowerBound(runs, pid)
     const run = runs[at]
     if (run !== undefined && run.pid.equals(pid)) {
@@ -98,7 +105,10 @@ export class NameView {
     } else if (delta > 0) {
       runs.splice(at, 0, { pid, count: delta })
     }
+    const only = runs.length === 1 ? (runs[0] as Run) : undefined
     if (runs.length === 0) this.visible.delete(name)
+    else if (only !== undefined && only.count === 1) this.visible.set(name, only.pid)
+    else if (runs !== held) this.visible.set(name, runs)
     if (this.watchers.has(name) || this.watchers.has('*')) {
       this.pending.push({ type: delta > 0 ? 'join' : 'leave', name, pid, reason, count: Math.abs(delta) })
     }
@@ -154,9 +164,15 @@ function lowerBound(runs: readonly Run[], pid: Pid): number {
   return lo
 }
 
+/** A name's registrations as runs (a new array for a lone pid, which is read-only here). */
+function runsOf(held: Held | undefined): Run[] {
+  if (held === undefined) return []
+  return held instanceof Pid ? [{ pid: held, count: 1 }] : held
+}
+
 /** A pid once per registration, in order. */
-function expand(runs: readonly Run[] | undefined): Pid[] {
+function expand(runs: readonly Run[]): Pid[] {
   const pids: Pid[] = []
-  for (const { pid, count } of runs ?? []) for (let i = 0; i < count; i++) pids.push(pid)
+  for (const { pid, count } of runs) for (let i = 0; i < count; i++) pids.push(pid)
   return pids
 }
