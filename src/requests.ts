@@ -4,6 +4,7 @@
  * comes first clears the others (no timer or listener outlives a request). An answer that
  * comes after the request ended, or from a node it was not sent to, is dropped.
  */
+import { Deadlines } from './deadlines.js'
 import { ArgumentError } from './errors.js'
 import type { Outcome } from './wire.js'
 
@@ -21,14 +22,21 @@ export interface RequestOptions {
 
 interface Pending {
   readonly node: string
+  readonly options: RequestOptions
   readonly resolve: (outcome: Outcome) => void
-  readonly fail: (error: Error) => void
-  readonly onNodeDown: () => Error
+  readonly reject: (error: unknown) => void
+  /** The `abort` listener on `options.signal`, if one was given. */
+  onAbort?: () => void
 }
 
 /** The open requests of one node. */
 export class Requests {
   private readonly pending = new Map<number, Pending>()
+  /** One timer for every request's timeout (deadlines.ts). */
+  private readonly deadlines = new Deadlines<number>((ref) => {
+    const entry = this.end(ref)
+    entry?.reject(entry.options.onTimeout())
+  })
   private nextRef = 1
 
   /** Opens a request to `node`; `send` gets the ref to put in the request frame. */
@@ -37,55 +45,59 @@ export class Requests {
     if (!(timeout > 0)) throw new ArgumentError(`timeout must be a positive number of ms, got ${timeout}`)
     if (signal?.aborted === true) return Promise.reject(signal.reason)
     const ref = this.nextRef++
-    return new Promise<Outcome>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const onAbort = (): void => end(() => reject(signal?.reason))
-      const end = (settle: () => void): void => {
-        if (this.pending.get(ref) !== entry) return
-        this.pending.delete(ref)
-        if (timer !== undefined) clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-        settle()
-      }
-      const entry: Pending = {
-        node,
-        resolve: (outcome) => end(() => resolve(outcome)),
-        fail: (error) => end(() => reject(error)),
-        onNodeDown: options.onNodeDown,
-      }
-      this.pending.set(ref, entry)
-      if (Number.isFinite(timeout)) timer = setTimeout(() => entry.fail(options.onTimeout()), timeout)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      try {
-        send(ref)
-      } catch (error) {
-        entry.fail(error as Error)
-      }
+    let entry!: Pending
+    const answered = new Promise<Outcome>((resolve, reject) => {
+      entry = { node, options, resolve, reject }
     })
+    this.pending.set(ref, entry)
+    if (Number.isFinite(timeout)) this.deadlines.add(ref, timeout)
+    if (signal !== undefined) {
+      entry.onAbort = () => this.end(ref)?.reject(signal.reason)
+      signal.addEventListener('abort', entry.onAbort, { once: true })
+    }
+    try {
+      send(ref)
+    } catch (error) {
+      this.end(ref)?.reject(error)
+    }
+    return answered
   }
 
   /** Delivers an answer from `node`; returns false if no such request is open (dropped). */
   answer(node: string, ref: number, outcome: Outcome): boolean {
     const entry = this.pending.get(ref)
     if (entry === undefined || entry.node !== node) return false
+    this.end(ref)
     entry.resolve(outcome)
     return true
   }
 
   /** Fails every request open to `node`. */
   nodeDown(node: string): void {
-    for (const entry of [...this.pending.values()]) {
-      if (entry.node === node) entry.fail(entry.onNodeDown())
+    for (const [ref, entry] of [...this.pending]) {
+      if (entry.node === node) this.end(ref)?.reject(entry.options.onNodeDown())
     }
   }
 
   /** Fails every open request with `error` (the node is stopping). */
   failAll(error: () => Error): void {
-    for (const entry of [...this.pending.values()]) entry.fail(error())
+    for (const ref of [...this.pending.keys()]) this.end(ref)?.reject(error())
+    this.deadlines.clear()
   }
 
   /** Number of open requests. */
   get size(): number {
     return this.pending.size
+  }
+
+  /** Closes a request: no timeout or abort can end it any more. Returns it, if it was open. */
+  private end(ref: number): Pending | undefined {
+    const entry = this.pending.get(ref)
+    if (entry === undefined) return undefined
+    this.pending.delete(ref)
+    const { timeout, signal } = entry.options
+    if (Number.isFinite(timeout)) this.deadlines.delete(ref, timeout)
+    if (entry.onAbort !== undefined) signal?.removeEventListener('abort', entry.onAbort)
+    return entry
   }
 }
