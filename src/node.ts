@@ -203,13 +203,14 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
    * message and the reply are typed by its GenServer; by a plain pid or a name, the reply is
    * typed by `R` (e.g. `node.call<number>('counter', 'next')`).
    */
-  async call<R = unknown, T extends Target = Target>(
+  call<R = unknown, T extends Target = Target>(
     target: T,
     msg: CallOf<T>,
     options: CallOptions = {},
   ): Promise<unknown extends R ? ReplyOf<T> : R> {
-    this.assertRunning()
-    return (await this.core.messaging.call(target, msg, options)) as unknown extends R ? ReplyOf<T> : R
+    // Not async: one promise less per call. Still rejects rather than throws, as async would.
+    if (this.stopped) return Promise.reject(new NodeStoppedError(this.id))
+    return this.core.messaging.call(target, msg, options) as Promise<unknown extends R ? ReplyOf<T> : R>
   }
 
   /** Casts to a process; false if no live target was found. Never throws for a dead pid. */
