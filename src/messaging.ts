@@ -198,7 +198,8 @@ export class Messaging {
   /** Sends an answer; a value that cannot travel is answered with its EncodeError. */
   private reply(peer: Peer, type: typeof FrameType.Reply | typeof FrameType.RpcReply, ref: number, outcome: Outcome): void {
     try {
-      peer.send({ type, ref, ...outcome })
+      // Literals, not a spread of the outcome: this is every call's answer.
+      peer.send(outcome.ok ? { type, ref, ok: true, value: outcome.value } : { type, ref, ok: false, error: outcome.error })
     } catch (error) {
       if (!(error instanceof EncodeError)) throw error
       peer.send({ type, ref, ok: false, error: toWireError(error) })

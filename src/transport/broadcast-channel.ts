@@ -60,7 +60,7 @@ class ChannelLink implements Link {
   ) {}
 
   send(frame: Uint8Array): void {
-    if (this.open) this.session.post({ type: 'frame', to: this.remoteKey, data: frame })
+    if (this.open) this.session.postFrame(this.remoteKey, frame)
   }
 
   close(reason: CloseReason = 'closed'): void {
@@ -74,6 +74,8 @@ class BroadcastChannelSession implements TransportSession {
   private readonly discovery: Discovery
   /** This endpoint's key: frames and byes are addressed to it. */
   private readonly selfKey: string
+  /** The sender of every message posted here. */
+  private readonly from: EndpointId
   private closed = false
 
   constructor(
@@ -83,6 +85,7 @@ class BroadcastChannelSession implements TransportSession {
   ) {
     this.discovery = new Discovery(self, (announce) => this.post(announce))
     this.selfKey = endpointKey(self)
+    this.from = { nodeId: self.nodeId, incarnation: self.incarnation }
     void channelName(self.room, options.password).then((name) => {
       if (this.closed) return
       this.channel = new BroadcastChannel(name)
@@ -111,7 +114,14 @@ class BroadcastChannelSession implements TransportSession {
   /** Posts a message from this endpoint; dropped before the channel opens or after close. */
   post(message: DistributiveOmit<Message, 'from'>): void {
     if (this.closed || this.channel === undefined) return
-    this.channel.postMessage({ ...message, from: { nodeId: this.self.nodeId, incarnation: this.self.incarnation } })
+    this.channel.postMessage({ ...message, from: this.from })
+  }
+
+  /** Posts one frame of the link to `to`: `post` without its spread, for every message. */
+  postFrame(to: string, data: Uint8Array): void {
+    if (this.closed || this.channel === undefined) return
+    const message: Message = { type: 'frame', from: this.from, to, data }
+    this.channel.postMessage(message)
   }
 
   /** Ends a link: tells the peer (unless it told us) and reports it. */
