@@ -93,7 +93,7 @@ export class LocalProcess {
       return
     }
     this.mailbox.push(envelope)
-    if (!this.draining) void this.drain()
+    if (!this.draining) this.drain()
   }
 
   /** Ends the process: pending calls fail with `NoProcError`, `terminate` runs, hooks fire. */
@@ -133,10 +133,14 @@ export class LocalProcess {
     } finally {
       this.draining = false
     }
-    if (this.isAlive && this.head < this.mailbox.length) void this.drain()
+    if (this.isAlive && this.head < this.mailbox.length) this.drain()
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * Handles queued messages in order. Synchronous handlers run in one loop, with no promise
+   * per message; the first handler that returns a promise holds the rest until it settles.
+   */
+  private drain(): void {
     this.draining = true
     while (this.isAlive && this.head < this.mailbox.length) {
       const envelope = this.mailbox[this.head] as Envelope
@@ -146,37 +150,75 @@ export class LocalProcess {
         this.head = 0
       }
       this.current = envelope
-      await this.handle(envelope)
+      const waiting = this.handle(envelope)
+      if (waiting !== undefined) {
+        void waiting.then(() => {
+          this.current = undefined
+          this.drain()
+        })
+        return
+      }
       this.current = undefined
     }
     this.draining = false
   }
 
-  private async handle(envelope: Envelope): Promise<void> {
-    const b = this.behaviour
+  /** Runs the handler of one message; returns a promise only when the handler did. */
+  private handle(envelope: Envelope): Promise<void> | undefined {
+    let result: unknown
     try {
-      let result: unknown
+      result = this.runHandler(envelope)
+    } catch (error) {
+      this.handlerThrew(envelope, error)
+      return undefined
+    }
+    if (!isPromiseLike(result)) {
+      this.handled(envelope, result)
+      return undefined
+    }
+    return Promise.resolve(result).then(
+      (value) => this.handled(envelope, value),
+      (error: unknown) => this.handlerThrew(envelope, error),
+    )
+  }
+
+  private runHandler(envelope: Envelope): unknown {
+    const b = this.behaviour
+    const outer = executing
+    executing = this.pid
+    try {
       switch (envelope.kind) {
         case 'call':
           if (b.handleCall === undefined) throw new TypeError(`process ${this.pid} has no handleCall`)
-          result = this.invoke(() => b.handleCall?.(envelope.msg, envelope.from))
-          break
+          return b.handleCall(envelope.msg, envelope.from)
         case 'cast':
-          result = this.invoke(() => b.handleCast?.(envelope.msg))
-          break
+          return b.handleCast?.(envelope.msg)
         case 'info':
-          result = this.invoke(() => b.handleInfo?.(envelope.msg))
-          break
+          return b.handleInfo?.(envelope.msg)
       }
-      if (isPromiseLike(result)) result = await result
-      // An exit during the handler already answered the call with NoProcError.
-      if (envelope.kind === 'call' && this.isAlive) envelope.reply({ ok: true, value: result })
+    } finally {
+      executing = outer
+    }
+  }
+
+  /** A handler's result: a call's reply (unless an exit during the handler already answered it). */
+  private handled(envelope: Envelope, result: unknown): void {
+    if (envelope.kind !== 'call' || !this.isAlive) return
+    try {
+      envelope.reply({ ok: true, value: result })
     } catch (error) {
-      if (envelope.kind === 'call') {
-        if (this.isAlive) envelope.reply({ ok: false, error: toWireError(error) })
-      } else {
-        this.hooks.handlerFailed(this.pid, error)
-      }
+      this.handlerThrew(envelope, error)
+    }
+  }
+
+  private handlerThrew(envelope: Envelope, error: unknown): void {
+    if (envelope.kind !== 'call') return this.hooks.handlerFailed(this.pid, error)
+    if (!this.isAlive) return
+    try {
+      envelope.reply({ ok: false, error: toWireError(error) })
+    } catch (replyError) {
+      // Nothing else can answer it; and the mailbox must go on.
+      this.hooks.handlerFailed(this.pid, replyError)
     }
   }
 
