@@ -534,7 +534,7 @@ try {
       .join(' ')}.`,
   )
 } finally {
-  await EndpointHandle.killAll()
+  await EndpointHandle.closeAll()
   await signaling.close()
   peerServer.close()
 }

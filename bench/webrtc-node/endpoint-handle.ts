@@ -120,6 +120,11 @@ export class EndpointHandle {
     await this.kill()
   }
 
+  /** Closes every endpoint process still running (writing their --cpu-prof), killing any that hangs. */
+  static async closeAll(): Promise<void> {
+    await Promise.all([...live].map((handle) => handle.close()))
+  }
+
   /** Kills every endpoint process still running. */
   static async killAll(): Promise<void> {
     await Promise.all([...live].map((handle) => handle.kill()))

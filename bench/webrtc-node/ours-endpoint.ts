@@ -3,10 +3,22 @@
  * our signaling server, with an echo process (`echo-<id>`, for calls), a sink process
  * (`sink-<id>`, counts casts) and a member process (`member-<id>`, its presence).
  */
-import { startNode, type DistribunatorNode, type Pid } from '../../src/index.js'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type * as Library from '../../src/index.js'
+import type { DistribunatorNode, Pid } from '../../src/index.js'
 import { ArrivalCounter, SeriesCollector, paced } from './arrivals.js'
 import { timedRoundTrips, yieldToIo, type Endpoint, type EndpointSettings } from './endpoint.js'
 import { clock } from './stats.js'
+
+/**
+ * The library as it ships: its ESM build (the bench scripts run `vite build` first), not the
+ * sources through tsx, whose esbuild `keepNames` wraps every function in `__name` calls that
+ * cost a few µs per message no user pays (seen in a profile: see bench/RESULTS.md).
+ */
+const BUILD = new URL('../../dist/distribunator.js', import.meta.url)
+if (!existsSync(fileURLToPath(BUILD))) throw new Error(`${fileURLToPath(BUILD)} is missing: run \`npx vite build\` first`)
+const { startNode } = (await import(BUILD.href)) as typeof Library
 
 /** Casts between yields to the event loop: the stack gets to send while a blast goes on. */
 const BLAST_BATCH = 16
