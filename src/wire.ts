@@ -34,8 +34,12 @@ import { decodeValue, encodeValue } from './codec.js'
 import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
-/** Version of this protocol; a peer speaking another version is refused at Hello. */
-export const PROTOCOL_VERSION = 3
+/**
+ * Version of this protocol; a peer speaking another version is refused at Hello. 4: the
+ * registry document moves to fresh epochs (`distribunator/registry/<epoch>`), which a
+ * version 3 node would never see — refused by name rather than missing names in silence.
+ */
+export const PROTOCOL_VERSION = 4
 
 /** Numeric frame types. */
 export const FrameType = {
