@@ -5,6 +5,9 @@
  * so parsing one checks every part and returns undefined for junk.
  */
 
+/** Most registrations of one pid under one name; a larger count from a peer is ignored. */
+export const MAX_JOIN_COUNT = 65_536
+
 /** `nodeId@incarnation`, the key of one owner's subtree. */
 export function ownerKey(nodeId: string, incarnation: number): string {
   return `${nodeId}@${incarnation}`
