@@ -20,7 +20,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
 import { Gateway } from '../src/gateway.js'
-import { broadcastChannelTransport } from '../src/transport/broadcast-channel.js'
+import { broadcastChannelTransport, linkChannel } from '../src/transport/broadcast-channel.js'
 import { createMemoryNetwork } from '../src/transport/memory.js'
 import { MessagePortTransport } from '../src/transport/message-port.js'
 import { RelayedTransport } from '../src/transport/relayed.js'
@@ -335,6 +335,7 @@ const broadcastChannel: Harness = {
       const to = target.key
       const from = { nodeId: peer.id, incarnation: peer.incarnation }
       const data = utf8('junk')
+      // The room's channel carries announces only: anything else there is junk, frames too.
       for (const junk of [
         null,
         undefined,
@@ -343,41 +344,22 @@ const broadcastChannel: Harness = {
         [],
         {},
         data,
-        // Bad senders.
-        { type: 'frame', to, data },
-        { type: 'frame', from: peer.id, to, data },
-        { type: 'frame', from: null, to, data },
-        { type: 'frame', from: { nodeId: '', incarnation: peer.incarnation }, to, data },
-        { type: 'frame', from: { nodeId: 7, incarnation: peer.incarnation }, to, data },
-        { type: 'frame', from: { nodeId: peer.id }, to, data },
-        { type: 'frame', from: { nodeId: peer.id, incarnation: 1.5 }, to, data },
-        { type: 'frame', from: { nodeId: peer.id, incarnation: String(peer.incarnation) }, to, data },
-        { type: 'frame', from: { nodeId: target.id, incarnation: target.incarnation }, to, data },
-        // Frames addressed to nobody, or to another incarnation.
-        { type: 'frame', from, data },
-        { type: 'frame', from, to: 'nobody@1', data },
-        { type: 'frame', from, to: target.id, data },
-        { type: 'frame', from, to: `${target.id}@${target.incarnation + 100}`, data },
-        { type: 'frame', from, to: 42, data },
-        // Frames on no link: a stranger's, and an older incarnation's of the peer.
-        { type: 'frame', from: { nodeId: 'mallory', incarnation: 1 }, to, data },
-        { type: 'frame', from: { nodeId: peer.id, incarnation: peer.incarnation + 100 }, to, data },
-        // Data that is not bytes.
-        { type: 'frame', from, to },
-        { type: 'frame', from, to, data: 'junk' },
-        { type: 'frame', from, to, data: [1, 2, 3] },
-        { type: 'frame', from, to, data: new ArrayBuffer(3) },
-        { type: 'frame', from, to, data: { 0: 1, length: 1 } },
-        // Byes of no link, or to no one; unknown types; announces that are not.
-        { type: 'bye', from: { nodeId: 'mallory', incarnation: 1 }, to },
-        { type: 'bye', from: { nodeId: peer.id, incarnation: peer.incarnation + 100 }, to },
-        { type: 'bye', from, to: 'nobody@1' },
-        { type: 'bye', from },
+        { type: 'frame', from, to, data },
+        { type: 'bye', from, to },
         { type: 'teleport', from, to, data },
+        // Bad senders.
         { type: 'announce' },
+        { type: 'announce', from: peer.id },
+        { type: 'announce', from: null },
         { type: 'announce', from: { nodeId: '', incarnation: 1 } },
+        { type: 'announce', from: { nodeId: 7, incarnation: peer.incarnation } },
+        { type: 'announce', from: { nodeId: peer.id } },
+        { type: 'announce', from: { nodeId: peer.id, incarnation: 1.5 } },
+        { type: 'announce', from: { nodeId: peer.id, incarnation: String(peer.incarnation) } },
+        // For no one here, or not an address.
         { type: 'announce', from: { nodeId: 'mallory', incarnation: 1 }, to: 42 },
         { type: 'announce', from: { nodeId: 'mallory', incarnation: 1 }, to: 'nobody@1' },
+        { type: 'announce', from: { nodeId: 'mallory', incarnation: 1 }, to: `${target.id}@${target.incarnation + 100}` },
         // Announces of endpoints that are linked already (the target's own, heard by the
         // peer): no second link. (Another incarnation's would be a real newcomer, not junk.)
         { type: 'announce', from: { nodeId: target.id, incarnation: target.incarnation } },
@@ -386,7 +368,31 @@ const broadcastChannel: Harness = {
       ]) {
         carrier.postMessage(junk)
       }
-      carrier.postMessage({ type: 'frame', from, to, data: marker })
+      // The link's own channel: what is not a frame, both ends hear and drop. Then a 'hi',
+      // which each end answers with 'ready' once it has read all that came before it.
+      const link = new BroadcastChannel(linkChannel(`distribunator/${roomName}`, target.key, peer.key))
+      let ready = 0
+      link.onmessage = (event: MessageEvent) => {
+        if (event.data !== 'ready' || ++ready < 2) return
+        link.close()
+        peer.the(target.id).send(marker)
+      }
+      for (const junk of [
+        null,
+        undefined,
+        42,
+        'frame',
+        'teleport',
+        [],
+        {},
+        { type: 'frame', data },
+        [1, 2, 3],
+        new ArrayBuffer(3),
+        { 0: 1, length: 1 },
+      ]) {
+        link.postMessage(junk)
+      }
+      link.postMessage('hi')
     }
     return net
   },

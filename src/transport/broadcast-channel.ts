@@ -1,19 +1,25 @@
 /**
  * The BroadcastChannel transport: the tabs and workers of one origin (one browser profile)
  * meet with no server at all — offline too — and mix with the WebRTC mesh (combined.ts).
- * Every message goes to every other listener of the channel `distribunator/<room>` (with a
- * password, `distribunator/<room>/<digest>`: only nodes that know it meet), so each carries
- * its addressee and the others drop it:
+ * Nodes find each other on the room's channel, `distribunator/<room>` (with a password,
+ * `distribunator/<room>/<digest>`: only nodes that know it meet), where every message goes
+ * to every listener:
  *
  *   { type: 'announce', from: {nodeId, incarnation}, to?: 'nodeId@incarnation' }
  *       "I am here" (discovery.ts): broadcast when the node opens and after it lost a link; sent back (with
  *       `to`) by each node that links to a newcomer, so the newcomer links to it too.
- *   { type: 'frame', from, to, data }     one frame of the link from → to
- *   { type: 'bye', from, to }             the link from → to is closed
  *
- * A link needs no negotiation: each side opens its own on hearing the other's announce, and
- * a channel keeps each sender's order, so the reply announce is heard before any frame.
- * Delivery is a structured clone per listener: fine for a few tabs, not a bulk pipe.
+ * A link has a channel of its own, named after the room's and both endpoints (`linkChannel`):
+ * its frames reach the one tab they are for, as bare bytes — no address to write or check,
+ * and no copy for every other tab of the room to decode and drop. On it:
+ *
+ *   Uint8Array       one frame
+ *   'hi' / 'ready'   "I listen here": sent on opening, and 'ready' in answer to a 'hi'
+ *   'bye'            the link is closed
+ *
+ * A channel delivers only to listeners that exist when a message is posted, and the two ends
+ * open theirs one after the other: an end sends its frames (held until then) once it has
+ * heard anything from the other end there, which then listens too. No other negotiation.
  */
 import { logger } from '../log.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
@@ -34,10 +40,11 @@ export interface BroadcastChannelTransportOptions {
   readonly password?: string
 }
 
-type Message =
-  | { type: 'announce'; from: EndpointId; to?: string }
-  | { type: 'frame'; from: EndpointId; to: string; data: Uint8Array }
-  | { type: 'bye'; from: EndpointId; to: string }
+/** What the room's channel carries. */
+type RoomMessage = { type: 'announce'; from: EndpointId; to?: string }
+
+/** What a link's channel carries besides frames. */
+type Signal = 'hi' | 'ready' | 'bye'
 
 const log = logger('broadcast-channel')
 
@@ -48,33 +55,61 @@ export function broadcastChannelTransport(options: BroadcastChannelTransportOpti
   return { open: (self, hooks) => new BroadcastChannelSession(self, hooks, options) }
 }
 
-/** One side of a link between two listeners of the channel. */
+/** One side of a link: its own channel, shared with the other end alone. */
 class ChannelLink implements Link {
   readonly route: Route = CHANNEL_ROUTE
   open = true
+  /** Frames sent before the other end was heard on the channel: it may not listen yet. */
+  private held: Uint8Array[] | undefined = []
 
   constructor(
     readonly remoteNodeId: string,
     readonly remoteKey: string,
+    private readonly channel: BroadcastChannel,
     private readonly session: BroadcastChannelSession,
-  ) {}
+  ) {
+    channel.onmessage = (event: MessageEvent) => this.receive(event.data)
+    this.channel.postMessage('hi' satisfies Signal)
+  }
 
   send(frame: Uint8Array): void {
-    if (this.open) this.session.postFrame(this.remoteKey, frame)
+    if (!this.open) return
+    if (this.held === undefined) this.channel.postMessage(frame)
+    else this.held.push(frame)
   }
 
   close(reason: CloseReason = 'closed'): void {
     if (this.open) this.session.closeLink(this, reason, true)
   }
+
+  /** Stops listening; tells the other end first if `tellPeer`. */
+  end(tellPeer: boolean): void {
+    this.open = false
+    this.held = undefined
+    if (tellPeer) this.channel.postMessage('bye' satisfies Signal)
+    this.channel.close()
+  }
+
+  private receive(data: unknown): void {
+    if (!this.open) return
+    if (data === 'hi') this.channel.postMessage('ready' satisfies Signal)
+    if (data === 'bye') return this.session.closeLink(this, 'closed', false)
+    // Anything from the other end means it listens: what was held goes now, in order.
+    const held = this.held
+    this.held = undefined
+    for (const frame of held ?? []) this.channel.postMessage(frame)
+    if (data instanceof Uint8Array) this.session.frameReceived(this, data)
+    else if (data !== 'hi' && data !== 'ready') log('dropped a message that is not a frame on the link to %s', this.remoteKey)
+  }
 }
 
 class BroadcastChannelSession implements TransportSession {
   private channel: BroadcastChannel | undefined
+  /** The room channel's name (known once the password's digest is). */
+  private channelName: string | undefined
   private readonly links = new Map<string, ChannelLink>()
   private readonly discovery: Discovery
-  /** This endpoint's key: frames and byes are addressed to it. */
-  private readonly selfKey: string
-  /** The sender of every message posted here. */
+  /** The sender of every announce posted here. */
   private readonly from: EndpointId
   private closed = false
 
@@ -84,10 +119,10 @@ class BroadcastChannelSession implements TransportSession {
     options: BroadcastChannelTransportOptions,
   ) {
     this.discovery = new Discovery(self, (announce) => this.post(announce))
-    this.selfKey = endpointKey(self)
     this.from = { nodeId: self.nodeId, incarnation: self.incarnation }
     void channelName(self.room, options.password).then((name) => {
       if (this.closed) return
+      this.channelName = name
       this.channel = new BroadcastChannel(name)
       this.channel.onmessage = (event: MessageEvent) => this.receive(event.data)
       this.discovery.announce()
@@ -102,67 +137,54 @@ class BroadcastChannelSession implements TransportSession {
   close(): void {
     if (this.closed) return
     this.discovery.close()
-    for (const link of this.links.values()) {
-      link.open = false
-      this.post({ type: 'bye', to: link.remoteKey })
-    }
+    for (const link of this.links.values()) link.end(true)
     this.closed = true
     this.links.clear()
     this.channel?.close()
   }
 
-  /** Posts a message from this endpoint; dropped before the channel opens or after close. */
-  post(message: DistributiveOmit<Message, 'from'>): void {
+  /** Posts an announce from this endpoint; dropped before the channel opens or after close. */
+  post(message: { type: 'announce'; to?: string }): void {
     if (this.closed || this.channel === undefined) return
-    this.channel.postMessage({ ...message, from: this.from })
+    const announce: RoomMessage = { ...message, from: this.from }
+    this.channel.postMessage(announce)
   }
 
-  /** Posts one frame of the link to `to`: `post` without its spread, for every message. */
-  postFrame(to: string, data: Uint8Array): void {
-    if (this.closed || this.channel === undefined) return
-    const message: Message = { type: 'frame', from: this.from, to, data }
-    this.channel.postMessage(message)
+  frameReceived(link: ChannelLink, frame: Uint8Array): void {
+    this.hooks.frameReceived(link, frame)
   }
 
   /** Ends a link: tells the peer (unless it told us) and reports it. */
   closeLink(link: ChannelLink, reason: CloseReason, tellPeer: boolean): void {
-    link.open = false
+    link.end(tellPeer)
     this.links.delete(link.remoteKey)
-    if (tellPeer) this.post({ type: 'bye', to: link.remoteKey })
     this.hooks.linkClosed(link, reason)
     // The peer may still be there (its heartbeat was late): offer to link again.
     if (!this.closed && !isFinal(reason)) this.discovery.announceLater()
   }
 
   private receive(data: unknown): void {
-    if (this.closed) return
+    if (this.closed || this.channelName === undefined) return
     const message = parse(data)
-    if (message === undefined || !this.discovery.isFromOther(message.from)) return
+    if (message === undefined || !this.discovery.isFromOther(message.from) || !this.discovery.isForMe(message.to)) return
     const from = endpointKey(message.from)
-    if (message.type === 'announce') {
-      if (!this.discovery.isForMe(message.to)) return
-      // A network link is good enough for a pair of tabs; a tunnel or the servers are not.
-      if (this.links.has(from) || this.hooks.linkedTo?.(message.from.nodeId, message.from.incarnation, 'direct') === true) return
-      const link = new ChannelLink(message.from.nodeId, from, this)
-      this.links.set(from, link)
-      // Before linkOpened: our Hello must not reach the peer before it has a link for us.
-      if (message.to === undefined || message.to === this.self.nodeId) this.discovery.answer(message.from)
-      this.hooks.linkOpened(link)
-      return
-    }
-    if (message.to !== this.selfKey) return
-    const link = this.links.get(from)
-    if (link === undefined) {
-      // The peer still has a link we closed (our bye crossed its frames): make it close too.
-      if (message.type === 'frame') this.post({ type: 'bye', to: from })
-      return
-    }
-    if (message.type === 'frame') this.hooks.frameReceived(link, message.data)
-    else this.closeLink(link, 'closed', false)
+    // A network link is good enough for a pair of tabs; a tunnel or the servers are not.
+    if (this.links.has(from) || this.hooks.linkedTo?.(message.from.nodeId, message.from.incarnation, 'direct') === true) return
+    const channel = new BroadcastChannel(linkChannel(this.channelName, endpointKey(this.self), from))
+    const link = new ChannelLink(message.from.nodeId, from, channel, this)
+    this.links.set(from, link)
+    if (message.to === undefined || message.to === this.self.nodeId) this.discovery.answer(message.from)
+    this.hooks.linkOpened(link)
   }
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+/**
+ * The channel of the link between endpoints `a` and `b` (keys) in the room channel `room`:
+ * the same name from either end.
+ */
+export function linkChannel(room: string, a: string, b: string): string {
+  return a < b ? `${room}//${a}//${b}` : `${room}//${b}//${a}`
+}
 
 /** The channel's name; with a password, a digest of it, so the password itself is not shown. */
 async function channelName(room: string, password: string | undefined): Promise<string> {
@@ -173,20 +195,15 @@ async function channelName(room: string, password: string | undefined): Promise<
   return `${name}/${hex}`
 }
 
-/** A well-formed message, else undefined (another app or version on the same channel). */
-function parse(data: unknown): Message | undefined {
+/** A well-formed announce, else undefined (another app or version on the same channel). */
+function parse(data: unknown): RoomMessage | undefined {
   const m = data as Partial<Record<string, unknown>> | null
-  if (typeof m !== 'object' || m === null) return undefined
+  if (typeof m !== 'object' || m === null || m.type !== 'announce') return undefined
   const sender = parseEndpoint(m.from)
   if (sender === undefined) {
-    log('dropped a message without a valid sender')
+    log('dropped an announce without a valid sender')
     return undefined
   }
-  if (m.type === 'announce' && (m.to === undefined || typeof m.to === 'string')) {
-    return m.to === undefined ? { type: 'announce', from: sender } : { type: 'announce', from: sender, to: m.to }
-  }
-  if (typeof m.to !== 'string') return undefined
-  if (m.type === 'frame' && m.data instanceof Uint8Array) return { type: 'frame', from: sender, to: m.to, data: m.data }
-  if (m.type === 'bye') return { type: 'bye', from: sender, to: m.to }
-  return undefined
+  if (m.to === undefined) return { type: 'announce', from: sender }
+  return typeof m.to === 'string' ? { type: 'announce', from: sender, to: m.to } : undefined
 }
