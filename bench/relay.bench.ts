@@ -8,7 +8,8 @@
  *   S (signaling, --relay) ── each of A, B, H, W
  *   A ── H ── B            (no route joins A and B; W has only its link to S)
  *
- *   1. call round trip (p50, p99): direct A → H, through H A → B, through S A → W
+ *   1. call round trip (p50, p99): direct A → H, through H A → B, through S A → W; and the
+ *      floor of one hop on this WebRTC stack: bare data channels A ↔ H ↔ B, H passing bytes on
  *   2. one-way cast throughput, and the CPU each process spends per message, the relay's too
  *
  * The relay limits are lifted for the measurement (H: `relay.maxBytesPerSecond`; S:
@@ -106,14 +107,51 @@ async function run(): Promise<void> {
   await until(
     async () => (await a.command({ cmd: 'via', peer: 'b' })) === 'relay:h' && (await b.command({ cmd: 'via', peer: 'a' })) === 'relay:h',
   )
-  const routes = [
-    { label: 'direct: A → H (WebRTC)', to: h, relay: undefined },
-    { label: 'relay of the mesh: A → B through H', to: b, relay: h },
-    { label: 'server relay: A → W (no WebRTC) through S', to: w, relay: 'server' as const },
-  ]
   note(
-    `Routes: ${(await Promise.all(routes.map(async (r) => `A → ${r.to.id} ${await a.command({ cmd: 'via', peer: r.to.id })}`))).join(', ')}.`,
+    `Routes: ${(await Promise.all([h, b, w].map(async (to) => `A → ${to.id} ${await a.command({ cmd: 'via', peer: to.id })}`))).join(', ')}.`,
   )
+
+  // The floor of one relay hop on this WebRTC stack: bare data channels A ↔ H ↔ B in the same
+  // namespaces, H passing the bytes on as they come (no protocol, no codec).
+  const raws = new Map<string, EndpointHandle>()
+  const routeRaw = (to: string, from: string, data: unknown): void => void raws.get(to)?.command({ cmd: 'signal', from, data })
+  for (const host of ['a', 'h', 'b']) {
+    raws.set(host, await EndpointHandle.fork({ stack: 'raw', id: `raw-${host}`, room: 'relay-bench' }, routeRaw, topology.ns(host)))
+  }
+  for (const [host, handle] of [...raws]) raws.set(handle.id, raws.get(host)!)
+  const [rawA, rawH, rawB] = [raws.get('a')!, raws.get('h')!, raws.get('b')!]
+  await Promise.all([
+    rawA.command({ cmd: 'mesh', peers: [rawH.id] }),
+    rawB.command({ cmd: 'mesh', peers: [rawH.id] }),
+    rawH.command({ cmd: 'mesh', peers: [rawA.id, rawB.id] }),
+  ])
+  await rawH.command({ cmd: 'forward', between: [rawA.id, rawB.id] })
+
+  /** A route of section 1: pings from `from` to `to` (through `variant` 'via:<id>' for raw), against the direct route `baseline`. */
+  interface RouteOf {
+    readonly label: string
+    readonly from: EndpointHandle
+    readonly to: EndpointHandle
+    readonly relay: EndpointHandle | 'server' | undefined
+    readonly baseline: number
+    readonly variant?: string
+  }
+  const routes: RouteOf[] = [
+    { label: 'direct: A → H (WebRTC)', from: a, to: h, relay: undefined, baseline: 0 },
+    { label: 'relay of the mesh: A → B through H', from: a, to: b, relay: h, baseline: 0 },
+    { label: 'server relay: A → W (no WebRTC) through S', from: a, to: w, relay: 'server', baseline: 0 },
+    { label: 'raw RTCDataChannel, direct: A → H', from: rawA, to: rawH, relay: undefined, baseline: 3 },
+    {
+      label: 'raw RTCDataChannel, A → B with H passing bytes on',
+      from: rawA,
+      to: rawB,
+      relay: rawH,
+      baseline: 3,
+      variant: `via:${rawH.id}`,
+    },
+  ]
+  /** Section 2 compares ours only (a raw relay has no flow control to blast through). */
+  const castRoutes = routes.slice(0, 3)
 
   /** CPU µs a route's relay has used so far: H's, or the server process's. */
   const relayCpu = async (relay: EndpointHandle | 'server' | undefined): Promise<number> =>
@@ -123,17 +161,18 @@ async function run(): Promise<void> {
   section(
     `1. Call round trip, small message (${ROUND_TRIPS.rounds * ROUND_TRIPS.perRound} sequential per route after ${ROUND_TRIPS.warmup} warm-up, in ${ROUND_TRIPS.rounds} interleaved rounds of ${ROUND_TRIPS.perRound}, each after ${ROUND_TRIPS.settle} uncounted)`,
   )
-  const pingPong = (to: EndpointHandle, count: number): Promise<number[]> => a.command<number[]>({ cmd: 'pingPong', peer: to.id, count })
-  for (const r of routes) await pingPong(r.to, ROUND_TRIPS.warmup)
+  const pingPong = (r: RouteOf, count: number): Promise<number[]> =>
+    r.from.command<number[]>({ cmd: 'pingPong', peer: r.to.id, count, ...(r.variant === undefined ? {} : { variant: r.variant }) })
+  for (const r of routes) await pingPong(r, ROUND_TRIPS.warmup)
   const samples = routes.map(() => [] as number[])
   const roundP50 = routes.map(() => [] as number[])
   const cpu1 = routes.map(() => ({ ends: 0, relay: 0 }))
   for (let round = 0; round < ROUND_TRIPS.rounds; round++) {
     for (const [i, r] of routes.entries()) {
-      await pingPong(r.to, ROUND_TRIPS.settle)
-      const [ends, relay] = [(await cpuOf(a)) + (await cpuOf(r.to)), await relayCpu(r.relay)]
-      const got = await pingPong(r.to, ROUND_TRIPS.perRound)
-      cpu1[i]!.ends += (await cpuOf(a)) + (await cpuOf(r.to)) - ends
+      await pingPong(r, ROUND_TRIPS.settle)
+      const [ends, relay] = [(await cpuOf(r.from)) + (await cpuOf(r.to)), await relayCpu(r.relay)]
+      const got = await pingPong(r, ROUND_TRIPS.perRound)
+      cpu1[i]!.ends += (await cpuOf(r.from)) + (await cpuOf(r.to)) - ends
       cpu1[i]!.relay += (await relayCpu(r.relay)) - relay
       samples[i]!.push(...got)
       roundP50[i]!.push(percentile(got, 50))
@@ -141,7 +180,7 @@ async function run(): Promise<void> {
   }
   const p = (i: number, q: number): number => percentile(samples[i]!, q)
   const spread = (i: number): string => {
-    const ratios = roundP50[i]!.map((x, round) => x / roundP50[0]![round]!)
+    const ratios = roundP50[i]!.map((x, round) => x / roundP50[routes[i]!.baseline]![round]!)
     return `${fixed(Math.min(...ratios), 2)}–${fixed(Math.max(...ratios), 2)}×`
   }
   table(
@@ -150,32 +189,33 @@ async function run(): Promise<void> {
       r.label,
       fixed(p(i, 50), 3),
       fixed(p(i, 99), 3),
-      ratio(p(i, 50), p(0, 50)),
+      ratio(p(i, 50), p(r.baseline, 50)),
       spread(i),
-      ratio(p(i, 99), p(0, 99)),
+      ratio(p(i, 99), p(r.baseline, 99)),
       fixed(cpu1[i]!.ends / samples[i]!.length, 0),
       r.relay === undefined ? '—' : fixed(cpu1[i]!.relay / samples[i]!.length, 0),
     ]),
   )
   const meshRatio = p(1, 50) / p(0, 50)
   note(
-    `\nTarget: one relay hop ≤ ${TARGET_RELAY_RTT}× the direct round trip (p50): ${meshRatio <= TARGET_RELAY_RTT ? 'yes' : '**NO**'} (${ratio(p(1, 50), p(0, 50))} through H). ` +
+    `\nTarget: one relay hop ≤ ${TARGET_RELAY_RTT}× the direct round trip (p50): ${meshRatio <= TARGET_RELAY_RTT ? 'yes' : '**NO**'} (${ratio(p(1, 50), p(0, 50))} through H; ` +
+      `the floor, bare data channels with H passing bytes on: ${ratio(p(4, 50), p(3, 50))}). ` +
       "The range is each round's p50 over the direct p50 of the same round. CPU: user + system time, all threads; the server's from /proc (10 ms ticks).",
   )
 
   section(
     `2. One-way throughput: ${THROUGHPUT.count} casts of ${THROUGHPUT.bytes / 1024} KiB back to back until the receiver has counted them all (median of ${THROUGHPUT.runs} runs)`,
   )
-  const blast = async (r: (typeof routes)[number], count: number): Promise<[number, number, number, number]> => {
+  const blast = async (r: RouteOf, count: number): Promise<[number, number, number, number]> => {
     await r.to.command({ cmd: 'arm', count })
     const [sender, receiver, relay] = [await cpuOf(a), await cpuOf(r.to), await relayCpu(r.relay)]
     const started = await a.command<number>({ cmd: 'blast', peer: r.to.id, count, bytes: THROUGHPUT.bytes })
     const ms = (await r.to.command<number>({ cmd: 'received' })) - started
     return [ms, ((await cpuOf(a)) - sender) / count, ((await cpuOf(r.to)) - receiver) / count, ((await relayCpu(r.relay)) - relay) / count]
   }
-  for (const r of routes) await blast(r, THROUGHPUT.count / 10)
-  const runs = routes.map(() => [] as [number, number, number, number][])
-  for (let n = 0; n < THROUGHPUT.runs; n++) for (const [i, r] of routes.entries()) runs[i]!.push(await blast(r, THROUGHPUT.count))
+  for (const r of castRoutes) await blast(r, THROUGHPUT.count / 10)
+  const runs = castRoutes.map(() => [] as [number, number, number, number][])
+  for (let n = 0; n < THROUGHPUT.runs; n++) for (const [i, r] of castRoutes.entries()) runs[i]!.push(await blast(r, THROUGHPUT.count))
   const perSecond = runs.map((rs) => (THROUGHPUT.count / median(rs.map(([ms]) => ms))) * 1000)
   const spreadOf = (i: number): string => {
     const rates = runs[i]!.map(([ms]) => (THROUGHPUT.count / ms) * 1000)
@@ -183,7 +223,7 @@ async function run(): Promise<void> {
   }
   table(
     ['', 'messages/s', 'range over runs', 'MB/s', 'vs direct', 'sender CPU µs/msg', 'receiver CPU µs/msg', 'relay CPU µs/msg'],
-    routes.map((r, i) => [
+    castRoutes.map((r, i) => [
       r.label,
       fixed(perSecond[i]!, 0),
       spreadOf(i),
@@ -195,7 +235,7 @@ async function run(): Promise<void> {
     ]),
   )
   note('\n(MB = 10⁶ bytes of payload.)')
-  for (const e of all) await e.close()
+  for (const e of [...all, rawA, rawH, rawB]) await e.close()
 }
 
 /** CPU µs a process has used, user + system, from /proc (clock ticks of 1/CLK_TCK s). */

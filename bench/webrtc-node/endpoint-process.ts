@@ -56,6 +56,8 @@ async function handle(command: Command): Promise<unknown> {
       return memory()
     case 'signalingPayloads':
       return endpoint.signalingPayloads?.()
+    case 'forward':
+      return endpoint.forward?.(...command.between)
     case 'via':
       return endpoint.via?.(command.peer)
     // CPU time (user + system, µs) this process has used: a cost that other load on the machine does not inflate.

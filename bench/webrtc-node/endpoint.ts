@@ -54,6 +54,8 @@ export interface Endpoint {
   emit(tag: string, count: number, perSecond: number): Promise<number[]>
   /** Resolves with the time `peer` is seen gone (ours: its names left; raw: its channel closed). */
   gone(peer: string): Promise<number>
+  /** Passes everything between two peers on, as it came (raw only: bench:relay's floor). */
+  forward?(a: string, b: string): void
   /** Negotiation data relayed by the main script (raw only: no signaling server). */
   signal?(from: string, data: unknown): void
   /** Signaling payloads received so far, from every server (ours only). */
@@ -80,6 +82,7 @@ export type Command =
   | { readonly cmd: 'signalingPayloads' }
   | { readonly cmd: 'via'; readonly peer: string }
   | { readonly cmd: 'cpu' }
+  | { readonly cmd: 'forward'; readonly between: readonly [string, string] }
   | { readonly cmd: 'stop' }
 
 /** Memory of the process after a full GC. */

@@ -49,6 +49,8 @@ export class RawEndpoint implements Endpoint {
   private readonly counter = new ArrivalCounter()
   private readonly series = new SeriesCollector()
   private pong: (() => void) | undefined
+  /** Channels whose messages this endpoint passes on as they are, each to its pair's channel. */
+  private readonly forwarding = new Map<RTCDataChannel, RTCDataChannel>()
 
   constructor(
     private readonly selfId: string,
@@ -97,8 +99,9 @@ export class RawEndpoint implements Endpoint {
       .catch(() => this.drop(from, current, true))
   }
 
-  async pingPong(peer: string, count: number, _variant?: string, gapMs = 0): Promise<number[]> {
-    const channel = this.channel(peer)
+  /** `variant` 'via:<id>': the pings go to `peer` through the endpoint `id`, which forwards them (see `forward`). */
+  async pingPong(peer: string, count: number, variant?: string, gapMs = 0): Promise<number[]> {
+    const channel = this.channel(variant?.startsWith('via:') === true ? variant.slice('via:'.length) : peer)
     const message = new Uint8Array(5)
     message[0] = PING
     return timedRoundTrips(
@@ -152,6 +155,12 @@ export class RawEndpoint implements Endpoint {
       new DataView(message.buffer).setUint32(1, i)
       for (const channel of channels) channel.send(message)
     })
+  }
+
+  /** Passes every message between `a` and `b` on, bytes as they came: a relay's floor, no protocol. */
+  forward(a: string, b: string): void {
+    const [x, y] = [this.channel(a), this.channel(b)]
+    this.forwarding.set(x, y).set(y, x)
   }
 
   gone(peer: string): Promise<number> {
@@ -227,6 +236,8 @@ export class RawEndpoint implements Endpoint {
   }
 
   private receive(channel: RTCDataChannel, message: Uint8Array<ArrayBuffer>): void {
+    const onward = this.forwarding.get(channel)
+    if (onward !== undefined) return onward.send(message)
     switch (message[0]) {
       case PING:
         message[0] = PONG
