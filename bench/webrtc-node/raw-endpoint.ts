@@ -14,6 +14,9 @@ const PING = 1
 const PONG = 2
 const DATA = 3
 const ITEM = 4
+/** A ping and its pong through a relay (see `forward`): the relay passes these on, and only these. */
+const PING_VIA = 5
+const PONG_VIA = 6
 
 /** A blast waits while more than this is queued in the channel... */
 const HIGH_WATER = 1024 * 1024
@@ -101,9 +104,10 @@ export class RawEndpoint implements Endpoint {
 
   /** `variant` 'via:<id>': the pings go to `peer` through the endpoint `id`, which forwards them (see `forward`). */
   async pingPong(peer: string, count: number, variant?: string, gapMs = 0): Promise<number[]> {
-    const channel = this.channel(variant?.startsWith('via:') === true ? variant.slice('via:'.length) : peer)
+    const via = variant?.startsWith('via:') === true ? variant.slice('via:'.length) : undefined
+    const channel = this.channel(via ?? peer)
     const message = new Uint8Array(5)
-    message[0] = PING
+    message[0] = via === undefined ? PING : PING_VIA
     return timedRoundTrips(
       count,
       gapMs,
@@ -157,7 +161,7 @@ export class RawEndpoint implements Endpoint {
     })
   }
 
-  /** Passes every message between `a` and `b` on, bytes as they came: a relay's floor, no protocol. */
+  /** Passes the pings and pongs for another endpoint between `a` and `b` on, bytes as they came: a relay's floor. */
   forward(a: string, b: string): void {
     const [x, y] = [this.channel(a), this.channel(b)]
     this.forwarding.set(x, y).set(y, x)
@@ -237,13 +241,15 @@ export class RawEndpoint implements Endpoint {
 
   private receive(channel: RTCDataChannel, message: Uint8Array<ArrayBuffer>): void {
     const onward = this.forwarding.get(channel)
-    if (onward !== undefined) return onward.send(message)
+    if (onward !== undefined && (message[0] === PING_VIA || message[0] === PONG_VIA)) return onward.send(message)
     switch (message[0]) {
       case PING:
-        message[0] = PONG
+      case PING_VIA:
+        message[0] = message[0] === PING ? PONG : PONG_VIA
         channel.send(message)
         break
       case PONG:
+      case PONG_VIA:
         this.pong?.()
         break
       case DATA:
