@@ -496,3 +496,5 @@ async function main(): Promise<void> {
 }
 
 await main()
+// The PeerServer keeps interval timers it offers no way to stop (as in bench:node).
+process.exit()
