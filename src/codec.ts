@@ -135,6 +135,20 @@ export function encodeValue(value: unknown): Uint8Array {
   }
 }
 
+/**
+ * `encodeValue` into the encoder's own buffer, for bytes sent at once: they are valid until
+ * the next encoding. The copy it spares is an ArrayBuffer of the frame's size, allocated off
+ * the heap: half of encoding a 1 KiB cast in Node, a third of a Chromium tab's time casting.
+ */
+export function encodeValueBorrowed(value: unknown): Uint8Array {
+  check(value, 0)
+  try {
+    return outer.encodeSharedRef(value)
+  } catch (cause) {
+    throw new EncodeError(`cannot encode message: ${(cause as Error).message}`, { cause })
+  }
+}
+
 /** What each extension's content must look like, for the scan before decoding. */
 const EXTENSION_SHAPES: ReadonlyMap<number, ExtensionShape> = new Map([
   [EXT_TIMESTAMP, 'timestamp'],

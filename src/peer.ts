@@ -7,7 +7,7 @@
 import { MessageTooLargeError } from './errors.js'
 import { logger } from './log.js'
 import type { Link } from './transport/transport.js'
-import { encodeFrame, type Frame } from './wire.js'
+import { encodeFrame, encodeFrameBorrowed, type Frame } from './wire.js'
 
 /** Most bytes held for a peer while its new link is on its way (a wait of a heartbeat timeout at most); more is dropped. */
 const MAX_HELD_BYTES = 16 * 1024 * 1024
@@ -62,9 +62,12 @@ export class Peer {
    * `MessageTooLargeError` if the frame is larger than the peer accepts (then nothing is sent).
    */
   send(frame: Frame): void {
-    const bytes = encodeFrame(frame)
+    // Encoded in place, no copy, when the link sends at once (see Link.sendBorrowed).
+    const borrow = this.held === undefined && this.link.sendBorrowed !== undefined
+    const bytes = borrow ? encodeFrameBorrowed(frame) : encodeFrame(frame)
     const limit = this.frameLimit()
     if (bytes.byteLength > limit) throw new MessageTooLargeError(bytes.byteLength, limit, this.nodeId)
+    if (borrow) return this.link.sendBorrowed!(bytes)
     if (this.held === undefined) return this.link.send(bytes)
     if (this.heldBytes + bytes.byteLength > MAX_HELD_BYTES) {
       log('%s: over %d bytes held while its new link is on its way; a frame dropped', this.nodeId, MAX_HELD_BYTES)

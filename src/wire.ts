@@ -30,7 +30,7 @@
  * with the numeric type first; `decodeFrame` checks every field, so the rest of the code
  * only ever sees well-formed frames.
  */
-import { decodeValue, encodeValue } from './codec.js'
+import { decodeValue, encodeValue, encodeValueBorrowed } from './codec.js'
 import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
@@ -207,6 +207,11 @@ export type Frame =
 /** Encodes a frame; throws `EncodeError` when a payload cannot travel. */
 export function encodeFrame(frame: Frame): Uint8Array {
   return encodeValue(toTuple(frame))
+}
+
+/** `encodeFrame` into the encoder's own buffer: valid only until the next encoding (codec.ts `encodeValueBorrowed`). */
+export function encodeFrameBorrowed(frame: Frame): Uint8Array {
+  return encodeValueBorrowed(toTuple(frame))
 }
 
 function toTuple(f: Frame): unknown[] {

@@ -4,7 +4,7 @@ import { decode, encode } from '@msgpack/msgpack'
 import { encodeValue } from '../src/codec.js'
 import { EncodeError, ProtocolError } from '../src/errors.js'
 import { Pid } from '../src/pid.js'
-import { FrameType, PROTOCOL_VERSION, TunnelOp, decodeFrame, encodeFrame } from '../src/wire.js'
+import { FrameType, PROTOCOL_VERSION, TunnelOp, decodeFrame, encodeFrame, encodeFrameBorrowed } from '../src/wire.js'
 import type { Frame } from '../src/wire.js'
 
 const LIMIT = 1 << 20
@@ -121,6 +121,15 @@ describe('frames round-trip', () => {
     const bytes = encodedSamples[0] ?? new Uint8Array()
     expect(decodeFrame(bytes, bytes.byteLength).type).toBe(FrameType.Hello)
     expect(refuses(bytes, bytes.byteLength - 1).message).toMatch(/exceeds the limit/)
+  })
+
+  it("encodeFrameBorrowed gives the same bytes in the encoder's own buffer, valid until the next encoding", () => {
+    for (const frame of samples) expect(encodeFrameBorrowed(frame)).toStrictEqual(encodeFrame(frame))
+    const first = encodeFrameBorrowed({ type: FrameType.Cast, to: a, msg: 'first' })
+    const copy = first.slice()
+    encodeFrameBorrowed({ type: FrameType.Cast, to: a, msg: 'other' })
+    expect(first).not.toStrictEqual(copy)
+    expect(() => encodeFrameBorrowed({ type: FrameType.Cast, to: a, msg: () => 1 })).toThrow(EncodeError)
   })
 
   it('encodeFrame refuses payloads that cannot travel with EncodeError', () => {

@@ -134,6 +134,12 @@ export interface Link {
   readonly route: Route
   /** Queues one frame for the other side. Must not throw once the link has closed. */
   send(frame: Uint8Array): void
+  /**
+   * `send`, for bytes valid only during the call (the encoder's own buffer, spared a copy):
+   * a link that sends at once, copying as it sends (a data channel), implements it; it
+   * copies whatever it keeps for later.
+   */
+  sendBorrowed?(frame: Uint8Array): void
   /** Closes the link; `linkClosed` follows. */
   close(reason?: CloseReason): void
   /**
