@@ -92,13 +92,14 @@ export class WebrtcLink implements Link {
   /**
    * Messages that came before the link opened: node-datachannel hands 'open' and 'message'
    * to JavaScript on separate queues, so the peer's Hello can come before our channel's
-   * 'open'. Delivered right after `opened`.
+   * 'open'. Delivered right after `opened`. This and the next two are made when first
+   * needed: most links never use them, and a mesh holds a link per peer.
    */
-  private early: Uint8Array[] = []
+  private early: Uint8Array[] | undefined
   /** The peer's candidates that came before its description. */
-  private earlyCandidates: RTCIceCandidateInit[] = []
+  private earlyCandidates: RTCIceCandidateInit[] | undefined
   /** Messages waiting for the channel's buffer to drain, from `queued` on. */
-  private queue: Uint8Array[] = []
+  private queue: Uint8Array[] | undefined
   private queued = 0
   private connectTimer: ReturnType<typeof setTimeout> | undefined
 
@@ -148,7 +149,7 @@ export class WebrtcLink implements Link {
         return
       case 'candidate':
         if (this.described) this.step(() => this.addCandidate(signal.candidate))
-        else if (this.earlyCandidates.length < MAX_EARLY_CANDIDATES) this.earlyCandidates.push(signal.candidate)
+        else if ((this.earlyCandidates ??= []).length < MAX_EARLY_CANDIDATES) this.earlyCandidates.push(signal.candidate)
         else this.fail('too many candidates before a description')
         return
       case 'offer':
@@ -162,8 +163,8 @@ export class WebrtcLink implements Link {
         this.described = true
         this.step(async () => {
           await this.pc.setRemoteDescription({ type: signal.type, sdp: signal.sdp })
-          const candidates = this.earlyCandidates
-          this.earlyCandidates = []
+          const candidates = this.earlyCandidates ?? []
+          this.earlyCandidates = undefined
           for (const candidate of candidates) await this.addCandidate(candidate)
           if (signal.type === 'offer') {
             const answer = await this.pc.createAnswer()
@@ -179,10 +180,11 @@ export class WebrtcLink implements Link {
     for (const message of splitFrame(frame, this.chunkBytes)) {
       // A failed send ended the link: the rest of the frame must not follow.
       if (this.state !== 'open') return
-      if (this.queued === this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
+      if (this.queue === undefined && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
       else {
         // Listened to only while something waits: no event to dispatch on every send.
-        if (this.queue.length === 0) this.channel!.onbufferedamountlow = () => this.drain()
+        if (this.queue === undefined) this.channel!.onbufferedamountlow = () => this.drain()
+        this.queue ??= []
         this.queue.push(message)
       }
     }
@@ -244,6 +246,8 @@ export class WebrtcLink implements Link {
   private open(): void {
     if (this.state !== 'connecting') return
     clearTimeout(this.connectTimer)
+    // Not kept for the link's life: a cleared Timeout is still an object.
+    this.connectTimer = undefined
     this.state = 'open'
     // The largest message both ends take, known once connected (one flag byte each).
     const agreed = this.pc.sctp?.maxMessageSize
@@ -252,8 +256,8 @@ export class WebrtcLink implements Link {
     if (this.options.initiator) this.transmit(READY_MESSAGE)
     if (this.state !== 'open') return
     this.hooks.opened(this)
-    const early = this.early
-    this.early = []
+    const early = this.early ?? []
+    this.early = undefined
     for (const message of early) this.receive(message)
   }
 
@@ -268,7 +272,7 @@ export class WebrtcLink implements Link {
       const goAhead = !this.options.initiator && !this.peerSpoke && message.byteLength === 1 && message[0] === READY
       this.peerSpoke = true
       // A peer cannot have sent much before our side opened: a full queue means it is not a peer.
-      if (this.early.length >= MAX_EARLY_MESSAGES) return this.end('too many messages before open')
+      if ((this.early ??= []).length >= MAX_EARLY_MESSAGES) return this.end('too many messages before open')
       if (!goAhead) this.early.push(message)
       if (this.channelOpen) this.open()
       return
@@ -288,18 +292,20 @@ export class WebrtcLink implements Link {
 
   /** Sends queued messages while the channel's buffer has room. */
   private drain(): void {
-    while (this.state === 'open' && this.queued < this.queue.length && this.channel!.bufferedAmount <= HIGH_WATER) {
-      const message = this.queue[this.queued]!
-      this.queue[this.queued++] = EMPTY
+    const queue = this.queue
+    if (queue === undefined) return
+    while (this.state === 'open' && this.queued < queue.length && this.channel!.bufferedAmount <= HIGH_WATER) {
+      const message = queue[this.queued]!
+      queue[this.queued++] = EMPTY
       this.transmit(message)
     }
-    if (this.queued === this.queue.length) {
-      this.queue = []
+    if (this.queued === queue.length) {
+      this.queue = undefined
       this.queued = 0
       if (this.channel !== undefined) this.channel.onbufferedamountlow = null
-    } else if (this.queued > 1024 && this.queued * 2 > this.queue.length) {
+    } else if (this.queued > 1024 && this.queued * 2 > queue.length) {
       // A link that stays backlogged: drop the slots already sent.
-      this.queue.splice(0, this.queued)
+      queue.splice(0, this.queued)
       this.queued = 0
     }
   }
@@ -330,9 +336,11 @@ export class WebrtcLink implements Link {
 
   private teardown(): void {
     clearTimeout(this.connectTimer)
-    this.queue = []
+    this.connectTimer = undefined
+    this.queue = undefined
     this.queued = 0
-    this.early = []
+    this.early = undefined
+    this.earlyCandidates = undefined
     const { pc, channel } = this
     pc.onicecandidate = pc.onconnectionstatechange = pc.ondatachannel = null
     const closeConnection = (): void => {

@@ -33,7 +33,7 @@ import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { ServerRelay } from './server-relay.js'
-import { parseSignal, WebrtcLink, type WebrtcSignal } from './webrtc-link.js'
+import { parseSignal, WebrtcLink, type WebrtcLinkOptions, type WebrtcSignal } from './webrtc-link.js'
 import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
 /** Options of the WebRTC transport. */
@@ -92,6 +92,8 @@ export function webrtcTransport(options: WebrtcTransportOptions): Transport {
 /** How many payload ids to remember for dropping the copies that other servers relay. */
 const SEEN_IDS = 1024
 const DEFAULT_MAX_FRAME = 8 * 1024 * 1024
+const DEFAULT_CHUNK_BYTES = 256 * 1024
+const DEFAULT_CONNECT_TIMEOUT = 10_000
 /** Tries in a row that a failed one is followed by at once; after them, the next announce. */
 const QUICK_REDIALS = 3
 /** ms between a failed try and the next, for both sides to have cleaned up. */
@@ -105,7 +107,8 @@ const RETRY_ROUNDS = 10
 class WebrtcSession implements TransportSession {
   /** Made once RTCPeerConnection is at hand (in Node it loads first). */
   private signalingClient: SignalingClient | undefined
-  private peerConnection: PeerConnectionClass | undefined
+  /** Every link's settings, the initiator's and the answerer's (one object each, not one per link); undefined without WebRTC. */
+  private linkOptions: { readonly initiator: WebrtcLinkOptions; readonly answerer: WebrtcLinkOptions } | undefined
   /** Connections by `nodeId@incarnation` of the peer. */
   private readonly links = new Map<string, WebrtcLink>()
   /** Ids of recent payloads; every server a node shares with us relays its own copy. */
@@ -157,8 +160,18 @@ class WebrtcSession implements TransportSession {
 
   /** Joins the servers: with WebRTC, or without (`undefined`), through the servers only. */
   private start(peerConnection: PeerConnectionClass | undefined): void {
-    this.peerConnection = peerConnection
     this.relayOnly = peerConnection === undefined
+    if (peerConnection !== undefined) {
+      const {
+        iceServers = [],
+        iceTransportPolicy = 'all',
+        maxFrameBytes = DEFAULT_MAX_FRAME,
+        chunkBytes = DEFAULT_CHUNK_BYTES,
+        connectTimeout = DEFAULT_CONNECT_TIMEOUT,
+      } = this.options
+      const settings = { peerConnection, iceServers, iceTransportPolicy, maxFrameBytes, chunkBytes, connectTimeout }
+      this.linkOptions = { initiator: { ...settings, initiator: true }, answerer: { ...settings, initiator: false } }
+    }
     const signaling = new SignalingClient({
       urls: this.options.signaling,
       topic: this.self.room,
@@ -323,50 +336,37 @@ class WebrtcSession implements TransportSession {
 
   private newLink(peer: EndpointId, initiator: boolean, attempt: number): WebrtcLink {
     const id = endpointKey(peer)
-    const link = new WebrtcLink(
-      peer.nodeId,
-      attempt,
-      {
-        initiator,
-        peerConnection: this.peerConnection!,
-        iceServers: this.options.iceServers ?? [],
-        iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
-        maxFrameBytes: this.options.maxFrameBytes ?? 8 * 1024 * 1024,
-        chunkBytes: this.options.chunkBytes ?? 256 * 1024,
-        connectTimeout: this.options.connectTimeout ?? 10_000,
+    const link = new WebrtcLink(peer.nodeId, attempt, initiator ? this.linkOptions!.initiator : this.linkOptions!.answerer, {
+      signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }, peer),
+      opened: (opened) => {
+        this.failures.delete(id)
+        clearTimeout(this.backoff.get(id)?.timer)
+        this.backoff.delete(id)
+        // The other transport won the race while we negotiated: one link per pair is enough.
+        if (this.linkedElsewhere(peer)) {
+          this.links.delete(id)
+          opened.discard()
+        } else {
+          this.hooks.linkOpened(opened)
+        }
       },
-      {
-        signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }, peer),
-        opened: (opened) => {
-          this.failures.delete(id)
-          clearTimeout(this.backoff.get(id)?.timer)
-          this.backoff.delete(id)
-          // The other transport won the race while we negotiated: one link per pair is enough.
-          if (this.linkedElsewhere(peer)) {
-            this.links.delete(id)
-            opened.discard()
-          } else {
-            this.hooks.linkOpened(opened)
-          }
-        },
-        frame: (from, frame) => this.hooks.frameReceived(from, frame),
-        active: (from) => this.hooks.linkActive?.(from),
-        closed: (ended, reason, wasOpen) => {
-          if (this.links.get(id) === ended) this.links.delete(id)
-          if (wasOpen) this.hooks.linkClosed(ended, reason)
-          if (this.closed || isFinal(reason)) return
-          // Not even a link: another node may carry the pair meanwhile (tunnels.ts), or the servers.
-          if (!wasOpen) {
-            this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
-            this.fallBack(peer)
-          }
-          if (initiator && !wasOpen && this.redial(peer)) return
-          if (initiator && !wasOpen) return this.retryLater(peer)
-          // The peer may still be alive (a network blip): say hello again so it can call back.
-          this.discovery.announceLater()
-        },
+      frame: (from, frame) => this.hooks.frameReceived(from, frame),
+      active: (from) => this.hooks.linkActive?.(from),
+      closed: (ended, reason, wasOpen) => {
+        if (this.links.get(id) === ended) this.links.delete(id)
+        if (wasOpen) this.hooks.linkClosed(ended, reason)
+        if (this.closed || isFinal(reason)) return
+        // Not even a link: another node may carry the pair meanwhile (tunnels.ts), or the servers.
+        if (!wasOpen) {
+          this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
+          this.fallBack(peer)
+        }
+        if (initiator && !wasOpen && this.redial(peer)) return
+        if (initiator && !wasOpen) return this.retryLater(peer)
+        // The peer may still be alive (a network blip): say hello again so it can call back.
+        this.discovery.announceLater()
       },
-    )
+    })
     this.links.set(id, link)
     return link
   }
