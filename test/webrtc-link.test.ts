@@ -123,6 +123,25 @@ describe('WebrtcLink', () => {
     expect(a.closed).toBeUndefined()
   })
 
+  it('sendBorrowed: bytes reused at once after each call still arrive as they were, sent at once or queued', async () => {
+    const [a, b] = await connected()
+    // Frames of one message each (a split frame's parts are copies anyway), 4 MiB in all: the
+    // channel's buffer fills and the rest waits in the link's queue.
+    const count = 512
+    const borrowed = new Uint8Array(8 * 1024)
+    for (let i = 0; i < count; i++) {
+      borrowed.fill(0x90 + (i % 16))
+      borrowed[1] = i % 256
+      a.link.sendBorrowed(borrowed)
+    }
+    borrowed.fill(0)
+    await until(() => b.frames.length === count, 30_000)
+    expect(b.frames.map((f) => [f[0], f[1], f[f.length - 1]])).toEqual(
+      Array.from({ length: count }, (_, i) => [0x90 + (i % 16), i % 256, 0x90 + (i % 16)]),
+    )
+    expect(a.closed).toBeUndefined()
+  })
+
   it('never sends a message over the size both ends agreed (256 KiB here), whatever chunkBytes asks', async () => {
     const [a, b] = await connected({ chunkBytes: 1024 * 1024 })
     const sizes = [256 * 1024 - 1, 256 * 1024, 700 * 1024]

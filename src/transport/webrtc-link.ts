@@ -176,6 +176,15 @@ export class WebrtcLink implements Link {
   }
 
   send(frame: Uint8Array): void {
+    this.sendFrame(frame, false)
+  }
+
+  /** The channel copies what it sends; only a frame that must wait for the buffer is copied here. */
+  sendBorrowed(frame: Uint8Array): void {
+    this.sendFrame(frame, true)
+  }
+
+  private sendFrame(frame: Uint8Array, borrowed: boolean): void {
     if (this.state !== 'open') return
     for (const message of splitFrame(frame, this.chunkBytes)) {
       // A failed send ended the link: the rest of the frame must not follow.
@@ -185,7 +194,8 @@ export class WebrtcLink implements Link {
         // Listened to only while something waits: no event to dispatch on every send.
         if (this.queue === undefined) this.channel!.onbufferedamountlow = () => this.drain()
         this.queue ??= []
-        this.queue.push(message)
+        // A split frame's parts are copies already; the frame itself is not ours to keep.
+        this.queue.push(borrowed && message === frame ? frame.slice() : message)
       }
     }
   }
