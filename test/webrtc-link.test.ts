@@ -8,7 +8,8 @@ import { RTCDataChannel as PolyfillDataChannel, RTCPeerConnection } from 'node-d
 import type { PeerConnectionClass } from '../src/transport/peer-connection.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { READY } from '../src/transport/chunking.js'
-import { parseSignal, WebrtcLink, type WebrtcLinkHooks, type WebrtcSignal } from '../src/transport/webrtc-link.js'
+import { WebrtcLink, type WebrtcLinkHooks } from '../src/transport/webrtc-link.js'
+import { parseSignal, type WebrtcSignal } from '../src/transport/webrtc-signal.js'
 
 /** One side under test and what it reported. */
 interface Side {

@@ -33,7 +33,8 @@ import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { ServerRelay } from './server-relay.js'
-import { parseSignal, WebrtcLink, type WebrtcLinkOptions, type WebrtcSignal } from './webrtc-link.js'
+import { WebrtcLink, type WebrtcLinkOptions } from './webrtc-link.js'
+import { parseSignal, type WebrtcSignal } from './webrtc-signal.js'
 import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
 /** Options of the WebRTC transport. */

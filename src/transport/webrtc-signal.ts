@@ -1,0 +1,45 @@
+/**
+ * What two WebRTC links say to each other over signaling to connect (webrtc-link.ts): a
+ * description, candidates, or an abort — and the checks a peer's must pass first, since
+ * they come from the room and go on to the WebRTC stack.
+ */
+
+/** Negotiation data for the peer, as published over signaling. */
+export type WebrtcSignal =
+  | { readonly type: 'offer' | 'answer'; readonly sdp: string }
+  | { readonly type: 'candidate'; readonly candidate: RTCIceCandidateInit }
+  | { readonly type: 'abort'; readonly reason: string }
+
+/** Checks negotiation data a peer published; undefined if it is not well formed. */
+export function parseSignal(value: unknown): WebrtcSignal | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const v = value as Record<string, unknown>
+  switch (v.type) {
+    case 'offer':
+    case 'answer':
+      return typeof v.sdp === 'string' && v.sdp.length > 0 && v.sdp.length <= MAX_SDP_LENGTH ? { type: v.type, sdp: v.sdp } : undefined
+    case 'candidate': {
+      const c = v.candidate as Record<string, unknown> | null
+      if (typeof c !== 'object' || c === null || typeof c.candidate !== 'string' || c.candidate.length > MAX_CANDIDATE_LENGTH)
+        return undefined
+      const sdpMid =
+        c.sdpMid === undefined || c.sdpMid === null ? null : typeof c.sdpMid === 'string' && c.sdpMid.length <= 32 ? c.sdpMid : undefined
+      const index =
+        c.sdpMLineIndex === undefined || c.sdpMLineIndex === null
+          ? null
+          : Number.isInteger(c.sdpMLineIndex) && (c.sdpMLineIndex as number) >= 0 && (c.sdpMLineIndex as number) < 16
+            ? (c.sdpMLineIndex as number)
+            : undefined
+      if (sdpMid === undefined || index === undefined || (sdpMid === null && index === null)) return undefined
+      return { type: 'candidate', candidate: { candidate: c.candidate, sdpMid, sdpMLineIndex: index } }
+    }
+    case 'abort':
+      return { type: 'abort', reason: typeof v.reason === 'string' ? v.reason.slice(0, 200) : 'no reason' }
+    default:
+      return undefined
+  }
+}
+
+/** Longest description accepted from a peer (a data-channel-only SDP is about 1 KiB). */
+const MAX_SDP_LENGTH = 64 * 1024
+const MAX_CANDIDATE_LENGTH = 1024
