@@ -19,6 +19,11 @@ import { clock } from './stats.js'
 const BUILD = new URL('../../dist/distribunator.js', import.meta.url)
 if (!existsSync(fileURLToPath(BUILD))) throw new Error(`${fileURLToPath(BUILD)} is missing: run \`npx vite build\` first`)
 const { startNode } = (await import(BUILD.href)) as typeof Library
+// What startNode loads on first use — WebRTC, and ws (Node 20 has no WebSocket) — loads now,
+// before the endpoint reports its memory as loaded, as the raw endpoint's WebRTC does: the
+// modules are a cost per process, not per peer (their ~1 MiB showed as ~65 KiB "per peer" at 16).
+await import('node-datachannel/polyfill')
+await import('ws')
 
 /** Casts between yields to the event loop: the stack gets to send while a blast goes on. */
 const BLAST_BATCH = 16
