@@ -7,10 +7,17 @@
  * packages), and that bundled code reads Node's globals (process, Buffer, global, require…)
  * only where a reviewer has checked it is feature-detected (AUDITED below). Whether the page
  * runs is the e2e suite's job: it serves the app's dist/ built here.
+ *
+ * And what an app's `npm install distribunator` would pull: npm resolves the packed package's
+ * whole tree (a lockfile only, nothing downloaded), and no package in it may be native —
+ * node-datachannel is an optional peer, for servers only — or run an install script.
  */
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { APP_DIR, buildFreshViteApp } from './fresh-vite-app.js'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { APP_DIR, buildFreshViteApp, packPackage } from './fresh-vite-app.js'
 import { nodeGlobalsRead } from './node-globals.js'
 import { measure, sizeLine, total } from './sizes.js'
 
@@ -33,6 +40,7 @@ const problems: string[] = []
 
 const { chunks, warnings } = await buildFreshViteApp()
 typecheckApp()
+checkInstallTree()
 for (const warning of warnings) problems.push(`build warning: ${warning}`)
 const built = new Set(chunks.map((chunk) => chunk.fileName))
 for (const chunk of chunks) {
@@ -54,6 +62,37 @@ if (problems.length > 0) {
   process.exit(1)
 }
 console.log(`fresh Vite app: built with zero config, no Node polyfills needed (${APP_DIR}/dist)`)
+
+/** Resolves what `npm install` of the packed package pulls (lockfile only) and refuses native packages. */
+function checkInstallTree(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'distribunator-install-'))
+  try {
+    const tarball = packPackage(dir)
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: 'an-app', private: true, dependencies: { distribunator: `file:${tarball}` } }),
+    )
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean; peer?: boolean }>
+    }
+    const installed = Object.entries(lock.packages).filter(([path]) => path !== '')
+    const before = problems.length
+    for (const [path, entry] of installed) {
+      if (path.endsWith('node_modules/node-datachannel'))
+        problems.push(`npm install pulls node-datachannel (${path}): it must stay an optional peer`)
+      if (entry.hasInstallScript === true)
+        problems.push(`npm install pulls ${path}, which runs an install script (a native build or download)`)
+    }
+    if (problems.length === before)
+      console.log(`npm install distribunator: ${installed.length} packages, none native, none with an install script`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 /** Type-checks the app's main.ts against the installed package's declarations, lib checks included. */
 function typecheckApp(): void {

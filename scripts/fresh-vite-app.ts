@@ -19,22 +19,28 @@ export interface FreshAppBuild {
   readonly warnings: readonly string[]
 }
 
-/** Packs the package (dist/ must be built) and installs the tarball into the app. */
-export function installPackedPackage(): void {
+/** Packs the package (dist/ must be built) into `dir`, exactly as npm would publish it; returns the tarball's path. */
+export function packPackage(dir: string): string {
   const root = resolve(import.meta.dirname, '..')
+  // --ignore-scripts: a future `prepack` that builds would otherwise run inside the build.
+  const output = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const [{ filename }] = JSON.parse(output) as [{ filename: string }]
+  return join(dir, filename)
+}
+
+/** Packs the package and installs the tarball into the app. */
+export function installPackedPackage(): void {
   const packDir = mkdtempSync(join(tmpdir(), 'distribunator-pack-'))
   try {
-    // --ignore-scripts: a future `prepack` that builds would otherwise run inside the build.
-    const output = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const [{ filename }] = JSON.parse(output) as [{ filename: string }]
+    const tarball = packPackage(packDir)
     const target = join(APP_DIR, 'node_modules/distribunator')
     rmSync(target, { recursive: true, force: true })
     mkdirSync(target, { recursive: true })
-    execFileSync('tar', ['-xzf', join(packDir, filename), '-C', target, '--strip-components=1'])
+    execFileSync('tar', ['-xzf', tarball, '-C', target, '--strip-components=1'])
   } finally {
     rmSync(packDir, { recursive: true, force: true })
   }
