@@ -58,7 +58,7 @@ for (const chunk of chunks) {
 const size = total(await Promise.all(chunks.map((chunk) => measure(chunk.fileName, chunk.code, 'module'))))
 console.log(sizeLine('fresh Vite app (ESM + dependencies, bundled)', size))
 if (problems.length > 0) {
-  console.error(`\nThe fresh Vite app needs Node polyfills or config:\n- ${problems.join('\n- ')}`)
+  console.error(`\nA browser app installing the package would need Node polyfills, config or a native package:\n- ${problems.join('\n- ')}`)
   process.exit(1)
 }
 console.log(`fresh Vite app: built with zero config, no Node polyfills needed (${APP_DIR}/dist)`)
