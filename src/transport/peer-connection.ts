@@ -37,9 +37,12 @@ export function loadPeerConnectionClass(): Promise<PeerConnectionClass> {
   ).then(
     (module) => (polyfill = module.RTCPeerConnection),
     (error: Error) => {
-      throw new DistribunatorError(`WebRTC for Node could not load (${NODE_WEBRTC}: is node-datachannel installed?): ${error.message}`, {
-        cause: error,
-      })
+      throw new DistribunatorError(
+        `WebRTC could not load (${NODE_WEBRTC}: is node-datachannel installed? npm install node-datachannel): ${error.message}`,
+        {
+          cause: error,
+        },
+      )
     },
   )
   return loading
