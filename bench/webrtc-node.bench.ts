@@ -384,6 +384,7 @@ async function meshFormation(): Promise<void> {
   section('5. Mesh formation: N processes told to join at once → every pair connected and (ours) every registry holding every member')
   const rows: string[][] = []
   const perPeer = new Map<string, number>()
+  const heapPerPeer = new Map<string, number>()
   const payloads: string[][] = []
   const failures: string[] = []
   for (const n of MESH.sizes) {
@@ -432,6 +433,7 @@ async function meshFormation(): Promise<void> {
         const after = await Promise.all(handles.map((h) => h.command<Memory>({ cmd: 'memory' })))
         const growth = (key: keyof Memory): number => median(handles.map((h, i) => (after[i]![key] - h.loaded![key]) / (n - 1)))
         perPeer.set(`${stack}-${n}`, growth('rss'))
+        heapPerPeer.set(`${stack}-${n}`, growth('heapUsed'))
         rows.push([
           `${n}`,
           stack,
@@ -458,13 +460,15 @@ async function meshFormation(): Promise<void> {
     rows,
   )
   const [small, large] = [MESH.sizes[0]!, MESH.sizes.at(-1)!]
-  const slope = (stack: string): string => {
-    const [at, from] = [perPeer.get(`${stack}-${large}`), perPeer.get(`${stack}-${small}`)]
-    return at === undefined || from === undefined ? '—' : mib((at * (large - 1) - from * (small - 1)) / (large - small))
+  /** What one more peer costs, from the growth at the smallest and the largest mesh: a node's fixed costs cancel out. */
+  const slope = (growths: Map<string, number>, stack: string): number => {
+    const [at, from] = [growths.get(`${stack}-${large}`), growths.get(`${stack}-${small}`)]
+    return at === undefined || from === undefined ? Number.NaN : (at * (large - 1) - from * (small - 1)) / (large - small)
   }
   note(
     `\n"fork + load": Node start, tsx and the stack's modules, before the clock starts. Growth per peer is (RSS after the mesh formed − RSS after load) / (N − 1), median over the processes, after a full GC; ` +
-      `from N = ${small} to ${large}, each extra peer costs ours ${slope('ours')} MiB and raw ${slope('raw')} MiB of RSS. This machine has ${availableParallelism()} cores for all N processes.`,
+      `it counts a node's own start-up once per peer it has. From N = ${small} to ${large}, each extra peer costs ours ${mib(slope(perPeer, 'ours'))} MiB and raw ${mib(slope(perPeer, 'raw'))} MiB of RSS, ` +
+      `and ours ${fixed(slope(heapPerPeer, 'ours') / 1024, 0)} KiB and raw ${fixed(slope(heapPerPeer, 'raw') / 1024, 0)} KiB of JS heap (target of issue 13: ≤ 64 KiB). This machine has ${availableParallelism()} cores for all N processes.`,
   )
   if (failures.length > 0) note(`\nFailed meshes: ${failures.join('; ')}. See RESULTS.md for what kills them.`)
   note('\nSignaling payloads each of our nodes received while its mesh formed (announces, its own negotiation, and copies):\n')
