@@ -11,8 +11,9 @@
  * Run: `npm run bench:churn` (options: --restarts=N, default 1000; --warmup=N, default 300;
  * --snapshot=DIR writes heap snapshots after 10 and N restarts, to diff).
  */
-import { getHeapSnapshot, writeHeapSnapshot } from 'node:v8'
+import { writeHeapSnapshot } from 'node:v8'
 import { createMemoryNetwork, startNode, type DistribunatorNode, type MemoryNetwork } from '../src/index.js'
+import { dataHeapBytes } from '../test/fixtures/heap.js'
 
 const option = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
 const RESTARTS = Number(option('restarts') ?? 1000)
@@ -27,24 +28,6 @@ function heapAfterGc(): number {
   gc!()
   gc!()
   return process.memoryUsage().heapUsed
-}
-
-/** Self sizes of everything on the heap but compiled code and V8's own bookkeeping of it. */
-async function dataHeap(): Promise<number> {
-  const chunks: Buffer[] = []
-  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer)
-  const { snapshot, nodes } = JSON.parse(Buffer.concat(chunks).toString()) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }
-    nodes: number[]
-  }
-  const fields = snapshot.meta.node_fields
-  const [typeAt, sizeAt] = [fields.indexOf('type'), fields.indexOf('self_size')]
-  let bytes = 0
-  for (let i = 0; i < nodes.length; i += fields.length) {
-    const type = snapshot.meta.node_types[0][nodes[i + typeAt]!]
-    if (type !== 'code' && type !== 'hidden') bytes += nodes[i + sizeAt]!
-  }
-  return bytes
 }
 
 function waitFor(condition: () => boolean): Promise<void> {
@@ -89,7 +72,7 @@ for (let i = 1; i <= RESTARTS; i++) {
     console.log(`restart ${i}: heap after GC ${(heap.get(i)! / 1024).toFixed(0)} KiB`)
   }
   if (i === 10 || i === RESTARTS) {
-    data.set(i, await dataHeap())
+    data.set(i, await dataHeapBytes())
     if (SNAPSHOTS !== undefined) writeHeapSnapshot(`${SNAPSHOTS}/churn-${i}.heapsnapshot`)
   }
 }

@@ -3,32 +3,10 @@
  * keep a residue of every incarnation it saw: the registry document's history of dead
  * writers is dropped with a fresh epoch (registry.ts), and the names stay right throughout.
  */
-import { getHeapSnapshot } from 'node:v8'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
+import { dataHeapBytes } from './fixtures/heap.js'
 import { idle, until } from './helpers.js'
-
-/**
- * Bytes of JavaScript data on the heap (a snapshot, taken after a full GC), leaving out what
- * V8 compiles: its code grows for a while as more functions turn hot, which is not a residue.
- */
-async function dataHeapBytes(): Promise<number> {
-  const chunks: Buffer[] = []
-  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer)
-  const { snapshot, nodes } = JSON.parse(Buffer.concat(chunks).toString()) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } }
-    nodes: number[]
-  }
-  const fields = snapshot.meta.node_fields
-  const [typeAt, sizeAt] = [fields.indexOf('type'), fields.indexOf('self_size')]
-  const types = snapshot.meta.node_types[0]
-  let bytes = 0
-  for (let i = 0; i < nodes.length; i += fields.length) {
-    const type = types[nodes[i + typeAt]!]
-    if (type !== 'code' && type !== 'hidden') bytes += nodes[i + sizeAt]!
-  }
-  return bytes
-}
 
 let stopAll: (() => Promise<void>) | undefined
 afterEach(async () => {
