@@ -113,13 +113,15 @@ async function run(): Promise<void> {
 
   // The floor of one relay hop on this WebRTC stack: bare data channels A ↔ H ↔ B in the same
   // namespaces, H passing the bytes on as they come (no protocol, no codec).
+  /** Bare endpoints by id, so their negotiation can be handed on. */
   const raws = new Map<string, EndpointHandle>()
   const routeRaw = (to: string, from: string, data: unknown): void => void raws.get(to)?.command({ cmd: 'signal', from, data })
-  for (const host of ['a', 'h', 'b']) {
-    raws.set(host, await EndpointHandle.fork({ stack: 'raw', id: `raw-${host}`, room: 'relay-bench' }, routeRaw, topology.ns(host)))
+  const rawIn = async (host: string): Promise<EndpointHandle> => {
+    const handle = await EndpointHandle.fork({ stack: 'raw', id: `raw-${host}`, room: 'relay-bench' }, routeRaw, topology.ns(host))
+    raws.set(handle.id, handle)
+    return handle
   }
-  for (const [host, handle] of [...raws]) raws.set(handle.id, raws.get(host)!)
-  const [rawA, rawH, rawB] = [raws.get('a')!, raws.get('h')!, raws.get('b')!]
+  const [rawA, rawH, rawB] = [await rawIn('a'), await rawIn('h'), await rawIn('b')]
   await Promise.all([
     rawA.command({ cmd: 'mesh', peers: [rawH.id] }),
     rawB.command({ cmd: 'mesh', peers: [rawH.id] }),
