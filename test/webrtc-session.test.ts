@@ -7,9 +7,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
+import { RTCPeerConnection } from 'node-datachannel/polyfill'
 import { startNode, webrtcTransport, type DistribunatorNode } from '../src/index.js'
 import { SignalingClient } from '../src/signaling/client.js'
 import { directTopic } from '../src/signaling/direct-topic.js'
+import type { PeerConnectionClass } from '../src/transport/peer-connection.js'
+import { until } from './helpers.js'
 
 const ROOM = 'session-test'
 let server: SignalingServer | undefined
@@ -73,5 +76,91 @@ describe('WebRTC session routing', () => {
     publish(2, candidate(40003)) // try 2: a link, which times out
     expect(await nextAbort()).toBe(2)
     expect(aborts).toEqual([2])
+  })
+})
+
+/** node-datachannel's class, typed as the DOM's (their event types differ in name only). */
+const Polyfill = RTCPeerConnection as unknown as PeerConnectionClass
+
+/** Tries made so far (each try is a connection of one of the classes below). */
+let tries = 0
+
+/**
+ * A session of `webrtcTransport` as node `nodeId`, recording what it tells its node: the
+ * nodes it linked to, and those it said were unreachable, with how many tries had been made.
+ */
+function session(
+  nodeId: string,
+  peerConnection: PeerConnectionClass,
+  connectTimeout: number,
+): { opened: string[]; unreachable: { far: string; tries: number }[]; close: () => void } {
+  const opened: string[] = []
+  const unreachable: { far: string; tries: number }[] = []
+  const transport = webrtcTransport({ signaling: [server!.url], connectTimeout, peerConnection })
+  const open = transport.open(
+    { nodeId, incarnation: 1, room: ROOM },
+    {
+      linkOpened: (link) => opened.push(link.remoteNodeId),
+      frameReceived: () => undefined,
+      linkClosed: () => undefined,
+      unreachable: (far) => unreachable.push({ far, tries }),
+    },
+  )
+  return { opened, unreachable, close: () => open.close() }
+}
+
+/** The first try's remote description fails, as libdatachannel's races do on a busy machine. */
+class FailsFirstTry extends Polyfill {
+  private readonly first = ++tries === 1
+  override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    if (this.first) return Promise.reject(new Error('Got a remote candidate without ICE transport (staged)'))
+    return super.setRemoteDescription(description)
+  }
+}
+
+/** Hears none of the peer's ICE candidates, in its description or after it: no path between the two. */
+class NoPath extends Polyfill {
+  constructor(config?: RTCConfiguration) {
+    super(config)
+    tries++
+  }
+  override setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    return super.setRemoteDescription({ type: description.type, sdp: description.sdp?.replace(/^a=candidate:.*\r?\n/gm, '') })
+  }
+  override addIceCandidate(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+describe('when a try fails, other nodes are asked to relay (unreachable)', () => {
+  const sessions: { close: () => void }[] = []
+  afterEach(() => {
+    for (const s of sessions.splice(0)) s.close()
+    tries = 0
+  })
+
+  it('not after a negotiation error that the next try gets past', async () => {
+    server = await startSignalingServer({ port: 0 })
+    // Time enough for a try to connect on a busy machine: a timeout is a try that found no path.
+    const a = session('a', FailsFirstTry, 10_000)
+    const b = session('b', Polyfill, 10_000)
+    sessions.push(a, b)
+    await until(() => a.opened.includes('b') && b.opened.includes('a'))
+    expect([a.unreachable, b.unreachable]).toEqual([[], []])
+    // 'a' dialled, failed and dialled again ('b' uses the plain class: its tries are not counted).
+    expect(tries).toBeGreaterThanOrEqual(2)
+  })
+
+  it('at once after a try that found no path, on both sides', async () => {
+    server = await startSignalingServer({ port: 0 })
+    const a = session('a', NoPath, 300)
+    const b = session('b', NoPath, 300)
+    sessions.push(a, b)
+    await until(() => a.unreachable.length > 0 && b.unreachable.length > 0)
+    // 'a' dials and 'b' answers: the first try's two connections, before any quick redial.
+    expect(a.unreachable[0]).toEqual({ far: 'b', tries: 2 })
+    expect(b.unreachable[0]?.far).toBe('a')
+    expect(b.unreachable[0]!.tries).toBeLessThanOrEqual(3)
+    expect([a.opened, b.opened]).toEqual([[], []])
   })
 })

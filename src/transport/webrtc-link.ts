@@ -65,6 +65,21 @@ const MAX_EARLY_MESSAGES = 256
 /** Candidates kept while their description is still to come (a host has a handful). */
 const MAX_EARLY_CANDIDATES = 64
 const CHANNEL_LABEL = 'distribunator'
+/** How the reason starts of a try the peer ended ('abort'), followed by the peer's reason. */
+const PEER_GAVE_UP = 'peer gave up: '
+/** Why a try ends that found no path between the pair: nothing connected in time. */
+const CONNECT_TIMEOUT = 'connect timeout'
+/** Why a try ends whose ICE checks all failed. */
+const CONNECTION_FAILED = 'connection failed'
+
+/**
+ * True when a try that never opened ended for want of a path (its own or its peer's connect
+ * timeout, or ICE failing), not a negotiation error, which the next try often gets past.
+ */
+export function foundNoPath(reason: CloseReason): boolean {
+  return reason === CONNECT_TIMEOUT || reason === CONNECTION_FAILED || reason === `${PEER_GAVE_UP}${CONNECT_TIMEOUT}`
+}
+
 const WEBRTC_ROUTE: Route = Object.freeze({ kind: 'direct', transport: 'webrtc' })
 
 /** A connection to one peer; a transport `Link` once open. */
@@ -132,7 +147,7 @@ export class WebrtcLink implements Link {
       }
     }
     // Last: a constructor that threw above leaves no timer behind.
-    this.connectTimer = setTimeout(() => this.fail('connect timeout'), options.connectTimeout)
+    this.connectTimer = setTimeout(() => this.fail(CONNECT_TIMEOUT), options.connectTimeout)
   }
 
   /** Feeds negotiation data from the peer (already checked by `parseSignal`). */
@@ -140,7 +155,7 @@ export class WebrtcLink implements Link {
     if (this.state === 'closed') return
     switch (signal.type) {
       case 'abort':
-        this.end(`peer gave up: ${signal.reason}`)
+        this.end(`${PEER_GAVE_UP}${signal.reason}`)
         return
       case 'candidate':
         if (this.described) this.step(() => this.addCandidate(signal.candidate))

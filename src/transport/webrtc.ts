@@ -33,7 +33,7 @@ import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { ServerRelay } from './server-relay.js'
-import { WebrtcLink, type WebrtcLinkOptions } from './webrtc-link.js'
+import { foundNoPath, WebrtcLink, type WebrtcLinkOptions } from './webrtc-link.js'
 import { parseSignal, type WebrtcSignal } from './webrtc-signal.js'
 import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
@@ -357,13 +357,19 @@ class WebrtcSession implements TransportSession {
         if (this.links.get(id) === ended) this.links.delete(id)
         if (wasOpen) this.hooks.linkClosed(ended, reason)
         if (this.closed || isFinal(reason)) return
-        // Not even a link: another node may carry the pair meanwhile (tunnels.ts), or the servers.
         if (!wasOpen) {
-          this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
-          this.fallBack(peer)
+          const redialing = initiator && this.redial(peer)
+          // Not even a link: another node may carry the pair meanwhile (tunnels.ts), or the
+          // servers — once a try found no path, or the quick tries are spent. A try that lost
+          // a race of the WebRTC stack (libdatachannel's, on a busy machine) is tried again
+          // first: asking for relays at once cost a 16-process mesh ~40 tunnels it never used.
+          if (foundNoPath(reason) || (initiator && !redialing)) {
+            this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
+            this.fallBack(peer)
+          }
+          if (redialing) return
+          if (initiator) return this.retryLater(peer)
         }
-        if (initiator && !wasOpen && this.redial(peer)) return
-        if (initiator && !wasOpen) return this.retryLater(peer)
         // The peer may still be alive (a network blip): say hello again so it can call back.
         this.discovery.announceLater()
       },
