@@ -396,6 +396,7 @@ async function meshFormation(): Promise<void> {
         `mesh-${n}`,
       )
       const loadMs = clock() - forkedAt
+      const cpuBefore = await Promise.all(handles.map((h) => h.command<number>({ cmd: 'cpu' })))
       const t0 = clock()
       const formed = await within(
         mesh(handles).then(
@@ -423,8 +424,10 @@ async function meshFormation(): Promise<void> {
             ? `not formed in ${MESH.capMs / 1000} s`
             : `failed: ${died.length} processes died (${[...new Set(died)].join(', ')})`
         failures.push(`N = ${n}, ${stack}: ${why}`)
-        rows.push([`${n}`, stack, fixed(loadMs / 1000, 1), `**${why}**`, '—', '—', '—'])
+        rows.push([`${n}`, stack, fixed(loadMs / 1000, 1), `**${why}**`, '—', '—', '—', '—'])
       } else {
+        const cpuAfter = await Promise.all(handles.map((h) => h.command<number>({ cmd: 'cpu' })))
+        const cpuMs = median(cpuAfter.map((after, i) => after - cpuBefore[i]!)) / 1000
         if (stack === 'ours') {
           const received = await Promise.all(handles.map((h) => h.command<number>({ cmd: 'signalingPayloads' })))
           const p50 = median(received)
@@ -439,6 +442,7 @@ async function meshFormation(): Promise<void> {
           stack,
           fixed(loadMs / 1000, 1),
           fixed(formed - t0, 0),
+          fixed(cpuMs, 0),
           mib(median(after.map((m) => m.rss))),
           mib(growth('rss')),
           fixed(growth('heapUsed') / 1024, 0),
@@ -453,6 +457,7 @@ async function meshFormation(): Promise<void> {
       'stack',
       'fork + load s',
       'formed in ms',
+      'CPU per process while forming, ms',
       'RSS per process MiB',
       'RSS growth per connected peer MiB',
       'JS heap per connected peer KiB',
