@@ -8,10 +8,10 @@
  *   2. cast throughput one way, 1 KiB and 64 KiB
  *   3. registry propagation: register on A until B's pidOf sees it
  *   4. failure detection: a crashed tab's names gone on the others
- *   5. mesh formation with 8 tabs, and JS heap per connected peer
+ *   5. mesh formation with 8 tabs, and JS heap per connected peer (and what one more costs)
  *
  * Prints a markdown table per section, with ratios and targets (issue 5). Never part of
- * `npm test`. Run: `npm run bench:browser`.
+ * `npm test`. Run: `npm run bench:browser` (`-- --only=5`: section 5 alone).
  */
 import os from 'node:os'
 import type { BrowserContext } from '@playwright/test'
@@ -33,6 +33,8 @@ const THROUGHPUT_ROUNDS = 3
 const PROPAGATIONS = 200
 const CRASHES = 5
 const MESH_TABS = 8
+/** `--only=5`: the mesh section alone (to repeat it). */
+const MESH_ONLY = process.argv.includes('--only=5')
 /** Issue 5's targets. */
 const TARGETS = { callVsRaw: 1.25, castVsRaw: 0.8, propagationSlackMs: 2, failureMs: 2000 }
 const WAIT = { timeout: 60_000 }
@@ -430,8 +432,28 @@ async function meshFormation(h: Harness, room: string): Promise<string> {
         .map((l) => l.via),
     ),
   ].join(', ')
-  const deltas = await Promise.all(tabs.map(async (t, i) => (await t.heapUsed()) - heapBefore[i]!))
+  const heapMeshed = await Promise.all(tabs.map((t) => t.heapUsed()))
+  const deltas = heapMeshed.map((heap, i) => heap - heapBefore[i]!)
   const perPeer = (median(deltas) - loneDelta) / (MESH_TABS - 1)
+
+  // One more tab joins: each tab of the mesh gains exactly one peer, with its code warm.
+  const extra = await h.openTab()
+  const all = [...ids, 'extra']
+  const grown = { shared: all, ...Object.fromEntries(all.map((id) => [`svc-${id}`, [id]])) }
+  await extra.run(
+    async (o) => {
+      await window.bench.ours.start(o)
+      window.bench.ours.register('shared')
+      window.bench.ours.register('svc-extra')
+    },
+    { room, nodeId: 'extra', signaling: [h.signalingUrl] },
+  )
+  await Promise.all(
+    tabs.map((t, i) =>
+      t.run(([peers, expected]) => window.bench.ours.meshed(peers, expected), [all.filter((id) => id !== ids[i]), grown] as const),
+    ),
+  )
+  const onePeerMore = median(await Promise.all(tabs.map(async (t, i) => (await t.heapUsed()) - heapMeshed[i]!)))
   const kib = (bytes: number): string => fixed(bytes / 1024, 0)
   return (
     table(
@@ -444,12 +466,15 @@ async function meshFormation(h: Harness, room: string): Promise<string> {
         ['JS heap of a tab: node + links, median, KiB', kib(median(deltas))],
         ['JS heap of a lone node (no peers), KiB', kib(loneDelta)],
         ['JS heap per connected peer, KiB', kib(perPeer)],
+        ['JS heap one more peer costs a tab of the mesh, median, KiB', kib(onePeerMore)],
       ],
       ['l', 'r'],
     ) +
     `\n\nAll ${MESH_TABS} nodes started at once, each registering \`svc-<id>\` and \`shared\`; each tab records when it has its ${MESH_TABS - 1} peers up ` +
     `and all ${MESH_TABS + 1} names with their owners. Heap: CDP Runtime.getHeapUsage after HeapProfiler.collectGarbage, ` +
-    "before the node started and after the mesh formed; the WebRTC stacks' native memory is not in the JS heap."
+    "before the node started and after the mesh formed; the WebRTC stacks' native memory is not in the JS heap. " +
+    `"Per connected peer" is (a tab's growth − a lone node's) / ${MESH_TABS - 1}: it carries code warming up with the traffic, which a lone node never does. ` +
+    `"One more peer" is each tab's growth (after GC) once a ${MESH_TABS + 1}th tab joined and every tab holds its names: what a peer costs a warm node.`
   )
 }
 
@@ -476,19 +501,21 @@ async function main(): Promise<void> {
     say(
       `Chromium ${h.browser.version()}, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${new Date().toISOString()}`,
     )
-    const pairs = await openPairs(h, room)
-    if (!(await pairs.ours.a.run(() => window.bench.isolated(), undefined)))
-      say('(warning: not cross-origin isolated: performance.now() is coarse)')
+    if (!MESH_ONLY) {
+      const pairs = await openPairs(h, room)
+      if (!(await pairs.ours.a.run(() => window.bench.isolated(), undefined)))
+        say('(warning: not cross-origin isolated: performance.now() is coarse)')
 
-    const calls = await callRoundTrips(pairs)
-    section('1. Call round trip, small message', calls.text + (await dropsNote(pairs)))
-    section('2. Cast throughput, one way', (await castThroughput(pairs)) + (await dropsNote(pairs)))
-    section('3. Registry propagation', (await registryPropagation(pairs.ours, calls.rawP50, calls.oursP50)) + (await dropsNote(pairs)))
-    await expectNoErrors(pairs)
-    section('4. Failure detection: a crashed tab', await failureDetection(h, pairs.ours, room))
-    for (const { a, b } of Object.values(pairs))
-      await Promise.all([h.closeContext(a.context), b.context !== a.context ? h.closeContext(b.context) : undefined])
-    section(`5. Mesh formation: ${MESH_TABS} tabs`, await meshFormation(h, `${room}-mesh`))
+      const calls = await callRoundTrips(pairs)
+      section('1. Call round trip, small message', calls.text + (await dropsNote(pairs)))
+      section('2. Cast throughput, one way', (await castThroughput(pairs)) + (await dropsNote(pairs)))
+      section('3. Registry propagation', (await registryPropagation(pairs.ours, calls.rawP50, calls.oursP50)) + (await dropsNote(pairs)))
+      await expectNoErrors(pairs)
+      section('4. Failure detection: a crashed tab', await failureDetection(h, pairs.ours, room))
+      for (const { a, b } of Object.values(pairs))
+        await Promise.all([h.closeContext(a.context), b.context !== a.context ? h.closeContext(b.context) : undefined])
+    }
+    section(`5. Mesh formation: ${MESH_TABS} tabs, and one more`, await meshFormation(h, `${room}-mesh`))
   } finally {
     await h.close()
   }
