@@ -12,6 +12,7 @@ import {
   type Link,
   type NodeOptions,
 } from '../src/index.js'
+import { linkChannel } from '../src/transport/broadcast-channel.js'
 import { idle, nextEvent, until } from './helpers.js'
 
 let room = 0
@@ -161,6 +162,46 @@ describe('BroadcastChannel transport', () => {
     await until(() => events.includes('b closed a: closed'))
     b.close()
     expect(events.filter((e) => e.startsWith('a closed'))).toEqual([])
+  })
+
+  it('holds what it sends until the other end is heard on the link, then sends it in order', async () => {
+    // The other end is played by hand, so that it listens on the link's channel only after
+    // our end has sent its frames there: posted then, they would reach no one.
+    const sent: Link[] = []
+    const transport = broadcastChannelTransport()
+    const a = transport.open(
+      { nodeId: 'a', incarnation: 1, room: `bc-${room}` },
+      {
+        linkOpened: (link: Link) => {
+          link.send(Uint8Array.of(1))
+          link.send(Uint8Array.of(2))
+          sent.push(link)
+        },
+        frameReceived: () => undefined,
+        linkClosed: () => undefined,
+      },
+    )
+    const roomChannel = new BroadcastChannel(`distribunator/bc-${room}`)
+    const announces: unknown[] = []
+    roomChannel.onmessage = (event: MessageEvent) => announces.push(event.data)
+    // Once a listens on the room's channel (it announces itself), z announces itself to it.
+    await until(() => announces.length === 1)
+    roomChannel.postMessage({ type: 'announce', from: { nodeId: 'z', incarnation: 1 } })
+    await until(() => announces.length === 2)
+    expect(announces[1]).toEqual({ type: 'announce', from: { nodeId: 'a', incarnation: 1 }, to: 'z@1' })
+    expect(sent.map((l) => l.remoteNodeId)).toEqual(['z'])
+
+    const heard: unknown[] = []
+    const link = new BroadcastChannel(linkChannel(`distribunator/bc-${room}`, 'a@1', 'z@1'))
+    link.onmessage = (event: MessageEvent) => heard.push(event.data instanceof Uint8Array ? [...event.data] : event.data)
+    link.postMessage('hi')
+    await until(() => heard.length === 3)
+    expect(heard).toEqual(['ready', [1], [2]])
+    a.close()
+    await until(() => heard.length === 4)
+    expect(heard[3]).toBe('bye')
+    link.close()
+    roomChannel.close()
   })
 
   it('a password needs Web Crypto (a page on plain http has none): a clear error, not a silent failure', async () => {
