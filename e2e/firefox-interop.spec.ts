@@ -1,7 +1,8 @@
 /**
- * Chromium ↔ Firefox ↔ Node: a Chromium tab (Playwright), a Firefox ESR tab (puppeteer-core
- * over WebDriver BiDi) and a Node edge peer (node-datachannel) in one room, three WebRTC
- * stacks in one mesh. Each calls, casts to and rpcs a service on each of the others.
+ * Chromium ↔ Firefox ↔ Node: Chromium tabs (Playwright), a Firefox ESR tab (puppeteer-core
+ * over WebDriver BiDi) and Node edge peers (node-datachannel) in one room, three WebRTC stacks
+ * in one mesh, each offering to each other one. Each calls, casts to and rpcs a service on each
+ * of the others.
  */
 import type { Browser } from 'puppeteer-core'
 import { expect, test } from './support/fixtures.js'
@@ -18,8 +19,20 @@ test('Chromium, Firefox and Node call each other in one room', async ({ openTab,
     foxPage.on('pageerror', (error) => void uncaught.push(String(error)))
     const fox = puppeteerPeer(foxPage, 'firefox')
     await fox.run('start', nodeOptions('firefox'))
-    const peers: Peer[] = [await openTab('chromium'), fox, await startEdge('node')]
+    // Who offers is who sorts first, so each stack offers to each other one: 'chromium' to
+    // all, 'edge' to 'firefox', 'firefox' to 'node', both to 'tab'.
+    const peers: Peer[] = [await openTab('chromium'), fox, await startEdge('node'), await startEdge('edge'), await openTab('tab')]
     await waitForMesh(peers)
+    // Three WebRTC stacks: each pair links over WebRTC itself, whichever of them offers.
+    for (const peer of peers) {
+      const links = (await peer.run('links')).filter((link) => link.up)
+      expect(links.map((link) => `${link.node} via ${link.via}`).sort(), peer.nodeId).toEqual(
+        peers
+          .filter((p) => p !== peer)
+          .map((p) => `${p.nodeId} via webrtc`)
+          .sort(),
+      )
+    }
     for (const peer of peers) {
       await peer.run('serveEcho', `echo@${peer.nodeId}`)
       await peer.run('serveInbox', `inbox@${peer.nodeId}`)
@@ -35,7 +48,7 @@ test('Chromium, Firefox and Node call each other in one room', async ({ openTab,
     )
     await waitForAgreement(peers)
 
-    const runtimes = { chromium: 'Chrome', firefox: 'Firefox', node: 'Node' } as Record<string, string>
+    const runtimes = { chromium: 'Chrome', tab: 'Chrome', firefox: 'Firefox', node: 'Node', edge: 'Node' } as Record<string, string>
     for (const from of peers) {
       for (const to of peers.filter((p) => p !== from)) {
         const route = `${from.nodeId} → ${to.nodeId}`

@@ -103,6 +103,17 @@ async function until(condition: () => boolean, ms = 10_000): Promise<void> {
 }
 
 describe('WebrtcLink', () => {
+  it('offers to be the DTLS client: the answerer is the server, and the link opens', async () => {
+    const [a, b] = await connected()
+    const sdpOf = (side: Side, type: string): string =>
+      (side.signals.find((s) => s.type === type) as { sdp: string } | undefined)?.sdp ?? ''
+    // What the stack itself wrote is actpass; what went to the peer says active.
+    expect(a.link['pc'].localDescription?.sdp).toMatch(/^a=setup:actpass\r?$/m)
+    expect(sdpOf(a, 'offer')).toMatch(/^a=setup:active\r?$/m)
+    expect(sdpOf(a, 'offer')).not.toMatch(/actpass/)
+    expect(sdpOf(b, 'answer')).toMatch(/^a=setup:passive\r?$/m)
+  })
+
   it('opens both ways and carries frames in order, long ones split and joined', async () => {
     const [a, b] = await connected({ chunkBytes: 1000 })
     const long = new Uint8Array(5000).map((_, i) => i % 251)

@@ -26,7 +26,7 @@ import { logger } from '../log.js'
 import { FrameJoiner, READY, splitFrame } from './chunking.js'
 import type { PeerConnectionClass } from './peer-connection.js'
 import type { CloseReason, Link, Route } from './transport.js'
-import type { WebrtcSignal } from './webrtc-signal.js'
+import { asDtlsClientOffer, type WebrtcSignal } from './webrtc-signal.js'
 
 /** Settings of one connection. */
 export interface WebrtcLinkOptions {
@@ -244,7 +244,8 @@ export class WebrtcLink implements Link {
 
   private signalDescription(type: 'offer' | 'answer', made: RTCSessionDescriptionInit): void {
     const sdp = this.pc.localDescription?.sdp ?? made.sdp
-    if (this.state !== 'closed' && typeof sdp === 'string') this.hooks.signal({ type, sdp })
+    if (this.state !== 'closed' && typeof sdp === 'string')
+      this.hooks.signal({ type, sdp: type === 'offer' ? asDtlsClientOffer(sdp) : sdp })
   }
 
   private attach(channel: RTCDataChannel): void {
