@@ -118,6 +118,31 @@ async function group(stack: Stack, ids: readonly string[], room: string): Promis
   return handles
 }
 
+/**
+ * Forks one more endpoint into a formed mesh and meshes it with all: ms until every node has
+ * it, and the CPU (ms, median) each node of the mesh spent meanwhile — a join's cost to warm
+ * nodes, where the mesh's own formation runs every node's code cold.
+ */
+async function oneMore(stack: Stack, handles: readonly EndpointHandle[], room: string): Promise<[string, string]> {
+  const [extra] = await fork(stack, [`${handles[0]!.id}-extra`], room)
+  try {
+    const before = await Promise.all(handles.map((h) => h.command<number>({ cmd: 'cpu' })))
+    const t0 = clock()
+    const joined = await within(
+      mesh([...handles, extra!]).then(
+        (times) => Math.max(...times),
+        () => Number.NaN,
+      ),
+      MESH.capMs,
+    )
+    if (Number.isNaN(joined)) return ['**not joined**', '—']
+    const after = await Promise.all(handles.map((h) => h.command<number>({ cmd: 'cpu' })))
+    return [fixed(joined - t0, 0), fixed(median(after.map((cpu, i) => cpu - before[i]!)) / 1000, 1)]
+  } finally {
+    await extra!.close()
+  }
+}
+
 /** CPU time (µs) the processes of `handles` have used so far. */
 async function cpuOf(handles: readonly EndpointHandle[]): Promise<number> {
   let total = 0
@@ -386,6 +411,7 @@ async function meshFormation(): Promise<void> {
   const perPeer = new Map<string, number>()
   const heapPerPeer = new Map<string, number>()
   const payloads: string[][] = []
+  const joins: string[][] = []
   const failures: string[] = []
   for (const n of MESH.sizes) {
     for (const stack of ['raw', 'ours'] as const) {
@@ -447,6 +473,7 @@ async function meshFormation(): Promise<void> {
           mib(growth('rss')),
           fixed(growth('heapUsed') / 1024, 0),
         ])
+        joins.push([`${n}`, stack, ...(await oneMore(stack, handles, `mesh-${n}`))])
       }
       await Promise.all(handles.map((h) => h.close()))
     }
@@ -476,6 +503,10 @@ async function meshFormation(): Promise<void> {
       `and ours ${fixed(slope(heapPerPeer, 'ours') / 1024, 0)} KiB and raw ${fixed(slope(heapPerPeer, 'raw') / 1024, 0)} KiB of JS heap (target of issue 13: ≤ 64 KiB). This machine has ${availableParallelism()} cores for all N processes.`,
   )
   if (failures.length > 0) note(`\nFailed meshes: ${failures.join('; ')}. See RESULTS.md for what kills them.`)
+  note(
+    '\nOne more process joins the formed mesh: until every node has it (ours: and its names), and the CPU each node of the mesh spent meanwhile:\n',
+  )
+  print(['N', 'stack', 'joined in ms', 'CPU per node of the mesh, ms (median)'], joins)
   note('\nSignaling payloads each of our nodes received while its mesh formed (announces, its own negotiation, and copies):\n')
   print(['N', 'per node, median', 'per node, max', 'per node per peer, median'], payloads)
   note(
