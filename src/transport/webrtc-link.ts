@@ -26,6 +26,7 @@ import { logger } from '../log.js'
 import { FrameJoiner, READY, splitFrame } from './chunking.js'
 import type { PeerConnectionClass } from './peer-connection.js'
 import type { CloseReason, Link, Route } from './transport.js'
+import { Spill } from './spill.js'
 import { asDtlsClientOffer, type WebrtcSignal } from './webrtc-signal.js'
 
 /** Settings of one connection. */
@@ -111,6 +112,8 @@ export class WebrtcLink implements Link {
   /** Messages waiting for the channel's buffer to drain, from `queued` on. */
   private queue: Uint8Array[] | undefined
   private queued = 0
+  /** Where borrowed messages wait in the queue. */
+  private readonly spill = new Spill()
   private connectTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
@@ -205,7 +208,7 @@ export class WebrtcLink implements Link {
         if (this.queue === undefined) this.channel!.onbufferedamountlow = () => this.drain()
         this.queue ??= []
         // A split frame's parts are copies already; the frame itself is not ours to keep.
-        this.queue.push(borrowed && message === frame ? frame.slice() : message)
+        this.queue.push(borrowed && message === frame ? this.spill.copy(frame) : message)
       }
     }
   }
@@ -324,6 +327,7 @@ export class WebrtcLink implements Link {
     if (this.queued === queue.length) {
       this.queue = undefined
       this.queued = 0
+      this.spill.release()
       if (this.channel !== undefined) this.channel.onbufferedamountlow = null
     } else if (this.queued > 1024 && this.queued * 2 > queue.length) {
       // A link that stays backlogged: drop the slots already sent.
@@ -361,6 +365,7 @@ export class WebrtcLink implements Link {
     this.connectTimer = undefined
     this.queue = undefined
     this.queued = 0
+    this.spill.release()
     this.early = undefined
     this.earlyCandidates = undefined
     const { pc, channel } = this
