@@ -164,7 +164,7 @@ describe('BroadcastChannel transport', () => {
     expect(events.filter((e) => e.startsWith('a closed'))).toEqual([])
   })
 
-  it('holds what it sends until the other end is heard on the link, then sends it in order', async () => {
+  it('holds what it sends until the other end is heard on the link, then sends it in order (borrowed bytes too)', async () => {
     // The other end is played by hand, so that it listens on the link's channel only after
     // our end has sent its frames there: posted then, they would reach no one.
     const sent: Link[] = []
@@ -174,7 +174,10 @@ describe('BroadcastChannel transport', () => {
       {
         linkOpened: (link: Link) => {
           link.send(Uint8Array.of(1))
-          link.send(Uint8Array.of(2))
+          // Borrowed bytes (the encoder's buffer) are overwritten at once: a held one is a copy.
+          const borrowed = Uint8Array.of(2)
+          link.sendBorrowed!(borrowed)
+          borrowed[0] = 0
           sent.push(link)
         },
         frameReceived: () => undefined,
@@ -197,9 +200,18 @@ describe('BroadcastChannel transport', () => {
     link.postMessage('hi')
     await until(() => heard.length === 3)
     expect(heard).toEqual(['ready', [1], [2]])
+    // Heard: borrowed frames go at once, each from a buffer of its size that the next reuses.
+    const borrowed = new Uint8Array(3)
+    for (let i = 0; i < 20; i++) {
+      borrowed.fill(10 + i)
+      sent[0]!.sendBorrowed!(borrowed)
+    }
+    borrowed.fill(0)
+    await until(() => heard.length === 23)
+    expect(heard.slice(3)).toEqual(Array.from({ length: 20 }, (_, i) => [10 + i, 10 + i, 10 + i]))
     a.close()
-    await until(() => heard.length === 4)
-    expect(heard[3]).toBe('bye')
+    await until(() => heard.length === 24)
+    expect(heard[23]).toBe('bye')
     link.close()
     roomChannel.close()
   })

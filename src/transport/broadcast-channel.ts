@@ -23,6 +23,7 @@
  */
 import { logger } from '../log.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
+import { exactCopy } from './exact-buffers.js'
 import {
   isFinal,
   type CloseReason,
@@ -76,6 +77,13 @@ class ChannelLink implements Link {
     if (!this.open) return
     if (this.held === undefined) this.channel.postMessage(frame)
     else this.held.push(frame)
+  }
+
+  /** A frame in the encoder's buffer (Link.sendBorrowed): posted from a reused buffer of its size, or held as a copy. */
+  sendBorrowed(frame: Uint8Array): void {
+    if (!this.open) return
+    if (this.held === undefined) this.channel.postMessage(exactCopy(frame))
+    else this.held.push(frame.slice())
   }
 
   close(reason: CloseReason = 'closed'): void {
