@@ -27,7 +27,7 @@ import { FrameJoiner, READY, splitFrame } from './chunking.js'
 import type { PeerConnectionClass } from './peer-connection.js'
 import type { CloseReason, Link, Route } from './transport.js'
 import { Spill } from './spill.js'
-import { asDtlsClientOffer, type WebrtcSignal } from './webrtc-signal.js'
+import { asDtlsClientOffer, CONNECT_TIMEOUT, CONNECTION_FAILED, peerGaveUp, type WebrtcSignal } from './webrtc-signal.js'
 
 /** Settings of one connection. */
 export interface WebrtcLinkOptions {
@@ -66,21 +66,6 @@ const MAX_EARLY_MESSAGES = 256
 /** Candidates kept while their description is still to come (a host has a handful). */
 const MAX_EARLY_CANDIDATES = 64
 const CHANNEL_LABEL = 'distribunator'
-/** How the reason starts of a try the peer ended ('abort'), followed by the peer's reason. */
-const PEER_GAVE_UP = 'peer gave up: '
-/** Why a try ends that found no path between the pair: nothing connected in time. */
-const CONNECT_TIMEOUT = 'connect timeout'
-/** Why a try ends whose ICE checks all failed. */
-const CONNECTION_FAILED = 'connection failed'
-
-/**
- * True when a try that never opened ended for want of a path (its own or its peer's connect
- * timeout, or ICE failing), not a negotiation error, which the next try often gets past.
- */
-export function foundNoPath(reason: CloseReason): boolean {
-  return reason === CONNECT_TIMEOUT || reason === CONNECTION_FAILED || reason === `${PEER_GAVE_UP}${CONNECT_TIMEOUT}`
-}
-
 const WEBRTC_ROUTE: Route = Object.freeze({ kind: 'direct', transport: 'webrtc' })
 
 /** A connection to one peer; a transport `Link` once open. */
@@ -134,7 +119,8 @@ export class WebrtcLink implements Link {
     }
     pc.onconnectionstatechange = () => {
       // 'disconnected' may heal by itself; heartbeats decide whether the peer is gone.
-      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') this.end(`connection ${pc.connectionState}`)
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed')
+        this.end(pc.connectionState === 'failed' ? CONNECTION_FAILED : 'connection closed')
     }
     if (options.initiator) {
       this.attach(pc.createDataChannel(CHANNEL_LABEL, { ordered: true }))
@@ -158,7 +144,7 @@ export class WebrtcLink implements Link {
     if (this.state === 'closed') return
     switch (signal.type) {
       case 'abort':
-        this.end(`${PEER_GAVE_UP}${signal.reason}`)
+        this.end(peerGaveUp(signal.reason))
         return
       case 'candidate':
         if (this.described) this.step(() => this.addCandidate(signal.candidate))

@@ -1,7 +1,7 @@
 /**
  * What two WebRTC links say to each other over signaling to connect (webrtc-link.ts): a
  * description, candidates, or an abort — and the checks a peer's must pass first, since
- * they come from the room and go on to the WebRTC stack.
+ * they come from the room and go on to the WebRTC stack; and why a try ends.
  */
 
 /** Negotiation data for the peer, as published over signaling. */
@@ -38,6 +38,24 @@ export function parseSignal(value: unknown): WebrtcSignal | undefined {
     default:
       return undefined
   }
+}
+
+/** Why a try ends that found no path between the pair: nothing connected in time. */
+export const CONNECT_TIMEOUT = 'connect timeout'
+/** Why a try ends whose ICE checks all failed. */
+export const CONNECTION_FAILED = 'connection failed'
+
+/** Why a try ends that the peer gave up on (its 'abort'), with the peer's reason. */
+export function peerGaveUp(reason: string): string {
+  return `peer gave up: ${reason}`
+}
+
+/**
+ * True when a try that never opened ended for want of a path (its own or its peer's connect
+ * timeout, or ICE failing), not a negotiation error, which the next try often gets past.
+ */
+export function foundNoPath(reason: string): boolean {
+  return reason === CONNECT_TIMEOUT || reason === CONNECTION_FAILED || reason === peerGaveUp(CONNECT_TIMEOUT)
 }
 
 /** Longest description accepted from a peer (a data-channel-only SDP is about 1 KiB). */

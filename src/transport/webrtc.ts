@@ -33,8 +33,8 @@ import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { ServerRelay } from './server-relay.js'
-import { foundNoPath, WebrtcLink, type WebrtcLinkOptions } from './webrtc-link.js'
-import { parseSignal, type WebrtcSignal } from './webrtc-signal.js'
+import { WebrtcLink, type WebrtcLinkOptions } from './webrtc-link.js'
+import { foundNoPath, parseSignal, type WebrtcSignal } from './webrtc-signal.js'
 import { isFinal, type LocalEndpoint, type Transport, type TransportHooks, type TransportSession } from './transport.js'
 
 /** Options of the WebRTC transport. */
@@ -359,10 +359,9 @@ class WebrtcSession implements TransportSession {
         if (this.closed || isFinal(reason)) return
         if (!wasOpen) {
           const redialing = initiator && this.redial(peer)
-          // Not even a link: another node may carry the pair meanwhile (tunnels.ts), or the
-          // servers — once a try found no path, or the quick tries are spent. A try that lost
-          // a race of the WebRTC stack (libdatachannel's, on a busy machine) is tried again
-          // first: asking for relays at once cost a 16-process mesh ~40 tunnels it never used.
+          // Not even a link: other nodes (tunnels.ts) or the servers carry the pair meanwhile,
+          // once a try found no path or the quick tries are spent; one that lost a race of the
+          // stack is tried again first (asking at once cost a 16-process mesh ~40 tunnels).
           if (foundNoPath(reason) || (initiator && !redialing)) {
             this.hooks.unreachable?.(peer.nodeId, peer.incarnation)
             this.fallBack(peer)
