@@ -32,6 +32,7 @@ import { SignalingClient, type SignalingServerAddress, type SignalingStatus } fr
 import { directTopic } from '../signaling/direct-topic.js'
 import { loadPeerConnectionClass, peerConnectionClass, type PeerConnectionClass } from './peer-connection.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
+import { DialRetries } from './dial-retries.js'
 import { ServerRelay } from './server-relay.js'
 import { WebrtcLink, type WebrtcLinkOptions } from './webrtc-link.js'
 import { foundNoPath, parseSignal, type WebrtcSignal } from './webrtc-signal.js'
@@ -95,15 +96,6 @@ const SEEN_IDS = 1024
 const DEFAULT_MAX_FRAME = 8 * 1024 * 1024
 const DEFAULT_CHUNK_BYTES = 256 * 1024
 const DEFAULT_CONNECT_TIMEOUT = 10_000
-/** Tries in a row that a failed one is followed by at once; after them, the next announce. */
-const QUICK_REDIALS = 3
-/** ms between a failed try and the next, for both sides to have cleaned up. */
-const REDIAL_DELAY = 50
-/** After a round of quick tries failed, the next round waits this long, doubling each time up to RETRY_MAX. */
-const RETRY_BASE = 2000
-const RETRY_MAX = 60_000
-/** Rounds of tries before waiting for the peer's next announce instead. */
-const RETRY_ROUNDS = 10
 
 class WebrtcSession implements TransportSession {
   /** Made once RTCPeerConnection is at hand (in Node it loads first). */
@@ -117,10 +109,8 @@ class WebrtcSession implements TransportSession {
   private sent = 0
   /** Our tries at pairs we initiate, counted. */
   private attempts = 0
-  /** Tries in a row that failed before opening, by peer key (pairs we initiate). */
-  private readonly failures = new Map<string, number>()
-  /** Pairs we initiate whose last round of tries failed: how many rounds, and the next one. */
-  private readonly backoff = new Map<string, { rounds: number; timer: ReturnType<typeof setTimeout> }>()
+  /** When pairs we initiate are tried again after a try failed. */
+  private readonly retries: DialRetries
   /** The latest try seen, by peer key (pairs the peer initiates): older ones are stale. */
   private readonly latestAttempt = new Map<string, number>()
   private readonly discovery: Discovery
@@ -135,6 +125,7 @@ class WebrtcSession implements TransportSession {
     private readonly hooks: TransportHooks,
     private readonly options: WebrtcTransportOptions,
   ) {
+    this.retries = new DialRetries(self.nodeId)
     // A relay-only node says so in its announces, and so does a node to a peer it reaches
     // through the servers (its WebRTC failed): they link to it through the servers.
     this.discovery = new Discovery(self, (payload, endpoint) => {
@@ -208,13 +199,11 @@ class WebrtcSession implements TransportSession {
     if (this.closed) return
     this.closed = true
     this.discovery.close()
-    for (const { timer } of this.backoff.values()) clearTimeout(timer)
-    this.backoff.clear()
+    this.retries.close()
     this.serverRelay.close()
     this.signalingClient?.close()
     for (const link of this.links.values()) link.discard()
     this.links.clear()
-    this.failures.clear()
     this.latestAttempt.clear()
   }
 
@@ -246,7 +235,7 @@ class WebrtcSession implements TransportSession {
       if (this.relayOnly || payload.relay === true) return this.throughServers(from, payload.to)
       if (this.links.has(endpointKey(from)) || this.linkedElsewhere(from)) return
       if (this.initiatesWith(from)) {
-        if (!this.backoff.has(endpointKey(from))) this.link(from, true)
+        if (!this.retries.waiting(endpointKey(from))) this.link(from, true)
       }
       // To the peer's own topic: the rest of the room need not hear it.
       else this.discovery.answer(from)
@@ -340,9 +329,7 @@ class WebrtcSession implements TransportSession {
     const link = new WebrtcLink(peer.nodeId, attempt, initiator ? this.linkOptions!.initiator : this.linkOptions!.answerer, {
       signal: (signal) => this.publish({ type: 'signal', to: peer, attempt, signal }, peer),
       opened: (opened) => {
-        this.failures.delete(id)
-        clearTimeout(this.backoff.get(id)?.timer)
-        this.backoff.delete(id)
+        this.retries.opened(id)
         // The other transport won the race while we negotiated: one link per pair is enough.
         if (this.linkedElsewhere(peer)) {
           this.links.delete(id)
@@ -358,7 +345,10 @@ class WebrtcSession implements TransportSession {
         if (wasOpen) this.hooks.linkClosed(ended, reason)
         if (this.closed || isFinal(reason)) return
         if (!wasOpen) {
-          const redialing = initiator && this.redial(peer)
+          const dial = (): void => {
+            if (!this.closed && !this.links.has(id) && !this.linkedElsewhere(peer)) this.link(peer, true)
+          }
+          const redialing = initiator && this.retries.redial(id, dial)
           // Not even a link: other nodes (tunnels.ts) or the servers carry the pair meanwhile,
           // once a try found no path or the quick tries are spent; one that lost a race of the
           // stack is tried again first (asking at once cost a 16-process mesh ~40 tunnels).
@@ -367,7 +357,7 @@ class WebrtcSession implements TransportSession {
             this.fallBack(peer)
           }
           if (redialing) return
-          if (initiator) return this.retryLater(peer)
+          if (initiator) return this.retries.later(id, dial)
         }
         // The peer may still be alive (a network blip): say hello again so it can call back.
         this.discovery.announceLater()
@@ -375,38 +365,6 @@ class WebrtcSession implements TransportSession {
     })
     this.links.set(id, link)
     return link
-  }
-
-  /**
-   * After a round of tries at a pair we initiate failed: the next round, later each time
-   * (RETRY_BASE doubling to RETRY_MAX), until one works. Announces meanwhile do not hurry it.
-   */
-  private retryLater(peer: EndpointId): void {
-    const id = endpointKey(peer)
-    const rounds = (this.backoff.get(id)?.rounds ?? 0) + 1
-    // The peer may be long gone: stop here, and start again when it announces itself.
-    if (rounds > RETRY_ROUNDS) return void this.backoff.delete(id)
-    const delay = Math.min(RETRY_MAX, RETRY_BASE * 2 ** (rounds - 1))
-    log('%s: no link to %s after %d rounds; next try in %d ms', this.self.nodeId, id, rounds, delay)
-    const timer = setTimeout(() => {
-      if (!this.closed && !this.links.has(id) && !this.linkedElsewhere(peer)) this.link(peer, true)
-    }, delay)
-    this.backoff.set(id, { rounds, timer })
-  }
-
-  /** Tries a pair we initiate again shortly, unless it failed too often in a row. */
-  private redial(peer: EndpointId): boolean {
-    const id = endpointKey(peer)
-    const failures = (this.failures.get(id) ?? 0) + 1
-    if (failures > QUICK_REDIALS) {
-      this.failures.delete(id)
-      return false
-    }
-    this.failures.set(id, failures)
-    setTimeout(() => {
-      if (!this.closed && !this.links.has(id) && !this.linkedElsewhere(peer)) this.link(peer, true)
-    }, REDIAL_DELAY)
-    return true
   }
 }
 
