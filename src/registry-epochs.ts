@@ -41,7 +41,7 @@ const FRESH_AFTER_DEAD_WRITERS = 64
 /** The registry document of the current epoch, replaced by a fresh one when worn. */
 export class RegistryEpochs {
   private current = new Y.Doc()
-  private ownersMap = this.current.getMap<Y.Map<number>>('owners')
+  private ownersMap = this.current.getMap<Y.Array<string>>('owners')
   /** The epoch of the current document: how many times it was started afresh. */
   private epoch = 0
   /** Where the document is synced with peers; set by `shareWith`. */
@@ -64,7 +64,7 @@ export class RegistryEpochs {
   }
 
   /** The current document's root map: one subtree per owner. */
-  get owners(): Y.Map<Y.Map<number>> {
+  get owners(): Y.Map<Y.Array<string>> {
     return this.ownersMap
   }
 

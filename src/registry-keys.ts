@@ -1,6 +1,7 @@
 /**
  * The keys of the registry document (registry.ts): the root map `owners` has one subtree per
- * node incarnation, keyed `nodeId@incarnation`; a subtree maps `pidId:name` to a join count.
+ * node incarnation, keyed `nodeId@incarnation`; a subtree is an array of `pidId:name`
+ * entries, each there once per join.
  * And the document's own name, which carries its epoch. Keys and names come from peers too,
  * so parsing one checks every part and returns undefined for junk.
  */

@@ -16,19 +16,25 @@ import { LocalChange } from './registry-replicas.js'
 const log = logger('registry')
 
 /**
- * Every key ever deleted from a Y.Map stays in it as a tombstone (~18 bytes), so process
- * churn would grow our subtree, and every peer's copy, without bound. Past this many
- * deletions, outnumbering the live entries four to one, the owner replaces its subtree by a
- * fresh map of its truth; Yjs then collects the old map whole.
+ * Yjs merges one writer's consecutive appends into one item by concatenating their arrays,
+ * copying the whole item on each append (quadratic: 30k appends took 23 s). A tombstone
+ * every ITEM_ELEMENTS appends ends the item, since a deleted item never merges with a live
+ * one, so an append copies at most this many elements (30k: 0.6 s, ~0.4 bytes per entry).
  */
-const COMPACT_AFTER_DELETES = 1024
+export const ITEM_ELEMENTS = 256
 
 /** The registrations of this node's processes, and the subtree written from them. */
 export class LocalRegistrations {
   private readonly truth = new Map<string, number>()
   private readonly truthByPid = new Map<number, Set<string>>()
-  /** Keys deleted from our own subtree since it was last written fresh. */
-  private ownDeletes = 0
+  /**
+   * Our subtree's elements in order, as we wrote them: where to delete one. Only this node
+   * writes the subtree, and a peer's change to it is answered by `reassert`, which writes it
+   * afresh, so this never drifts from the document.
+   */
+  private written: string[] = []
+  /** Elements appended to the subtree's last item (see ITEM_ELEMENTS). */
+  private inLastItem = 0
 
   constructor(
     /** The current registry document, whichever epoch it is. */
@@ -41,11 +47,14 @@ export class LocalRegistrations {
     const key = entryKey(pid.id, name)
     const count = (this.truth.get(key) ?? 0) + 1
     if (count > MAX_JOIN_COUNT) throw new ArgumentError(`${pid} is already registered ${MAX_JOIN_COUNT} times as ${JSON.stringify(name)}`)
-    this.truth.set(key, count)
-    let names = this.truthByPid.get(pid.id)
-    if (names === undefined) this.truthByPid.set(pid.id, (names = new Set()))
-    names.add(name)
-    this.registry.doc.transact(() => this.ownSubtree().set(key, count), new LocalChange('register'))
+    this.registry.doc.transact(() => {
+      const subtree = this.ownSubtree()
+      this.truth.set(key, count)
+      let names = this.truthByPid.get(pid.id)
+      if (names === undefined) this.truthByPid.set(pid.id, (names = new Set()))
+      names.add(name)
+      this.append(subtree, [key])
+    }, new LocalChange('register'))
   }
 
   /** Removes one registration of a local pid. */
@@ -54,16 +63,13 @@ export class LocalRegistrations {
     const count = this.truth.get(key)
     if (count === undefined) return 'not_joined'
     this.registry.doc.transact(() => {
-      if (count > 1) {
-        this.truth.set(key, count - 1)
-        this.ownSubtree().set(key, count - 1)
-      } else {
-        this.forgetTruth(pid.id, name)
-        this.ownSubtree().delete(key)
-        this.ownDeletes++
-      }
+      const subtree = this.ownSubtree()
+      if (count > 1) this.truth.set(key, count - 1)
+      else this.forgetTruth(pid.id, name)
+      const index = this.written.lastIndexOf(key)
+      subtree.delete(index, 1)
+      this.written.splice(index, 1)
     }, new LocalChange('unregister'))
-    this.compactIfWorn()
     return 'ok'
   }
 
@@ -73,51 +79,71 @@ export class LocalRegistrations {
     if (names === undefined) return
     this.registry.doc.transact(() => {
       const subtree = this.ownSubtree()
-      for (const name of [...names]) {
-        this.forgetTruth(pid.id, name)
-        subtree.delete(entryKey(pid.id, name))
-        this.ownDeletes++
-      }
+      const keys = new Set([...names].map((name) => entryKey(pid.id, name)))
+      let elements = 0
+      for (const key of keys) elements += this.truth.get(key) ?? 0
+      for (const name of [...names]) this.forgetTruth(pid.id, name)
+      this.deleteWritten(subtree, keys, elements)
     }, new LocalChange('exit'))
-    this.compactIfWorn()
   }
 
-  /** Puts a fresh map of our truth under our key: a compaction, or our first write in a new epoch. */
+  /**
+   * Puts a fresh array of our truth under our key: our first write (in each epoch), or our
+   * answer to a peer's change. Churn needs no rewrite: appends only ever go at the end, so
+   * neighbours in the array are neighbours in Yjs's clock, and the tombstones of deleted
+   * neighbours merge into one item; a subtree holds at most about two items per live entry.
+   */
   writeFresh(): void {
-    this.ownDeletes = 0
+    this.written = []
+    this.inLastItem = 0
+    const entries: string[] = []
+    for (const [key, count] of this.truth) for (let i = 0; i < count; i++) entries.push(key)
     this.registry.doc.transact(() => {
-      const fresh = new Y.Map<number>()
-      for (const [key, count] of this.truth) fresh.set(key, count)
+      const fresh = new Y.Array<string>()
       this.registry.owners.set(this.ownKey, fresh)
+      this.append(fresh, entries)
     }, new LocalChange('sync'))
   }
 
   /** Writes our truth back after a peer deleted or changed our subtree. */
   reassert(): void {
+    if (this.truth.size === 0 && !this.registry.owners.has(this.ownKey)) return
     log('re-asserting own subtree')
-    this.registry.doc.transact(() => {
-      const subtree = this.truth.size > 0 || this.registry.owners.has(this.ownKey) ? this.ownSubtree() : undefined
-      if (subtree === undefined) return
-      for (const [key, count] of this.truth) if (subtree.get(key) !== count) subtree.set(key, count)
-      for (const key of [...subtree.keys()]) if (!this.truth.has(key)) subtree.delete(key)
-    }, new LocalChange('sync'))
-  }
-
-  /** Rewrites our subtree once deletions have worn it (see COMPACT_AFTER_DELETES). */
-  private compactIfWorn(): void {
-    if (this.ownDeletes < COMPACT_AFTER_DELETES || this.ownDeletes < 4 * this.truth.size) return
-    log('compacting own subtree (%d live entries)', this.truth.size)
     this.writeFresh()
   }
 
-  private ownSubtree(): Y.Map<number> {
-    let subtree = this.registry.owners.get(this.ownKey)
-    // Not a map: junk a peer wrote over our key; our truth replaces it.
-    if (!(subtree instanceof Y.Map)) {
-      subtree = new Y.Map<number>()
-      this.registry.owners.set(this.ownKey, subtree)
+  /** Appends `entries` to our subtree, in items of at most ITEM_ELEMENTS. */
+  private append(subtree: Y.Array<string>, entries: readonly string[]): void {
+    for (let from = 0; from < entries.length;) {
+      const slice = entries.slice(from, from + ITEM_ELEMENTS - this.inLastItem)
+      subtree.push(slice)
+      for (const entry of slice) this.written.push(entry)
+      from += slice.length
+      this.inLastItem += slice.length
+      if (this.inLastItem < ITEM_ELEMENTS) continue
+      // Ends the item: an element appended and deleted at once, seen by no one.
+      subtree.push([''])
+      subtree.delete(subtree.length - 1, 1)
+      this.inLastItem = 0
     }
-    return subtree
+  }
+
+  /** Deletes the `elements` elements of our subtree that are in `keys`, looking from the end (a process's names are mostly recent). */
+  private deleteWritten(subtree: Y.Array<string>, keys: ReadonlySet<string>, elements: number): void {
+    for (let index = this.written.length - 1, left = elements; index >= 0 && left > 0; index--) {
+      if (!keys.has(this.written[index] as string)) continue
+      subtree.delete(index, 1)
+      this.written.splice(index, 1)
+      left--
+    }
+  }
+
+  /** Our subtree; where it is missing (before our first write), written from our truth first. */
+  private ownSubtree(): Y.Array<string> {
+    const subtree = this.registry.owners.get(this.ownKey)
+    if (subtree instanceof Y.Array) return subtree
+    this.writeFresh()
+    return this.registry.owners.get(this.ownKey) as Y.Array<string>
   }
 
   private forgetTruth(pidId: number, name: string): void {

@@ -28,6 +28,7 @@ export interface ReplicaHooks {
 interface Replica {
   readonly nodeId: string
   readonly incarnation: number
+  /** How many times the subtree holds each well-formed entry: its join count. */
   readonly entries: Map<string, number>
   /** One Pid object per process id with entries here, and how many entries it has. */
   readonly pids: Map<number, { pid: Pid; entries: number }>
@@ -65,7 +66,7 @@ export class Replicas {
     this.live.set(nodeId, incarnation)
     const replica = this.replicas.get(ownerKey(nodeId, incarnation))
     if (replica !== undefined) {
-      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, count, 'nodeup')
+      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, shown(count), 'nodeup')
     }
   }
 
@@ -79,7 +80,7 @@ export class Replicas {
     const replica = this.replicas.get(key) ?? this.carried.get(key)
     this.carried.delete(key)
     if (replica !== undefined) {
-      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, 'nodedown')
+      for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -shown(count), 'nodedown')
     }
   }
 
@@ -120,7 +121,7 @@ export class Replicas {
    * Folds a transaction's changes to `owners` into the replicas and the view (not flushed).
    * Returns whether a peer changed this node's own subtree, which must then be written back.
    */
-  fold(owners: Y.Map<Y.Map<number>>, events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): boolean {
+  fold(owners: Y.Map<Y.Array<string>>, events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): boolean {
     const reasons = reasonsOf(transaction.origin)
     const remote = transaction.origin instanceof RemoteUpdate
     let ownTouched = false
@@ -147,23 +148,38 @@ export class Replicas {
         this.rebuild(owners, key, reasons, remote)
         continue
       }
-      const subtree = event.target as Y.Map<unknown>
-      for (const entry of event.changes.keys.keys()) this.setEntry(replica, entry, subtree.get(entry), reasons)
+      // Only the owner's elements changed: count what was inserted and deleted.
+      const { added, deleted } = event.changes
+      const deltas = new Map<string, number>()
+      for (const [items, sign] of [
+        [added, 1],
+        [deleted, -1],
+      ] as const) {
+        for (const item of items) {
+          if (!item.countable) continue
+          for (const element of item.content.getContent() as unknown[]) {
+            if (typeof element === 'string') deltas.set(element, (deltas.get(element) ?? 0) + sign)
+          }
+        }
+      }
+      for (const [entry, delta] of deltas) {
+        if (delta !== 0) this.setEntry(replica, entry, Math.max(0, (replica.entries.get(entry) ?? 0) + delta), reasons)
+      }
     }
     if (rebuilt.has(this.ownKey)) ownTouched = true
     return remote && ownTouched
   }
 
   /** Re-reads one owner's whole subtree, e.g. after it was added or deleted. */
-  private rebuild(owners: Y.Map<Y.Map<number>>, key: string, reasons: Reasons, remote: boolean): void {
+  private rebuild(owners: Y.Map<Y.Array<string>>, key: string, reasons: Reasons, remote: boolean): void {
     const owner = parseOwnerKey(key)
     if (owner === undefined) {
       log('ignoring malformed owner key %o', key)
       return
     }
     const found: unknown = owners.get(key)
-    // Anything but a map under an owner key is junk from a peer: read as no subtree.
-    const subtree = found instanceof Y.Map ? (found as Y.Map<number>) : undefined
+    // Anything but an array under an owner key is junk from a peer: read as no subtree.
+    const subtree = found instanceof Y.Array ? (found as Y.Array<unknown>) : undefined
     let replica = this.replicas.get(key)
     if (subtree === undefined) {
       if (replica === undefined) return
@@ -171,7 +187,7 @@ export class Replicas {
         // A peer collected the subtree of an owner we still reach (it lost the owner in a
         // partial split): the owner must learn of it to write its truth back.
         if (remote) this.deletedLive.add(replica.nodeId)
-        for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -count, reasons.leave)
+        for (const [entry, count] of replica.entries) this.showEntry(replica, entry, -shown(count), reasons.leave)
       }
       this.replicas.delete(key)
       this.hooks.dropped(key)
@@ -186,27 +202,30 @@ export class Replicas {
       this.carried.delete(key)
       this.replicas.set(key, replica)
     }
+    const counts = new Map<string, number>()
+    subtree.forEach((element) => {
+      if (typeof element === 'string') counts.set(element, (counts.get(element) ?? 0) + 1)
+    })
     for (const entry of [...replica.entries.keys()]) {
-      if (!subtree.has(entry)) this.setEntry(replica, entry, undefined, reasons)
+      if (!counts.has(entry)) this.setEntry(replica, entry, 0, reasons)
     }
-    for (const [entry, count] of subtree) this.setEntry(replica, entry, count, reasons)
+    for (const [entry, count] of counts) this.setEntry(replica, entry, count, reasons)
   }
 
-  /** Sets one entry of a replica to `value` (a count; anything else means absent). */
-  private setEntry(replica: Replica, entry: string, value: unknown, reasons: Reasons): void {
-    // A count over MAX_JOIN_COUNT is junk: expanding it into the view would exhaust memory.
-    const count = typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= MAX_JOIN_COUNT ? value : 0
-    if (value !== undefined && count === 0) log('ignoring malformed count %o for %o', value, entry)
+  /** Sets how many times a replica holds one entry (its elements in the subtree). */
+  private setEntry(replica: Replica, entry: string, count: number, reasons: Reasons): void {
     if (parseEntryKey(entry) === undefined) {
-      log('ignoring malformed entry key %o', entry)
+      log('ignoring malformed entry %o', entry)
       return
     }
     const old = replica.entries.get(entry) ?? 0
     if (count === old) return
+    if (count > MAX_JOIN_COUNT && old <= MAX_JOIN_COUNT) log('ignoring %o, held more than %d times', entry, MAX_JOIN_COUNT)
     if (count === 0) replica.entries.delete(entry)
     else replica.entries.set(entry, count)
     if (old === 0) this.countPidEntry(replica, entry, 1)
-    if (this.isLive(replica)) this.showEntry(replica, entry, count - old, count > old ? reasons.join : reasons.leave)
+    const delta = shown(count) - shown(old)
+    if (this.isLive(replica)) this.showEntry(replica, entry, delta, delta > 0 ? reasons.join : reasons.leave)
     if (count === 0) this.countPidEntry(replica, entry, -1)
   }
 
@@ -233,6 +252,14 @@ export class Replicas {
   private isLive(replica: Replica): boolean {
     return this.live.get(replica.nodeId) === replica.incarnation
   }
+}
+
+/**
+ * The joins of an entry held `count` times that are shown: none past MAX_JOIN_COUNT, which
+ * only a peer's junk reaches (a pid's joins would fill lookups, e.g. `allPidsOf`).
+ */
+function shown(count: number): number {
+  return count <= MAX_JOIN_COUNT ? count : 0
 }
 
 /** The watch reasons of a transaction's joins and leaves. */

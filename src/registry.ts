@@ -2,8 +2,10 @@
  * The name registry, a replicated `:pg`: name → pids, held in a Yjs document.
  *
  * Layout: the root map `owners` has one subtree per node incarnation, keyed
- * `nodeId@incarnation`; a subtree maps `pidId:name` to a join count. Only the owner writes
- * its subtree (so no two nodes ever write one key). The one exception is garbage: a survivor
+ * `nodeId@incarnation`; a subtree is an array of `pidId:name` entries, each there once per
+ * join. A Y.Array, not a map, because Yjs merges one writer's consecutive appends into one
+ * item: a name costs tens of bytes of Yjs structure instead of hundreds. Only the owner
+ * writes its subtree (so no two nodes ever write one key). The one exception is garbage: a survivor
  * deletes the subtree of an incarnation that is certainly dead (a newer incarnation or a
  * Bye was seen) at once, and of one that stayed unreachable for the grace period later.
  * If the owner was only partitioned it sees its subtree deleted and writes it again from

@@ -35,11 +35,12 @@ import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
 /**
- * Version of this protocol; a peer speaking another version is refused at Hello. 4: the
- * registry document moves to fresh epochs (`distribunator/registry/<epoch>`), which a
- * version 3 node would never see — refused by name rather than missing names in silence.
+ * Version of this protocol; a peer speaking another version is refused at Hello, by name
+ * rather than missing names in silence. 4: the registry document moves to fresh epochs
+ * (`distribunator/registry/<epoch>`). 5: an owner's subtree is an array of entries, no
+ * longer a map (registry.ts), which a version 4 node would read as junk.
  */
-export const PROTOCOL_VERSION = 4
+export const PROTOCOL_VERSION = 5
 
 /** Numeric frame types. */
 export const FrameType = {

@@ -538,82 +538,93 @@ describe('a hostile peer', () => {
     await callsWork(s)
   })
 
-  it('ignores junk keys and counts that a peer writes into the registry document', async () => {
+  it('ignores junk keys, elements and counts that a peer writes into the registry document', async () => {
     const s = await setup({ evilEverywhere: true })
     const { evil } = s
     const owners = evil.doc.getMap<unknown>('owners')
-    const subtree = (entries: Record<string, unknown>): Y.Map<unknown> => {
-      const map = new Y.Map<unknown>()
-      for (const [key, value] of Object.entries(entries)) map.set(key, value)
-      return map
+    const subtree = (elements: unknown[]): Y.Array<unknown> => {
+      const array = new Y.Array<unknown>()
+      array.push(elements)
+      return array
     }
     const own = `evil@${evil.incarnation}`
     const errorsBefore = s.errors.a.length
     evil.doc.transact(() => {
-      owners.set('no-at-sign', subtree({ '1:name': 1 }))
-      owners.set('evil@', subtree({ '1:name': 1 }))
-      owners.set('@1', subtree({ '1:name': 1 }))
-      owners.set('evil@x1', subtree({ '1:name': 1 }))
-      owners.set('evil@01', subtree({ '1:name': 1 }))
-      owners.set('evil@-1', subtree({ '1:name': 1 }))
+      owners.set('no-at-sign', subtree(['1:name']))
+      owners.set('evil@', subtree(['1:name']))
+      owners.set('@1', subtree(['1:name']))
+      owners.set('evil@x1', subtree(['1:name']))
+      owners.set('evil@01', subtree(['1:name']))
+      owners.set('evil@-1', subtree(['1:name']))
       owners.set(
         own,
-        subtree({
-          'no-colon': 1,
-          ':name': 1,
-          'x:name': 1,
-          '01:name': 1,
-          '-1:name': 1,
-          '1.5:name': 1,
-          '1:string': '2',
-          '2:negative': -1,
-          '3:fraction': 1.5,
-          '4:zero': 0,
-          '5:null': null,
-          '6:map': new Y.Map(),
-          '7:array': [1],
-          '8:bool': true,
-          '9:unsafe': 2 ** 53,
-          '10:infinite': Infinity,
-          '11:nan': NaN,
-          '13:absurd': 200_000,
-          '14:huge': 2 ** 31,
-          '15:max': Number.MAX_SAFE_INTEGER,
-        }),
+        subtree([
+          'no-colon',
+          ':name',
+          'x:name',
+          '01:name',
+          '-1:name',
+          '1.5:name',
+          2,
+          -1,
+          null,
+          true,
+          Infinity,
+          ['1:in-an-array'],
+          { '1:in-an-object': 1 },
+          new Uint8Array([1, 2, 3]),
+          new Y.Map(),
+          new Y.Array(),
+        ]),
       )
       evil.doc.getMap('elsewhere').set('1:name', 1)
     })
     await s.intact()
     expect(s.errors.a.slice(errorsBefore)).toEqual([])
 
-    // A nested map is not a subtree: what is written into it later is no registration.
-    evil.doc.transact(() => ((owners.get(own) as Y.Map<unknown>).get('6:map') as Y.Map<unknown>).set('1:nested', 1))
+    // A nested type is not a subtree: what is written into it later is no registration.
+    const nested = (owners.get(own) as Y.Array<unknown>).toArray()
+    evil.doc.transact(() => {
+      for (const type of nested) {
+        if (type instanceof Y.Map) type.set('1:nested', 1)
+        if (type instanceof Y.Array) type.push(['1:nested'])
+      }
+    })
     await s.intact()
     expect(s.errors.a.slice(errorsBefore)).toEqual([])
 
-    // An owner key holding something other than a map, in the same update as well-formed
-    // entries: the junk is skipped and the good entries still show.
+    // An owner key holding something other than an array (a number, a string, a map of the
+    // layout before protocol 5), in the same update as well-formed entries: the junk is
+    // skipped and the good entries still show.
     evil.doc.transact(() => {
       owners.set(`evil@${evil.incarnation + 1}`, 42)
-      owners.set(`evil@${evil.incarnation + 2}`, 'not a map')
-      ;(owners.get(own) as Y.Map<unknown>).set('12:fine', 1)
+      owners.set(`evil@${evil.incarnation + 2}`, 'not an array')
+      const map = new Y.Map<number>()
+      owners.set(`evil@${evil.incarnation + 3}`, map)
+      map.set('1:map-layout', 1)
+      const array = owners.get(own) as Y.Array<unknown>
+      array.push(['12:fine'])
     })
     await until(() => s.nodes.a.allPidsOf('fine').length === 1)
     await s.barrier()
     expect(s.errors.a.slice(errorsBefore)).toEqual([])
     const fine = { fine: [`<evil.${evil.incarnation.toString(36)}.12>`] }
     await until(() => s.nodes.b.allPidsOf('fine').length === 1 && s.nodes.c.allPidsOf('fine').length === 1)
-    expect(view(s.nodes.a)).toEqual({ ...s.before.a, ...fine })
-    expect(view(s.nodes.b)).toEqual({ ...s.before.b, ...fine })
-    expect(view(s.nodes.c)).toEqual({ ...s.before.c, ...fine })
+    for (const node of Object.values(s.nodes)) expect(view(node)).toEqual({ ...s.before[node.id as 'a' | 'b' | 'c'], ...fine })
     expect([...s.errors.b, ...s.errors.c]).toEqual([])
 
     // Junk over a node's own subtree: the owner writes its truth back, nothing is lost.
     const a = s.nodes.a
     const ownA = `a@${a.incarnation}`
-    evil.doc.transact(() => owners.set(ownA, 'not a map'))
+    evil.doc.transact(() => owners.set(ownA, 'not an array'))
     await s.barrier()
-    await until(() => evil.doc.getMap('owners').get(ownA) instanceof Y.Map)
+    await until(() => evil.doc.getMap('owners').get(ownA) instanceof Y.Array)
+    // And junk appended to it, or an element deleted from it.
+    evil.doc.transact(() => {
+      const array = owners.get(ownA) as Y.Array<unknown>
+      array.push(['1:planted'])
+      array.delete(0, 1)
+    })
     await s.barrier()
     await vi.waitFor(() => {
       for (const node of Object.values(s.nodes)) expect(view(node)).toEqual({ ...s.before[node.id as 'a' | 'b' | 'c'], ...fine })

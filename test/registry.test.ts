@@ -4,7 +4,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { ArgumentError, GenServer, NotLocalError, NoProcError, type WatchEvent } from '../src/index.js'
+import { ArgumentError, GenServer, NotLocalError, NoProcError, type Pid, type WatchEvent } from '../src/index.js'
+import { RemoteUpdate } from '../src/doc-sync.js'
+import { Registry } from '../src/registry.js'
 import { cluster, idle, pidsOf, until, view, type Cluster } from './helpers.js'
 
 let running: Cluster | undefined
@@ -229,26 +231,61 @@ describe('limits', () => {
     expect(() => a!.register('many', pid)).toThrow(ArgumentError)
     expect(a!.allPidsOf('many')).toHaveLength(65_536)
   })
+
+  it("shows none of a peer's entry held past the limit, and all once it is back within", () => {
+    const registry = new Registry({ nodeId: 'a', incarnation: 1, room: 'limits' }, 1000, (error) => {
+      throw error
+    })
+    registry.markUp('evil', 1)
+    // The peer's own document: one subtree holding one entry a join too many.
+    const evil = new Y.Doc()
+    const subtree = new Y.Array<string>()
+    evil.getMap<Y.Array<string>>('owners').set('evil@1', subtree)
+    const send = (write: () => void): void => {
+      const before = Y.encodeStateVector(registry.doc)
+      write()
+      Y.applyUpdate(registry.doc, Y.encodeStateAsUpdate(evil, before), new RemoteUpdate('evil', null))
+    }
+    send(() => subtree.push(Array<string>(65_537).fill('7:flood')))
+    expect(registry.view.pids('flood')).toEqual([])
+    send(() => subtree.delete(0, 1))
+    expect(registry.view.pids('flood')).toHaveLength(65_536)
+    send(() => subtree.delete(0, 1))
+    expect(registry.view.pids('flood')).toHaveLength(65_535)
+    registry.destroy()
+  })
 })
 
-describe('compaction', () => {
+describe('tombstones', () => {
   it('process churn does not grow the registry document without bound', async () => {
     const {
       nodes: [a, b],
     } = await start(['a', 'b'])
     const keep = idle(a!)
     a!.register('keep', keep)
+    // Jobs that overlap (each exits once the next has joined), and a pool of 50 names whose
+    // members leave in no particular order: deletions land between live entries.
+    const pool: Pid[] = []
+    let previous: Pid | undefined
     for (let i = 0; i < 10_000; i++) {
       const job = a!.spawn({})
       a!.register('job', job)
-      a!.exit(job)
+      if (previous !== undefined) a!.exit(previous)
+      previous = job
+      if (i % 3 !== 0) continue
+      const member = a!.spawn({})
+      a!.register('pool', member)
+      pool.push(member)
+      if (pool.length > 50) a!.exit(pool.splice((i * 7919) % pool.length, 1)[0]!)
     }
     // Barrier on the same ordered link: every churn before it has reached b.
     a!.register('done', keep)
     await until(() => b!.allPidsOf('done').length === 1)
-    expect(view(b!)).toEqual({ keep: [String(keep)], done: [String(keep)] })
-    // What every peer holds: without compaction, 10k tombstoned keys (~180 kB).
+    expect(view(b!)).toEqual(view(a!))
+    expect(b!.allPidsOf('pool')).toHaveLength(50)
+    // What every peer holds: tombstones of deleted neighbours merge, so the document stays
+    // about the size of its 53 live entries (a map layout kept a tombstone per key: ~200 kB).
     const doc = (b as unknown as { core: { names: { doc: Y.Doc } } }).core.names.doc
-    expect(Y.encodeStateAsUpdate(doc).byteLength).toBeLessThan(40_000)
+    expect(Y.encodeStateAsUpdate(doc).byteLength).toBeLessThan(10_000)
   })
 })
