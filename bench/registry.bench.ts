@@ -7,6 +7,7 @@
  */
 import * as Y from 'yjs'
 import { createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
+import { bareEntries, writeBareSubtree } from './bare-registry.js'
 
 const NAMES = 10_000
 const PEERS_IN_BURST = 8
@@ -67,17 +68,16 @@ async function burstOurs(): Promise<number> {
   return ms
 }
 
-/** Floor: the same NAMES map writes on a bare Y.Doc, each update applied to 2 other docs. */
+/** Floor: the same NAMES appends on a bare Y.Doc, each update applied to 2 other docs. */
 function burstFloor(): number {
   const [a, b, c] = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
   a.on('update', (u: Uint8Array) => {
     Y.applyUpdate(b, u)
     Y.applyUpdate(c, u)
   })
+  const entries = bareEntries(NAMES, 'name-')
   const t0 = performance.now()
-  const sub = new Y.Map<number>()
-  a.getMap('owners').set('a@1', sub)
-  for (let i = 0; i < NAMES; i++) sub.set(`1:name-${i}`, 1)
+  writeBareSubtree(a, 'a@1', entries)
   return performance.now() - t0
 }
 
@@ -104,9 +104,7 @@ async function lateJoinOurs(): Promise<number> {
 /** Floor: encode the state of an equivalent doc and apply it to a fresh one. */
 function lateJoinFloor(): number {
   const a = new Y.Doc()
-  const sub = new Y.Map<number>()
-  a.getMap('owners').set('a@1', sub)
-  for (let i = 0; i < NAMES; i++) sub.set(`1:name-${i}`, 1)
+  writeBareSubtree(a, 'a@1', bareEntries(NAMES, 'name-'))
   const t0 = performance.now()
   const b = new Y.Doc()
   Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)))

@@ -18,6 +18,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import { PeerServer } from 'peer'
 import * as Y from 'yjs'
 import { startSignalingServer } from '../signaling-server/index.js'
+import { bareEntries, writeBareSubtree } from './bare-registry.js'
 import type { EndpointSettings, Memory, Stack } from './webrtc-node/endpoint.js'
 import { EndpointHandle } from './webrtc-node/endpoint-handle.js'
 import { clock, fixed, median, mib, percentile, ratio, table } from './webrtc-node/stats.js'
@@ -552,7 +553,7 @@ async function manyNames(): Promise<void> {
   const bareYjs = bareYjsHeap(NAMES.count)
   note(
     `\nRegistry memory with ${NAMES.count / 1000}k names, per node (median of the ${NAMES.observers + 1}, JS heap after GC): ours ${mib(heapPerNode)} MiB ` +
-      `(${fixed(heapPerNode / NAMES.count, 0)} B per name; RSS grew ${mib(rssPerNode)} MiB); a bare Y.Doc with the same ${NAMES.count / 1000}k map entries: ${mib(bareYjs)} MiB (${ratio(heapPerNode, bareYjs)}).`,
+      `(${fixed(heapPerNode / NAMES.count, 0)} B per name; RSS grew ${mib(rssPerNode)} MiB); a bare Y.Doc with the same ${NAMES.count / 1000}k entries: ${mib(bareYjs)} MiB (${ratio(heapPerNode, bareYjs)}).`,
   )
   for (const h of [...ours, ...raw]) await h.close()
 }
@@ -581,17 +582,16 @@ try {
 // The PeerServer keeps interval timers it offers no way to stop.
 process.exit()
 
-/** Heap held by a bare Y.Doc with `count` entries in one nested map, as the registry nests them. */
+/** Heap held by a bare Y.Doc with `count` entries in one owner's subtree, as the registry lays them out. */
 function bareYjsHeap(count: number): number {
   const gc = (globalThis as { gc?: () => void }).gc
+  const entries = bareEntries(count, 'n-')
   gc?.()
   const before = process.memoryUsage().heapUsed
   const doc = new Y.Doc()
-  const sub = new Y.Map<number>()
-  doc.getMap('owners').set('names-a@1', sub)
-  for (let i = 0; i < count; i++) sub.set(`1:n-${i}`, 1)
+  const subtree = writeBareSubtree(doc, 'names-a@1', entries)
   gc?.()
   const bytes = process.memoryUsage().heapUsed - before
-  if (sub.size !== count) throw new Error('bare Y.Doc lost entries')
+  if (subtree.length !== count) throw new Error('bare Y.Doc lost entries')
   return bytes
 }
