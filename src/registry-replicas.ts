@@ -10,6 +10,7 @@ import { RemoteUpdate } from './doc-sync.js'
 import { logger } from './log.js'
 import type { NameView, WatchReason } from './name-view.js'
 import { Pid } from './pid.js'
+import { elementDeltas } from './registry-deltas.js'
 import { MAX_JOIN_COUNT, ownerKey, parseEntryKey, parseOwnerKey } from './registry-keys.js'
 
 /** Transaction origin of this node's own registry writes; its reason travels as the cause. */
@@ -134,6 +135,7 @@ export class Replicas {
         if (!(remote && key === this.ownKey)) this.rebuild(owners, key, reasons, remote)
       }
     }
+    const changed = new Map<Y.AbstractType<unknown>, Replica>()
     for (const event of events) {
       if (event.target === owners) continue
       const key = event.path[0]
@@ -144,26 +146,15 @@ export class Replicas {
         continue
       }
       const replica = this.replicas.get(key)
-      if (replica === undefined) {
-        this.rebuild(owners, key, reasons, remote)
-        continue
-      }
-      // Only the owner's elements changed: count what was inserted and deleted.
-      const { added, deleted } = event.changes
-      const deltas = new Map<string, number>()
-      for (const [items, sign] of [
-        [added, 1],
-        [deleted, -1],
-      ] as const) {
-        for (const item of items) {
-          if (!item.countable) continue
-          for (const element of item.content.getContent() as unknown[]) {
-            if (typeof element === 'string') deltas.set(element, (deltas.get(element) ?? 0) + sign)
-          }
-        }
-      }
+      if (replica === undefined) this.rebuild(owners, key, reasons, remote)
+      else changed.set(event.target, replica)
+    }
+    // Only owners' elements changed: count what was inserted and deleted.
+    for (const [subtree, deltas] of elementDeltas(transaction, new Set(changed.keys()))) {
+      const replica = changed.get(subtree)!
       for (const [entry, delta] of deltas) {
-        if (delta !== 0) this.setEntry(replica, entry, Math.max(0, (replica.entries.get(entry) ?? 0) + delta), reasons)
+        if (typeof entry !== 'string' || delta === 0) continue
+        this.setEntry(replica, entry, Math.max(0, (replica.entries.get(entry) ?? 0) + delta), reasons)
       }
     }
     if (rebuilt.has(this.ownKey)) ownTouched = true
