@@ -11,8 +11,10 @@ import { bareEntries, writeBareSubtree } from './bare-registry.js'
 
 const NAMES = 10_000
 const PEERS_IN_BURST = 8
+/** Registers timed once half of NAMES have left. */
+const REGISTERS_AFTER = 1000
 /** Time bounds (ms) the issue asks the registry to stay under on this 2-core machine. */
-const BOUNDS = { burst: 1500, lateJoin: 500, syncBurst: 1500 }
+const BOUNDS = { burst: 1500, sparse: 300, lateJoin: 500, syncBurst: 1500 }
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 0))
@@ -78,6 +80,42 @@ function burstFloor(): number {
   const entries = bareEntries(NAMES, 'name-')
   const t0 = performance.now()
   writeBareSubtree(a, 'a@1', entries)
+  return performance.now() - t0
+}
+
+/**
+ * Ours: a node registers NAMES names, then every other one leaves (its subtree is now
+ * thousands of items); time until 2 peers see REGISTERS_AFTER more registers.
+ */
+async function sparseOurs(): Promise<number> {
+  const {
+    nodes: [a, b, c],
+    stop,
+  } = await cluster(['a', 'b', 'c'])
+  const pid = a!.spawn({})
+  for (let i = 0; i < NAMES; i++) a!.register(`name-${i}`, pid)
+  for (let i = 0; i < NAMES; i += 2) a!.unregister(`name-${i}`, pid)
+  await until(() => b!.registry().size === NAMES / 2 && c!.registry().size === NAMES / 2)
+  const seen = Promise.all([seesJoins(b!, REGISTERS_AFTER), seesJoins(c!, REGISTERS_AFTER)])
+  const t0 = performance.now()
+  for (let i = 0; i < REGISTERS_AFTER; i++) a!.register(`more-${i}`, pid)
+  await seen
+  const ms = performance.now() - t0
+  await stop()
+  return ms
+}
+
+/** Floor: the same appends after the same deletions, on bare Y.Docs. */
+function sparseFloor(): number {
+  const [a, b, c] = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
+  a.on('update', (u: Uint8Array) => {
+    Y.applyUpdate(b, u)
+    Y.applyUpdate(c, u)
+  })
+  const subtree = writeBareSubtree(a, 'a@1', bareEntries(NAMES, 'name-'))
+  for (let i = NAMES - 2; i >= 0; i -= 2) subtree.delete(i, 1)
+  const t0 = performance.now()
+  for (let i = 0; i < REGISTERS_AFTER; i++) subtree.push([`1:more-${i}`])
   return performance.now() - t0
 }
 
@@ -160,6 +198,12 @@ async function registryMemory(): Promise<number> {
 
 const rows: [string, number, number, number][] = [
   ['burst: 10k registers → 2 peers see all', await measure(3, burstOurs), await measure(3, burstFloor), BOUNDS.burst],
+  [
+    `sparse: ${REGISTERS_AFTER / 1000}k registers after every other of 10k left → 2 peers see all`,
+    await measure(3, sparseOurs),
+    await measure(3, sparseFloor),
+    BOUNDS.sparse,
+  ],
   ['late joiner gets 10k names', await measure(3, lateJoinOurs), await measure(3, lateJoinFloor), BOUNDS.lateJoin],
   [
     `burst of syncs: ${PEERS_IN_BURST} join a 10k-name node`,
