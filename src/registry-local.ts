@@ -11,7 +11,7 @@ import { logger } from './log.js'
 import type { Pid } from './pid.js'
 import type { RegistryEpochs } from './registry-epochs.js'
 import { entryKey, MAX_JOIN_COUNT } from './registry-keys.js'
-import { LocalChange } from './registry-replicas.js'
+import { LocalChange, OwnRepair } from './registry-replicas.js'
 
 const log = logger('registry')
 
@@ -105,11 +105,34 @@ export class LocalRegistrations {
     }, new LocalChange('sync'))
   }
 
-  /** Writes our truth back after a peer deleted or changed our subtree. */
+  /**
+   * Writes our truth back after a peer deleted or changed our subtree. Where the subtree is
+   * still an array, only what the peer changed is undone, so a peer's one junk element costs
+   * an update of a few bytes, not a rewrite of all our names to every peer.
+   */
   reassert(): void {
-    if (this.truth.size === 0 && !this.registry.owners.has(this.ownKey)) return
+    const subtree = this.registry.owners.get(this.ownKey)
+    if (this.truth.size === 0 && subtree === undefined) return
     log('re-asserting own subtree')
-    this.writeFresh()
+    if (!(subtree instanceof Y.Array)) return this.writeFresh()
+    this.registry.doc.transact(() => {
+      const elements: unknown[] = subtree.toArray()
+      const wanted = new Map(this.truth)
+      const kept: string[] = []
+      const junk: number[] = []
+      elements.forEach((element, index) => {
+        const left = typeof element === 'string' ? (wanted.get(element) ?? 0) : 0
+        if (left === 0) return junk.push(index)
+        wanted.set(element as string, left - 1)
+        kept.push(element as string)
+      })
+      for (let i = junk.length - 1; i >= 0; i--) subtree.delete(junk[i]!, 1)
+      this.written = kept
+      this.inLastItem = 0
+      const missing: string[] = []
+      for (const [key, count] of wanted) for (let i = 0; i < count; i++) missing.push(key)
+      this.append(subtree, missing)
+    }, new OwnRepair())
   }
 
   /** Appends `entries` to our subtree, in items of at most ITEM_ELEMENTS. */

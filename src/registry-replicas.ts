@@ -18,6 +18,13 @@ export class LocalChange {
   constructor(readonly reason: WatchReason) {}
 }
 
+/** The origin of an owner undoing a peer's change to its subtree: its names stay as they were. */
+export class OwnRepair extends LocalChange {
+  constructor() {
+    super('sync')
+  }
+}
+
 /** What the replicas tell the registry. */
 export interface ReplicaHooks {
   /** The subtree under `key` is gone: there is nothing left of it to collect. */
@@ -145,6 +152,8 @@ export class Replicas {
         ownTouched = true
         continue
       }
+      // The repair of that change: our replica never left our truth, which it restores.
+      if (key === this.ownKey && transaction.origin instanceof OwnRepair) continue
       const replica = this.replicas.get(key)
       if (replica === undefined) this.rebuild(owners, key, reasons, remote)
       else changed.set(event.target, replica)

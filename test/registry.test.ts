@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { ArgumentError, GenServer, NotLocalError, NoProcError, type Pid, type WatchEvent } from '../src/index.js'
+import { ArgumentError, GenServer, NotLocalError, NoProcError, Pid, type WatchEvent } from '../src/index.js'
 import { RemoteUpdate } from '../src/doc-sync.js'
 import { Registry } from '../src/registry.js'
 import { cluster, idle, pidsOf, until, view, type Cluster } from './helpers.js'
@@ -252,6 +252,38 @@ describe('limits', () => {
     expect(registry.view.pids('flood')).toHaveLength(65_536)
     send(() => subtree.delete(0, 1))
     expect(registry.view.pids('flood')).toHaveLength(65_535)
+    registry.destroy()
+  })
+})
+
+describe('repair', () => {
+  it("undoes a peer's change to a node's subtree with an update the size of the change", () => {
+    const registry = new Registry({ nodeId: 'a', incarnation: 1, room: 'repair' }, 1000, (error) => {
+      throw error
+    })
+    const pid = new Pid('a', 1, 3)
+    for (let i = 0; i < 1000; i++) registry.join(`name-${i}`, pid)
+    const before = [...registry.view.snapshot()].map(([name, pids]) => `${name} ${pids.length}`)
+    // A peer holding the document plants an element in a's subtree and deletes one of a's.
+    const evil = new Y.Doc()
+    Y.applyUpdate(evil, Y.encodeStateAsUpdate(registry.doc))
+    const sent: Uint8Array[] = []
+    registry.doc.on('update', (update: Uint8Array) => sent.push(update))
+    const subtree = evil.getMap<Y.Array<string>>('owners').get('a@1')!
+    const at = Y.encodeStateVector(registry.doc)
+    evil.transact(() => {
+      subtree.insert(500, ['3:planted'])
+      subtree.delete(10, 1)
+    })
+    Y.applyUpdate(registry.doc, Y.encodeStateAsUpdate(evil, at), new RemoteUpdate('evil', null))
+    // a's names never changed, and what it sent back restores them on the peer too.
+    expect([...registry.view.snapshot()].map(([name, pids]) => `${name} ${pids.length}`)).toEqual(before)
+    for (const update of sent) Y.applyUpdate(evil, update)
+    expect(evil.getMap<Y.Array<string>>('owners').get('a@1')!.toArray().sort()).toEqual(
+      Array.from({ length: 1000 }, (_, i) => `3:name-${i}`).sort(),
+    )
+    // Rewriting all 1,000 names instead sent 24 kB.
+    expect(sent.reduce((bytes, update) => bytes + update.length, 0)).toBeLessThan(200)
     registry.destroy()
   })
 })
