@@ -24,6 +24,8 @@ export type OwnersObserver = (events: Y.YEvent<Y.AbstractType<unknown>>[], trans
 export interface EpochHooks {
   /** Observes the owners map of every epoch's document in turn. */
   readonly changed: OwnersObserver
+  /** Every transaction of the current document is observed and cleaned up: it may be written again. */
+  settled(): void
   /** The current document is about to be destroyed for a fresh one: keep what must outlive it. */
   leaving(): void
   /** The fresh document is there, not yet shared: write this node's truth into it. */
@@ -56,6 +58,7 @@ export class RegistryEpochs {
     private readonly hooks: EpochHooks,
   ) {
     this.ownersMap.observeDeep(hooks.changed)
+    this.current.on('afterAllTransactions', hooks.settled)
   }
 
   /** The current document (a fresh one each epoch). */
@@ -119,11 +122,13 @@ export class RegistryEpochs {
     this.hooks.leaving()
     this.unshare?.()
     this.ownersMap.unobserveDeep(this.hooks.changed)
+    this.current.off('afterAllTransactions', this.hooks.settled)
     this.current.destroy()
     this.epoch = epoch
     this.current = new Y.Doc()
     this.ownersMap = this.current.getMap('owners')
     this.ownersMap.observeDeep(this.hooks.changed)
+    this.current.on('afterAllTransactions', this.hooks.settled)
     this.hooks.entered()
     this.unshare = this.docs.share(registryDocName(epoch), this.current, this.replication)
   }

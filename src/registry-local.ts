@@ -126,7 +126,13 @@ export class LocalRegistrations {
         wanted.set(element as string, left - 1)
         kept.push(element as string)
       })
-      for (let i = junk.length - 1; i >= 0; i--) subtree.delete(junk[i]!, 1)
+      // From the end, a run of neighbours at a time: a peer's junk comes in runs.
+      for (let end = junk.length; end > 0;) {
+        let start = end - 1
+        while (start > 0 && junk[start - 1] === junk[start]! - 1) start--
+        subtree.delete(junk[start]!, end - start)
+        end = start
+      }
       this.written = kept
       this.inLastItem = 0
       const missing: string[] = []

@@ -50,6 +50,8 @@ export class Registry {
   private readonly epochs: RegistryEpochs
   private readonly local: LocalRegistrations
   private destroyed = false
+  /** A peer changed our subtree in a transaction not yet settled. */
+  private ownChanged = false
 
   constructor(
     private readonly self: LocalEndpoint,
@@ -69,6 +71,7 @@ export class Registry {
     })
     this.epochs = new RegistryEpochs(this.replication, {
       changed: (events, transaction) => this.changed(events, transaction),
+      settled: () => this.settled(),
       leaving: () => {
         this.replicas.carryLive()
         this.collector.clear()
@@ -156,11 +159,23 @@ export class Registry {
     this.epochs.destroy()
   }
 
-  /** Folds a transaction's changes in and tells the watchers; a peer's change to our subtree is undone. */
+  /** Folds a transaction's changes in; what follows from them waits until it is settled. */
   private changed(events: Y.YEvent<Y.AbstractType<unknown>>[], transaction: Y.Transaction): void {
-    const ownChanged = this.replicas.fold(this.epochs.owners, events, transaction)
+    if (this.replicas.fold(this.epochs.owners, events, transaction)) this.ownChanged = true
+  }
+
+  /**
+   * Undoes a peer's change to our subtree, then tells the watchers. Not from inside the
+   * observers: Yjs would run a write made there (ours, or a watcher's `register`) before the
+   * observed transaction is cleaned up, mixing its structs into the ones fold counts.
+   */
+  private settled(): void {
+    if (this.destroyed) return
+    if (this.ownChanged) {
+      this.ownChanged = false
+      this.local.reassert()
+    }
     this.view.flush()
-    if (ownChanged) this.local.reassert()
     this.epochs.moveIfWorn()
   }
 

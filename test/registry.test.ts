@@ -152,6 +152,47 @@ describe('replication', () => {
   })
 })
 
+describe('watchers that write', () => {
+  it('a watcher that registers while told of a join: every name counted once, here and on peers', async () => {
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
+    const pid = idle(a!)
+    const seenOnB: string[] = []
+    b!.watch('*', record(seenOnB))
+    a!.watch('x', (e) => e.type === 'join' && a!.register('y', pid))
+    a!.register('warm', pid)
+    a!.register('x', pid)
+    const expected = { warm: [String(pid)], x: [String(pid)], y: [String(pid)] }
+    expect(view(a!)).toEqual(expected)
+    await until(() => b!.allPidsOf('y').length > 0)
+    a!.register('done', pid)
+    await until(() => b!.allPidsOf('done').length > 0)
+    expect(view(b!)).toEqual({ ...expected, done: [String(pid)] })
+    expect(seenOnB).toEqual(['warm', 'x', 'y', 'done'].map((name) => `join ${name} ${pid} register`))
+  })
+
+  it("a watcher that registers twice while told of a peer's join", async () => {
+    const {
+      nodes: [a, b],
+    } = await start(['a', 'b'])
+    const [pidA, pidB] = [idle(a!), idle(b!)]
+    a!.register('warm', pidA)
+    a!.watch('x', (e) => {
+      if (e.type !== 'join') return
+      a!.register('y', pidA)
+      a!.register('z', pidA)
+    })
+    b!.register('x', pidB)
+    await until(() => a!.allPidsOf('z').length > 0)
+    a!.register('done', pidA)
+    await until(() => b!.allPidsOf('done').length > 0)
+    const expected = { warm: [String(pidA)], x: [String(pidB)], y: [String(pidA)], z: [String(pidA)], done: [String(pidA)] }
+    expect(view(a!)).toEqual(expected)
+    expect(view(b!)).toEqual(expected)
+  })
+})
+
 describe('lookups', () => {
   it("pick 'first' gives the same pid on every converged node", async () => {
     const { nodes } = await start(['d', 'b', 'a', 'c'])
@@ -268,7 +309,7 @@ describe('repair', () => {
     const evil = new Y.Doc()
     Y.applyUpdate(evil, Y.encodeStateAsUpdate(registry.doc))
     const sent: Uint8Array[] = []
-    registry.doc.on('update', (update: Uint8Array) => sent.push(update))
+    registry.doc.on('update', (update: Uint8Array, origin: unknown) => origin instanceof RemoteUpdate || sent.push(update))
     const subtree = evil.getMap<Y.Array<string>>('owners').get('a@1')!
     const at = Y.encodeStateVector(registry.doc)
     evil.transact(() => {
@@ -284,6 +325,57 @@ describe('repair', () => {
     )
     // Rewriting all 1,000 names instead sent 24 kB.
     expect(sent.reduce((bytes, update) => bytes + update.length, 0)).toBeLessThan(200)
+    registry.destroy()
+  })
+})
+
+describe('repair, with a watcher and with much junk', () => {
+  /** A node's registry, and a peer holding its document whose updates it applies. */
+  function withPeer(names: number) {
+    const registry = new Registry({ nodeId: 'a', incarnation: 1, room: 'repair' }, 1000, (error) => {
+      throw error
+    })
+    const pid = new Pid('a', 1, 3)
+    for (let i = 0; i < names; i++) registry.join(`n${i}`, pid)
+    const peer = new Y.Doc()
+    Y.applyUpdate(peer, Y.encodeStateAsUpdate(registry.doc))
+    registry.doc.on('update', (update: Uint8Array) => Y.applyUpdate(peer, update))
+    const owners = peer.getMap<Y.Array<unknown>>('owners')
+    const send = (write: () => void): void => {
+      const at = Y.encodeStateVector(registry.doc)
+      peer.transact(write)
+      Y.applyUpdate(registry.doc, Y.encodeStateAsUpdate(peer, at), new RemoteUpdate('evil', null))
+    }
+    return { registry, pid, owners, send }
+  }
+
+  it("a watcher that unregisters while its node repairs a peer's change", () => {
+    const { registry, pid, owners, send } = withPeer(4)
+    registry.markUp('evil', 1)
+    const events: string[] = []
+    registry.view.watch('*', (e) => events.push(`${e.type} ${e.name}`))
+    registry.view.watch('wanted', () => registry.leave('n3', pid))
+    // One update: the peer registers a watched name and plants junk at the start of a's subtree.
+    send(() => {
+      const evil = new Y.Array<unknown>()
+      owners.set('evil@1', evil)
+      evil.push(['7:wanted'])
+      owners.get('a@1')!.insert(0, ['3:planted'])
+    })
+    expect([...registry.view.snapshot().keys()].sort()).toEqual(['n0', 'n1', 'n2', 'wanted'])
+    expect(events.sort()).toEqual(['join wanted', 'leave n3'])
+    expect(owners.get('a@1')!.toArray()).toEqual(['3:n0', '3:n1', '3:n2'])
+    registry.destroy()
+  })
+
+  it('undoes 40k junk elements at once, with a short update', () => {
+    const { registry, owners, send } = withPeer(10)
+    let sent = 0
+    registry.doc.on('update', (update: Uint8Array, origin: unknown) => origin instanceof RemoteUpdate || (sent += update.length))
+    send(() => owners.get('a@1')!.push(Array.from({ length: 40_000 }, (_, i) => `3:junk-${i}`)))
+    expect(owners.get('a@1')!.toArray()).toEqual(Array.from({ length: 10 }, (_, i) => `3:n${i}`))
+    expect(registry.view.snapshot().size).toBe(10)
+    expect(sent).toBeLessThan(100)
     registry.destroy()
   })
 })
