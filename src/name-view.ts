@@ -48,6 +48,8 @@ export class NameView {
   private readonly visible = new Map<string, Held>()
   private readonly watchers = new Map<string, Set<WatchListener>>()
   private pending: WatchEvent[] = []
+  /** A flush is telling the watchers: a nested flush leaves its events to it. */
+  private flushing = false
 
   constructor(private readonly listenerFailed: (error: unknown) => void) {}
 
@@ -114,22 +116,33 @@ export class NameView {
     }
   }
 
-  /** Tells the watchers of every change shown since the last flush; a throwing listener goes to `listenerFailed`. */
+  /**
+   * Tells the watchers of every change shown since the last flush; a throwing listener goes
+   * to `listenerFailed`. A listener's own register or unregister queues its events behind
+   * the one being told, which every watcher hears first: a watcher never hears a leave
+   * before the join it answers.
+   */
   flush(): void {
-    const events = this.pending
-    if (events.length === 0) return
-    this.pending = []
-    for (const event of events) {
-      for (const set of [this.watchers.get(event.name), this.watchers.get('*')]) {
-        if (set === undefined) continue
-        for (const listener of [...set]) {
-          try {
-            listener(event)
-          } catch (error) {
-            this.listenerFailed(error)
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      // `pending` grows while listeners run; `clear` empties it and ends the loop.
+      for (let i = 0; i < this.pending.length; i++) {
+        const event = this.pending[i] as WatchEvent
+        for (const set of [this.watchers.get(event.name), this.watchers.get('*')]) {
+          if (set === undefined) continue
+          for (const listener of [...set]) {
+            try {
+              listener(event)
+            } catch (error) {
+              this.listenerFailed(error)
+            }
           }
         }
       }
+    } finally {
+      this.pending = []
+      this.flushing = false
     }
   }
 

@@ -172,6 +172,19 @@ describe('watchers that write', () => {
     expect(seenOnB).toEqual(['warm', 'x', 'y', 'done'].map((name) => `join ${name} ${pid} register`))
   })
 
+  it('a watcher is told of a join before a leave another watcher made in answer to it', async () => {
+    const {
+      nodes: [a],
+    } = await start(['a'])
+    const pid = idle(a!)
+    a!.watch('x', (e) => e.type === 'join' && a!.unregister('x', pid))
+    const told: string[] = []
+    a!.watch('*', record(told))
+    a!.register('x', pid)
+    expect(told).toEqual([`join x ${pid} register`, `leave x ${pid} unregister`])
+    expect(a!.registry().size).toBe(0)
+  })
+
   it("a watcher that registers twice while told of a peer's join", async () => {
     const {
       nodes: [a, b],
