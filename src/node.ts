@@ -193,7 +193,11 @@ export class DistribunatorNode extends SafeObservable<NodeEvents> {
     return this.core.names.view.snapshot()
   }
 
-  /** Watches joins and leaves of a name ('*' for all); returns the unsubscribe function. */
+  /**
+   * Watches joins and leaves of a name ('*' for all); returns the unsubscribe function.
+   * Listeners run synchronously, in the order the changes happened; a listener may register
+   * and unregister, and every watcher hears those changes after the one that caused them.
+   */
   watch(name: string | ServiceClass, listener: WatchListener): () => void {
     return this.core.names.view.watch(name === '*' ? '*' : nameOf(name), listener)
   }
