@@ -5,15 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { elementDeltas } from '../src/registry-deltas.js'
-
-/** A seeded generator, so a failure can be replayed. */
-function random(seed: number): (n: number) => number {
-  let state = seed
-  return (n) => {
-    state = (state * 1103515245 + 12345) % 2 ** 31
-    return state % n
-  }
-}
+import { Random } from './fixtures/seeded-random.js'
 
 /** What `event.changes` says each array gained and lost, per element. */
 function fromChanges(events: Y.YEvent<Y.AbstractType<unknown>>[]): Map<Y.AbstractType<unknown>, Map<unknown, number>> {
@@ -58,21 +50,22 @@ describe('elementDeltas', () => {
         compared++
       })
     }
-    const next = random(7)
+    // Seeded, so a failure can be replayed.
+    const random = new Random(7)
     for (let step = 0; step < 2000; step++) {
       writer.transact(() => {
-        for (let op = 1 + next(4); op > 0; op--) {
-          const array = owners.get(['a@1', 'b@1', 'c@1'][next(3)]!)!
-          const at = next(array.length + 1)
-          const kind = next(6)
+        for (let op = 1 + random.int(4); op > 0; op--) {
+          const array = owners.get(random.pick(['a@1', 'b@1', 'c@1']))!
+          const at = random.int(array.length + 1)
+          const kind = random.int(6)
           if (kind === 0) {
             // Inserted and deleted in one transaction: neither event.changes nor we count it.
             array.insert(at, ['gone', 'e0'])
             array.delete(at, 1)
           } else if (kind < 3 && at < array.length) {
-            array.delete(at, 1 + next(Math.min(3, array.length - at)))
+            array.delete(at, 1 + random.int(Math.min(3, array.length - at)))
           } else {
-            array.insert(at, [`e${next(20)}`, `e${next(20)}`].slice(next(2)))
+            array.insert(at, [`e${random.int(20)}`, `e${random.int(20)}`].slice(random.int(2)))
           }
         }
       })

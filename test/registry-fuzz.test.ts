@@ -1,15 +1,17 @@
 /**
  * A seeded randomized test of one node's registry (registry.ts) against a hostile peer that
- * holds the registry document: the peer plants junk in the node's subtree, deletes parts of
- * it, replaces or deletes it, and writes its own subtrees and junk keys, one or several
- * changes per update, sometimes without having seen the node's latest writes; meanwhile the
- * node joins and leaves, and watchers join and leave while told of events (writes made while
- * the registry is still reacting to a transaction).
+ * holds the registry document (fixtures/hostile-registry-peer.ts): the peer plants junk in the
+ * node's subtree, deletes parts of it, replaces or deletes it, and writes its own subtrees and
+ * junk keys, one or several changes per update, sometimes without having seen the node's
+ * latest writes; meanwhile the node joins and leaves, and watchers join and leave while told of
+ * events (writes made while the registry is still reacting to a transaction).
  *
- * After every step: the node's subtree holds exactly its truth (in its document and, once
- * the node's updates are delivered, in the peer's), its view is what the documents hold of
- * live owners, a '*' watcher's events add up to the view, the node's own pids are told of
- * exactly once per join or leave (no flicker while it repairs a peer's change), and no error.
+ * This file is the harness: the model of the node's truth, the node's own ops, the watchers,
+ * the delivery of updates between the node and the peer (and the peer's lagging), and the
+ * invariants. After every step: the node's subtree holds exactly its truth (in its document
+ * and, once the node's updates are delivered, in the peer's), its view is what the documents
+ * hold of live owners, a '*' watcher's events add up to the view, the node's own pids are told
+ * of exactly once per join or leave (no flicker while it repairs a peer's change), and no error.
  *
  * A failure prints its seed and step and the last ops; REGISTRY_FUZZ_SEED=<n> replays one seed.
  */
@@ -20,59 +22,11 @@ import type { WatchEvent } from '../src/name-view.js'
 import { Pid } from '../src/pid.js'
 import { MAX_JOIN_COUNT, parseEntryKey, parseOwnerKey } from '../src/registry-keys.js'
 import { Registry } from '../src/registry.js'
+import { HostileRegistryPeer, NAMES, OWN_KEY, PEER_OWNERS, PID_IDS, SELF, show } from './fixtures/hostile-registry-peer.js'
+import { Random } from './fixtures/seeded-random.js'
 
-/** mulberry32: a small seeded PRNG, so a failing run replays. */
-class Random {
-  private state: number
-
-  constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-
-  float(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0
-    let t = this.state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-
-  int(n: number): number {
-    return Math.floor(this.float() * n)
-  }
-
-  chance(p: number): boolean {
-    return this.float() < p
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)] as T
-  }
-}
-
-const SELF = { nodeId: 'a', incarnation: 1 }
-const OWN_KEY = 'a@1'
-/** Small pools, so counts above one and collisions with the peer's entries happen. */
-const PID_IDS = [1, 2, 3, 4]
-const NAMES = ['x', 'y', 'z', 'w:v', '']
-/** Subtrees the peer writes as if their owners' (they may be marked up on node a). */
-const PEER_OWNERS = [
-  { nodeId: 'evil', incarnation: 1, key: 'evil@1' },
-  { nodeId: 'zed', incarnation: 2, key: 'zed@2' },
-]
-/** Keys of owners never live (a later incarnation of a included), and malformed keys. */
-const HIDDEN_KEYS = ['a@2', 'ghost@1', 'junk', '@3', 'q@01', 'evil@x']
-const MALFORMED = ['', ':x', '01:x', '-1:x', 'x', '1.5:x', '3', ' 3:x', '9007199254740992:x', '1e0:x', '3 :x']
+/** Causes the peer's updates claim (RemoteUpdate), a bogus one included. */
 const CAUSES = [null, 'register', 'unregister', 'exit', 'sync', 'bogus']
-
-/** A printable element of a subtree. */
-function show(element: unknown): string {
-  if (typeof element === 'string') return JSON.stringify(element)
-  if (element instanceof Y.AbstractType) return element.constructor.name
-  if (element instanceof Y.Doc) return 'Y.Doc'
-  if (element instanceof Uint8Array) return `bytes(${element.length})`
-  return JSON.stringify(element)
-}
 
 /** An array's elements counted: strings by value, anything else as `<non-string ...>`. */
 function countElements(found: unknown): Record<string, number> | string {
@@ -100,8 +54,7 @@ class Fuzz {
   readonly random: Random
   readonly errors: unknown[] = []
   readonly registry: Registry
-  readonly peer = new Y.Doc()
-  readonly peerOwners = this.peer.getMap<unknown>('owners')
+  readonly peer: HostileRegistryPeer
   /** Node a's updates, not yet applied to the peer's document. */
   private toPeer: Uint8Array[] = []
   /** Steps left during which the peer does not see a's updates (it writes from a stale state). */
@@ -115,8 +68,6 @@ class Fuzz {
   /** This step's events of a's own pids: expected (one per local op) and told. */
   expectedOwnEvents: string[] = []
   toldOwnEvents: string[] = []
-  /** Nested types the peer planted, to change later (deeper events). */
-  readonly nested: (Y.Array<unknown> | Y.Map<unknown> | Y.Text)[] = []
   readonly log: string[] = []
   /** What the run exercised, printed with REGISTRY_FUZZ_STATS=1. */
   readonly stats: Record<string, number> = {}
@@ -126,12 +77,13 @@ class Fuzz {
 
   constructor(readonly options: FuzzOptions) {
     this.random = new Random(options.seed)
+    this.peer = new HostileRegistryPeer(this.random, (text) => this.note(text))
     this.registry = new Registry({ ...SELF, room: 'fuzz' }, 1000, (error) => this.errors.push(error))
     // Fixed client ids, so conflicts between concurrent writes resolve the same way on replay;
     // which of the two writers wins a conflict depends on the seed.
     const low = this.random.chance(0.5)
     this.registry.doc.clientID = low ? 1001 : 2002
-    this.peer.clientID = low ? 2002 : 1001
+    this.peer.doc.clientID = low ? 2002 : 1001
     this.registry.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (!(origin instanceof RemoteUpdate)) this.toPeer.push(update)
     })
@@ -299,13 +251,13 @@ class Fuzz {
     }
   }
 
-  // The peer.
+  // Updates between a and the peer (the peer's changes: fixtures/hostile-registry-peer.ts).
 
   /** Applies a's updates to the peer's document. */
   private deliver(): void {
     const updates = this.toPeer
     this.toPeer = []
-    for (const update of updates) Y.applyUpdate(this.peer, update)
+    for (const update of updates) Y.applyUpdate(this.peer.doc, update)
   }
 
   /** One update from the peer: one change, several in one transaction, or several transactions. */
@@ -318,154 +270,14 @@ class Fuzz {
     const cause = this.random.pick(CAUSES)
     this.note(`peer update (cause ${cause}): ${transactions} transaction(s) of ${changes} change(s)`)
     for (let t = 0; t < transactions; t++) {
-      this.peer.transact(() => {
-        for (let c = 0; c < changes; c++) this.peerChange()
+      this.peer.doc.transact(() => {
+        for (let c = 0; c < changes; c++) {
+          this.count('peer changes')
+          this.peer.change()
+        }
       })
     }
-    Y.applyUpdate(this.registry.doc, Y.encodeStateAsUpdate(this.peer, at), new RemoteUpdate('evil', cause))
-  }
-
-  private peerChange(): void {
-    this.count('peer changes')
-    const r = this.random.int(100)
-    if (r < 50) this.changeOwn()
-    else if (r < 82) this.changePeerOwner()
-    else if (r < 92) this.changeHidden()
-    else this.changeNested()
-  }
-
-  /** An element of junk: well-formed entries of a's pids, other entries, malformed strings, anything. */
-  private junk(): unknown {
-    const r = this.random.int(100)
-    if (r < 40) return `${this.random.pick(PID_IDS)}:${this.random.pick(NAMES)}`
-    if (r < 50) return `${this.random.int(9)}:${this.random.pick([...NAMES, 'other'])}`
-    if (r < 70) return this.random.pick(MALFORMED)
-    if (r < 85) return this.random.pick<unknown>([3, -1, 0.5, null, true, { a: 1 }, ['3:x'], new Uint8Array([1, 2])])
-    const made = this.random.int(4)
-    const nested = made === 0 ? new Y.Array<unknown>() : made === 1 ? new Y.Map<unknown>() : made === 2 ? new Y.Text() : new Y.Doc()
-    if (nested instanceof Y.Array) nested.push(['3:x'])
-    if (nested instanceof Y.Map) nested.set('1:x', '1:x')
-    if (!(nested instanceof Y.Doc)) this.nested.push(nested)
-    return nested
-  }
-
-  private junkList(): unknown[] {
-    return Array.from({ length: 1 + this.random.int(3) }, () => this.junk())
-  }
-
-  private peerEntry(): unknown {
-    return this.random.chance(0.75) ? `${this.random.int(4)}:${this.random.pick(NAMES)}` : this.junk()
-  }
-
-  /** Changes a's subtree in the peer's document. */
-  private changeOwn(): void {
-    const found = this.peerOwners.get(OWN_KEY)
-    const subtree = found instanceof Y.Array ? (found as Y.Array<unknown>) : undefined
-    const r = this.random.int(100)
-    if (subtree !== undefined && r < 40) {
-      const at = this.random.int(subtree.length + 1)
-      const elements = this.junkList()
-      this.note(`  peer: insert ${elements.map(show).join(', ')} at ${at} of ${OWN_KEY}`)
-      subtree.insert(at, elements)
-    } else if (subtree !== undefined && subtree.length > 0 && r < 55) {
-      // A copy of one of a's own elements: a's count of it one too many.
-      const element: unknown = subtree.get(this.random.int(subtree.length))
-      const at = this.random.int(subtree.length + 1)
-      this.note(`  peer: insert a copy of ${show(element)} at ${at} of ${OWN_KEY}`)
-      subtree.insert(at, [typeof element === 'string' ? element : 'copy'])
-    } else if (subtree !== undefined && subtree.length > 0 && r < 80) {
-      const from = this.random.int(subtree.length)
-      const length = this.random.chance(0.1) ? subtree.length - from : 1 + this.random.int(Math.min(3, subtree.length - from))
-      this.note(
-        `  peer: delete ${length} from ${from} of ${OWN_KEY} (${subtree
-          .toArray()
-          .slice(from, from + length)
-          .map(show)
-          .join(', ')})`,
-      )
-      subtree.delete(from, length)
-    } else if (r < 90) {
-      const { value, text } = this.replacement()
-      this.note(`  peer: set ${OWN_KEY} to ${text}`)
-      this.peerOwners.set(OWN_KEY, value)
-    } else {
-      this.note(`  peer: delete ${OWN_KEY}`)
-      this.peerOwners.delete(OWN_KEY)
-    }
-  }
-
-  /** What the peer puts under a key in place of a subtree: a fresh array of junk, or no array at all. */
-  private replacement(): { value: unknown; text: string } {
-    if (this.random.chance(0.5)) {
-      const elements = Array.from({ length: this.random.int(4) }, () => this.peerEntry())
-      const fresh = new Y.Array<unknown>()
-      fresh.push(elements)
-      return { value: fresh, text: `[${elements.map(show).join(', ')}]` }
-    }
-    const made = this.random.int(5)
-    const value = made === 0 ? new Y.Map<unknown>() : made === 1 ? new Y.Text('3:x') : made === 2 ? '3:x' : made === 3 ? 42 : { '3:x': 1 }
-    return { value, text: show(value) }
-  }
-
-  /** Changes a subtree the peer writes as its owner's. */
-  private changePeerOwner(): void {
-    const { key } = this.random.pick(PEER_OWNERS)
-    const found = this.peerOwners.get(key)
-    const subtree = found instanceof Y.Array ? (found as Y.Array<unknown>) : undefined
-    const r = this.random.int(100)
-    if (subtree !== undefined && r < 50) {
-      const at = this.random.int(subtree.length + 1)
-      const elements = Array.from({ length: 1 + this.random.int(4) }, () => this.peerEntry())
-      this.note(`  peer: insert ${elements.map(show).join(', ')} at ${at} of ${key}`)
-      subtree.insert(at, elements)
-    } else if (subtree !== undefined && subtree.length > 0 && r < 85) {
-      const from = this.random.int(subtree.length)
-      const length = 1 + this.random.int(Math.min(4, subtree.length - from))
-      this.note(
-        `  peer: delete ${length} from ${from} of ${key} (${subtree
-          .toArray()
-          .slice(from, from + length)
-          .map(show)
-          .join(', ')})`,
-      )
-      subtree.delete(from, length)
-    } else if (r < 95) {
-      const { value, text } = this.replacement()
-      this.note(`  peer: set ${key} to ${text}`)
-      this.peerOwners.set(key, value)
-    } else {
-      this.note(`  peer: delete ${key}`)
-      this.peerOwners.delete(key)
-    }
-  }
-
-  /** Writes under keys of owners never live, and malformed keys. */
-  private changeHidden(): void {
-    const key = this.random.pick(HIDDEN_KEYS)
-    const found = this.peerOwners.get(key)
-    if (found instanceof Y.Array && this.random.chance(0.6)) {
-      const elements = Array.from({ length: 1 + this.random.int(3) }, () => this.peerEntry())
-      this.note(`  peer: push ${elements.map(show).join(', ')} to ${key}`)
-      ;(found as Y.Array<unknown>).push(elements)
-    } else if (this.random.chance(0.8)) {
-      const { value, text } = this.replacement()
-      this.note(`  peer: set ${key} to ${text}`)
-      this.peerOwners.set(key, value)
-    } else {
-      this.note(`  peer: delete ${key}`)
-      this.peerOwners.delete(key)
-    }
-  }
-
-  /** Changes a nested type planted earlier: an event deeper than any subtree's elements. */
-  private changeNested(): void {
-    const alive = this.nested.filter((type) => type.doc !== null && !type._item?.deleted)
-    if (alive.length === 0) return this.changeOwn()
-    const type = this.random.pick(alive)
-    this.note(`  peer: change a nested ${type.constructor.name}`)
-    if (type instanceof Y.Array) type.push(['1:x', `${this.random.pick(PID_IDS)}:y`])
-    else if (type instanceof Y.Map) type.set(`${this.random.pick(PID_IDS)}:y`, this.random.int(5))
-    else if (type instanceof Y.Text) type.insert(0, '2:z')
+    Y.applyUpdate(this.registry.doc, Y.encodeStateAsUpdate(this.peer.doc, at), new RemoteUpdate('evil', cause))
   }
 
   // Invariants.
@@ -483,13 +295,13 @@ class Fuzz {
     }
     if (this.lagging === 0) {
       this.deliver()
-      const inPeer = countElements(this.peerOwners.get(OWN_KEY))
+      const inPeer = countElements(this.peer.owners.get(OWN_KEY))
       if (!(inPeer === 'absent' && this.truth.size === 0)) {
         expect(typeof inPeer === 'string' ? inPeer : sortedRecord(Object.entries(inPeer)), "a's subtree in the peer's document").toEqual(
           sortedRecord(Object.entries(truth)),
         )
       }
-      expect(Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(this.peer))), 'the documents converged').toEqual(
+      expect(Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(this.peer.doc))), 'the documents converged').toEqual(
         Object.fromEntries(Y.decodeStateVector(Y.encodeStateVector(this.registry.doc))),
       )
     }
