@@ -159,7 +159,8 @@ export class Replicas {
       else changed.set(event.target, replica)
     }
     // Only owners' elements changed: count what was inserted and deleted.
-    for (const [subtree, deltas] of elementDeltas(transaction, new Set(changed.keys()))) {
+    const counted = changed.size === 0 ? [] : elementDeltas(transaction, new Set(changed.keys()))
+    for (const [subtree, deltas] of counted) {
       const replica = changed.get(subtree)!
       for (const [entry, delta] of deltas) {
         if (typeof entry !== 'string' || delta === 0) continue
