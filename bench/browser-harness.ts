@@ -12,6 +12,7 @@ import { PeerServer } from 'peer'
 import { build, preview } from 'vite'
 import { CHROMIUM_ARGS, chromiumPath } from '../e2e/support/browsers.js'
 import { startSignalingServer } from '../signaling-server/index.js'
+import { dataBytesOfSnapshot } from '../test/fixtures/heap.js'
 // window.bench, for the functions the harness runs in pages.
 import type {} from './browser-page/main.js'
 import type { PeerServerAddress } from './browser-page/peerjs-pipe.js'
@@ -28,6 +29,8 @@ export interface Tab {
   run<A, R>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>
   /** JS heap in use after a full GC, bytes (CDP Runtime.getHeapUsage). */
   heapUsed(): Promise<number>
+  /** The heap's data alone, without the code V8 compiles (a heap snapshot, so after a full GC), bytes. */
+  dataHeapBytes(): Promise<number>
 }
 
 /** The running servers and browser. */
@@ -94,6 +97,17 @@ export class Harness {
       async heapUsed() {
         await cdp.send('HeapProfiler.collectGarbage')
         return (await cdp.send('Runtime.getHeapUsage')).usedSize
+      },
+      async dataHeapBytes() {
+        const chunks: string[] = []
+        const collect = ({ chunk }: { chunk: string }): number => chunks.push(chunk)
+        cdp.on('HeapProfiler.addHeapSnapshotChunk', collect)
+        try {
+          await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false })
+        } finally {
+          cdp.off('HeapProfiler.addHeapSnapshotChunk', collect)
+        }
+        return dataBytesOfSnapshot(chunks.join(''))
       },
     }
   }

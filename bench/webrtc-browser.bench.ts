@@ -436,24 +436,36 @@ async function meshFormation(h: Harness, room: string): Promise<string> {
   const deltas = heapMeshed.map((heap, i) => heap - heapBefore[i]!)
   const perPeer = (median(deltas) - loneDelta) / (MESH_TABS - 1)
 
-  // One more tab joins: each tab of the mesh gains exactly one peer, with its code warm.
-  const extra = await h.openTab()
-  const all = [...ids, 'extra']
-  const grown = { shared: all, ...Object.fromEntries(all.map((id) => [`svc-${id}`, [id]])) }
-  await extra.run(
-    async (o) => {
-      await window.bench.ours.start(o)
-      window.bench.ours.register('shared')
-      window.bench.ours.register('svc-extra')
-    },
-    { room, nodeId: 'extra', signaling: [h.signalingUrl] },
-  )
-  await Promise.all(
-    tabs.map((t, i) =>
-      t.run(([peers, expected]) => window.bench.ours.meshed(peers, expected), [all.filter((id) => id !== ids[i]), grown] as const),
-    ),
-  )
-  const onePeerMore = median(await Promise.all(tabs.map(async (t, i) => (await t.heapUsed()) - heapMeshed[i]!)))
+  // One more tab joins, then another: each tab of the mesh gains exactly one peer each time.
+  // Its heap also grows by the code V8 compiles as paths turn hot, at times of V8's choosing
+  // (a snapshot diff of one tab: ~130 KiB of code and ~10 KiB of data for one join, ~9 KiB of
+  // code for the next), so the data alone is read too, from heap snapshots.
+  let all = ids
+  const onePeerMore: { heap: number; data: number }[] = []
+  for (const extraId of ['extra', 'extra2']) {
+    const heapThen = await Promise.all(tabs.map((t) => t.heapUsed()))
+    const dataThen = await Promise.all(tabs.map((t) => t.dataHeapBytes()))
+    const extra = await h.openTab()
+    all = [...all, extraId]
+    const grown = { shared: all, ...Object.fromEntries(all.map((id) => [`svc-${id}`, [id]])) }
+    await extra.run(
+      async (o) => {
+        await window.bench.ours.start(o)
+        window.bench.ours.register('shared')
+        window.bench.ours.register(`svc-${o.nodeId}`)
+      },
+      { room, nodeId: extraId, signaling: [h.signalingUrl] },
+    )
+    await Promise.all(
+      tabs.map((t, i) =>
+        t.run(([peers, expected]) => window.bench.ours.meshed(peers, expected), [all.filter((id) => id !== ids[i]), grown] as const),
+      ),
+    )
+    onePeerMore.push({
+      heap: median(await Promise.all(tabs.map(async (t, i) => (await t.heapUsed()) - heapThen[i]!))),
+      data: median(await Promise.all(tabs.map(async (t, i) => (await t.dataHeapBytes()) - dataThen[i]!))),
+    })
+  }
   const kib = (bytes: number): string => fixed(bytes / 1024, 0)
   return (
     table(
@@ -466,7 +478,11 @@ async function meshFormation(h: Harness, room: string): Promise<string> {
         ['JS heap of a tab: node + links, median, KiB', kib(median(deltas))],
         ['JS heap of a lone node (no peers), KiB', kib(loneDelta)],
         ['JS heap per connected peer, KiB', kib(perPeer)],
-        ['JS heap one more peer costs a tab of the mesh, median, KiB', kib(onePeerMore)],
+        [
+          `JS heap one more peer costs a tab of the mesh, median, KiB: tab ${MESH_TABS + 1}, tab ${MESH_TABS + 2}`,
+          onePeerMore.map((m) => kib(m.heap)).join(', '),
+        ],
+        ['… of it data (no code), KiB', onePeerMore.map((m) => kib(m.data)).join(', ')],
       ],
       ['l', 'r'],
     ) +
@@ -474,7 +490,7 @@ async function meshFormation(h: Harness, room: string): Promise<string> {
     `and all ${MESH_TABS + 1} names with their owners. Heap: CDP Runtime.getHeapUsage after HeapProfiler.collectGarbage, ` +
     "before the node started and after the mesh formed; the WebRTC stacks' native memory is not in the JS heap. " +
     `"Per connected peer" is (a tab's growth − a lone node's) / ${MESH_TABS - 1}: it carries code warming up with the traffic, which a lone node never does. ` +
-    `"One more peer" is each tab's growth (after GC) once a ${MESH_TABS + 1}th tab joined and every tab holds its names: what a peer costs a warm node.`
+    `"One more peer" is each tab's growth (after GC) once a ${MESH_TABS + 1}th tab joined and every tab holds its names, then a ${MESH_TABS + 2}th: what a peer costs a warm node; the heap also holds code V8 compiles when it chooses, so the data alone (a heap snapshot without code) is the peer's own cost.`
   )
 }
 
