@@ -29,8 +29,8 @@ export class LocalRegistrations {
   private readonly truthByPid = new Map<number, Set<string>>()
   /**
    * Our subtree's elements in order, as we wrote them: where to delete one. Only this node
-   * writes the subtree, and a peer's change to it is answered by `reassert`, which writes it
-   * afresh, so this never drifts from the document.
+   * writes the subtree, and a peer's change to it is answered by `reassert`, which reads this
+   * back from the document, so it never drifts from it.
    */
   private written: string[] = []
   /** Elements appended to the subtree's last item (see ITEM_ELEMENTS). */
@@ -89,7 +89,7 @@ export class LocalRegistrations {
 
   /**
    * Puts a fresh array of our truth under our key: our first write (in each epoch), or our
-   * answer to a peer's change. Churn needs no rewrite: appends only ever go at the end, so
+   * answer to a peer that deleted or replaced our subtree. Churn needs no rewrite: appends only ever go at the end, so
    * neighbours in the array are neighbours in Yjs's clock, and the tombstones of deleted
    * neighbours merge into one item; a subtree holds at most about two items per live entry.
    */

@@ -5,9 +5,9 @@
  * `nodeId@incarnation`; a subtree is an array of `pidId:name` entries, each there once per
  * join. A Y.Array, not a map, because Yjs merges one writer's consecutive appends into one
  * item: a name costs tens of bytes of Yjs structure instead of hundreds. Only the owner
- * writes its subtree (so no two nodes ever write one key). The one exception is garbage: a survivor
- * deletes the subtree of an incarnation that is certainly dead (a newer incarnation or a
- * Bye was seen) at once, and of one that stayed unreachable for the grace period later.
+ * writes its subtree (so no two nodes ever write one key). The one exception is garbage: a
+ * survivor deletes the subtree of an incarnation that is certainly dead (a newer incarnation
+ * or a Bye was seen) at once, and of one that stayed unreachable for the grace period later.
  * If the owner was only partitioned it sees its subtree deleted and writes it again from
  * the truth it keeps in memory — so a heal yields the union of each owner's current truth,
  * and nothing dead comes back, since the dead do not write.
@@ -17,7 +17,7 @@
  *
  * This class wires the parts, one file each: this node's truth and its subtree
  * (registry-local.ts), the replicas of every subtree and what of them is shown
- * (registry-replicas.ts), the collection of unreachable owners' subtrees
+ * (registry-replicas.ts, counting changes with registry-deltas.ts), the collection of unreachable owners' subtrees
  * (registry-collector.ts), and the document itself, started afresh when dead writers
  * outweigh the owners present (registry-epochs.ts).
  */
