@@ -61,22 +61,35 @@ async function burstOurs(): Promise<number> {
     stop,
   } = await cluster(['a', 'b', 'c'])
   const pid = a!.spawn({})
-  const seen = Promise.all([seesJoins(b!, NAMES), seesJoins(c!, NAMES)])
-  const t0 = performance.now()
-  for (let i = 0; i < NAMES; i++) a!.register(`name-${i}`, pid)
-  await seen
-  const ms = performance.now() - t0
+  const ms = await timeUntilSeen([b!, c!], NAMES, () => {
+    for (let i = 0; i < NAMES; i++) a!.register(`name-${i}`, pid)
+  })
   await stop()
   return ms
 }
 
-/** Floor: the same NAMES appends on a bare Y.Doc, each update applied to 2 other docs. */
-function burstFloor(): number {
+/** Times `write` until every one of `peers` has seen `joins` joins, ms. */
+async function timeUntilSeen(peers: DistribunatorNode[], joins: number, write: () => void): Promise<number> {
+  const seen = Promise.all(peers.map((peer) => seesJoins(peer, joins)))
+  const t0 = performance.now()
+  write()
+  await seen
+  return performance.now() - t0
+}
+
+/** A bare Y.Doc whose every update is applied to 2 other docs, as a node's updates reach its 2 peers. */
+function writerWithTwoReaders(): Y.Doc {
   const [a, b, c] = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
   a.on('update', (u: Uint8Array) => {
     Y.applyUpdate(b, u)
     Y.applyUpdate(c, u)
   })
+  return a
+}
+
+/** Floor: the same NAMES appends on a bare Y.Doc, each update applied to 2 other docs. */
+function burstFloor(): number {
+  const a = writerWithTwoReaders()
   const entries = bareEntries(NAMES, 'name-')
   const t0 = performance.now()
   writeBareSubtree(a, 'a@1', entries)
@@ -96,22 +109,16 @@ async function sparseOurs(): Promise<number> {
   for (let i = 0; i < NAMES; i++) a!.register(`name-${i}`, pid)
   for (let i = 0; i < NAMES; i += 2) a!.unregister(`name-${i}`, pid)
   await until(() => b!.registry().size === NAMES / 2 && c!.registry().size === NAMES / 2)
-  const seen = Promise.all([seesJoins(b!, REGISTERS_AFTER), seesJoins(c!, REGISTERS_AFTER)])
-  const t0 = performance.now()
-  for (let i = 0; i < REGISTERS_AFTER; i++) a!.register(`more-${i}`, pid)
-  await seen
-  const ms = performance.now() - t0
+  const ms = await timeUntilSeen([b!, c!], REGISTERS_AFTER, () => {
+    for (let i = 0; i < REGISTERS_AFTER; i++) a!.register(`more-${i}`, pid)
+  })
   await stop()
   return ms
 }
 
 /** Floor: the same appends after the same deletions, on bare Y.Docs. */
 function sparseFloor(): number {
-  const [a, b, c] = [new Y.Doc(), new Y.Doc(), new Y.Doc()]
-  a.on('update', (u: Uint8Array) => {
-    Y.applyUpdate(b, u)
-    Y.applyUpdate(c, u)
-  })
+  const a = writerWithTwoReaders()
   const subtree = writeBareSubtree(a, 'a@1', bareEntries(NAMES, 'name-'))
   for (let i = NAMES - 2; i >= 0; i -= 2) subtree.delete(i, 1)
   const t0 = performance.now()
