@@ -35,10 +35,9 @@ import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
 /**
- * Version of this protocol; a peer speaking another version is refused at Hello, by name
- * rather than missing names in silence. 4: the registry document moves to fresh epochs
- * (`distribunator/registry/<epoch>`). 5: an owner's subtree is an array of entries, no
- * longer a map (registry.ts), which a version 4 node would read as junk.
+ * Version of this protocol; a peer of another version is refused at Hello, by name rather
+ * than missing names in silence. 4: registry epochs (`distribunator/registry/<epoch>`).
+ * 5: an owner's subtree is an array of entries, not a map (registry.ts): junk to a 4.
  */
 export const PROTOCOL_VERSION = 5
 
