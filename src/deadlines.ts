@@ -24,10 +24,12 @@ export class Deadlines<K> {
     if (due < this.armedFor) this.arm(due)
   }
 
-  /** Forgets a deadline added with `ms`. */
+  /**
+   * Forgets a deadline added with `ms`. An emptied group stays until the timer next fires:
+   * sequential calls would otherwise drop and rebuild their group on every call.
+   */
   delete(key: K, ms: number): void {
-    const group = this.groups.get(ms)
-    if (group?.delete(key) === true && group.size === 0) this.groups.delete(ms)
+    this.groups.get(ms)?.delete(key)
   }
 
   /** Forgets every deadline and stops the timer. */

@@ -53,4 +53,19 @@ describe('Deadlines', () => {
     vi.advanceTimersByTime(1000)
     expect(fired).toEqual([])
   })
+
+  it('deadlines added and deleted one after another, as sequential calls do, leave the next one due on time', () => {
+    const fired: [number, number][] = []
+    const deadlines = new Deadlines<number>((key) => fired.push([key, performance.now()]))
+    const start = performance.now()
+    for (let i = 0; i < 100; i++) {
+      deadlines.add(i, 100)
+      vi.advanceTimersByTime(1)
+      deadlines.delete(i, 100)
+    }
+    deadlines.add(100, 100)
+    vi.advanceTimersByTime(1000)
+    expect(fired.map(([key, at]) => [key, Math.round(at - start)])).toEqual([[100, 200]])
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })
