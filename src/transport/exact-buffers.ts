@@ -14,11 +14,19 @@ const MAX_SIZES = 8
 const MAX_KEPT_BYTES = 1024 * 1024
 
 const bySize = new Map<number, Uint8Array>()
+/** The size of the last copy: already the most recent in `bySize`, no need to move it. */
+let lastSize = -1
 
 /** `frame` copied into a buffer of its size, valid until the next call for that size. */
 export function exactCopy(frame: Uint8Array): Uint8Array {
   const size = frame.byteLength
   if (size > MAX_KEPT_BYTES) return frame.slice()
+  if (size === lastSize) {
+    const buffer = bySize.get(size)!
+    buffer.set(frame)
+    return buffer
+  }
+  lastSize = size
   let buffer = bySize.get(size)
   if (buffer !== undefined) bySize.delete(size)
   else {
