@@ -56,10 +56,14 @@ extensions.register({
   type: EXT_PID,
   encode: (v) => (v instanceof Pid ? pidBytes(v) : null),
   decode: (data) => {
+    const known = recentPids.find((entry) => sameBytes(entry.bytes, data))
+    if (known !== undefined) return known.pid
     const a = contentsDecoder.decode(data)
     if (!Array.isArray(a) || a.length !== 3) throw new DecodeError('malformed pid')
     const pid = pidOf(a[0], a[1], a[2])
     if (pid === null) throw new DecodeError('malformed pid')
+    recentPids[nextRecentPid] = { bytes: data.slice(), pid }
+    nextRecentPid = (nextRecentPid + 1) % RECENT_PIDS
     return pid
   },
 })
@@ -115,6 +119,21 @@ const outer = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 
 const contents = new Encoder({ extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 })
 const decoder = new Decoder({ extensionCodec: extensions })
 const contentsDecoder = new Decoder({ extensionCodec: extensions })
+
+/**
+ * The pids decoded last, by their bytes: frames mostly name the same few processes, and a
+ * pid's own decoder call cost more than the rest of a call frame's decoding. Pids are
+ * frozen, so one decoded pid serves every frame that carries its bytes.
+ */
+const RECENT_PIDS = 4
+const recentPids: { readonly bytes: Uint8Array; readonly pid: Pid }[] = []
+let nextRecentPid = 0
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
 /** Encoded pids (frozen, so their bytes never change): every call and cast carries one. */
 const encodedPids = new WeakMap<Pid, Uint8Array>()

@@ -107,6 +107,19 @@ describe('round trip keeps payload types', () => {
     expect((out as Pid).equals(pid)).toBe(true)
   })
 
+  it('pids decoded again, and more pids than are kept, each come back as themselves', () => {
+    // Same length, one byte apart; then more distinct pids than the decoder keeps, twice round.
+    const pids = [
+      new Pid('a', 1, 1),
+      new Pid('a', 1, 2),
+      new Pid('b', 1, 1),
+      ...Array.from({ length: 6 }, (_, i) => new Pid(`n${i}`, 7, i)),
+    ]
+    for (let round = 0; round < 2; round++) {
+      for (const pid of pids) expect(roundTrip({ to: pid, from: pids[0] })).toStrictEqual({ to: pid, from: pids[0] })
+    }
+  })
+
   it('nested mixes of all of these', () => {
     const value = {
       list: [new Pid('a', 1, 1), 2n ** 100n, new Date(42), new Uint8Array([7]), null],
