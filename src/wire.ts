@@ -38,8 +38,9 @@ import { Pid, isIncarnation } from './pid.js'
  * Version of this protocol; a peer of another version is refused at Hello, by name rather
  * than missing names in silence. 4: registry epochs (`distribunator/registry/<epoch>`).
  * 5: an owner's subtree is an array of entries, not a map (registry.ts): junk to a 4.
+ * 6: a link's message may be a batch of frames (transport/batching.ts): junk to a 5.
  */
-export const PROTOCOL_VERSION = 5
+export const PROTOCOL_VERSION = 6
 
 /** Numeric frame types. */
 export const FrameType = {

@@ -12,6 +12,7 @@ import {
   type Link,
   type NodeOptions,
 } from '../src/index.js'
+import { BATCH, splitBatch } from '../src/transport/batching.js'
 import { linkChannel } from '../src/transport/broadcast-channel.js'
 import { idle, nextEvent, until } from './helpers.js'
 
@@ -195,12 +196,17 @@ describe('BroadcastChannel transport', () => {
     expect(sent.map((l) => l.remoteNodeId)).toEqual(['z'])
 
     const heard: unknown[] = []
+    let messages = 0
     const link = new BroadcastChannel(linkChannel(`distribunator/bc-${room}`, 'a@1', 'z@1'))
-    link.onmessage = (event: MessageEvent) => heard.push(event.data instanceof Uint8Array ? [...event.data] : event.data)
+    link.onmessage = ({ data }: MessageEvent) => {
+      messages++
+      if (!(data instanceof Uint8Array)) heard.push(data)
+      else for (const frame of data[0] === BATCH ? splitBatch(data, 100) : [data]) heard.push([...frame])
+    }
     link.postMessage('hi')
     await until(() => heard.length === 3)
     expect(heard).toEqual(['ready', [1], [2]])
-    // Heard: borrowed frames go at once, each from a buffer of its size that the next reuses.
+    // Heard: the first frame of a task goes at once, the rest in one batch; borrowed bytes are copied as they were.
     const borrowed = new Uint8Array(3)
     for (let i = 0; i < 20; i++) {
       borrowed.fill(10 + i)
@@ -209,6 +215,7 @@ describe('BroadcastChannel transport', () => {
     borrowed.fill(0)
     await until(() => heard.length === 23)
     expect(heard.slice(3)).toEqual(Array.from({ length: 20 }, (_, i) => [10 + i, 10 + i, 10 + i]))
+    expect(messages).toBe(3 + 2)
     a.close()
     await until(() => heard.length === 24)
     expect(heard[23]).toBe('bye')

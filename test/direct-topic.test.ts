@@ -27,7 +27,7 @@ describe('directTopic', () => {
     }
   })
 
-  it('names the topic as nodes of protocol 5 always have', () => {
+  it('names the topic as nodes of protocols 5 and 6 do', () => {
     expect(directTopic('room', { nodeId: 'a', incarnation: 1 })).toBe('distribunator:mrinkwmvt7oi')
   })
 })

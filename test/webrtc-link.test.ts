@@ -7,6 +7,7 @@
 import { RTCDataChannel as PolyfillDataChannel, RTCPeerConnection } from 'node-datachannel/polyfill'
 import type { PeerConnectionClass } from '../src/transport/peer-connection.js'
 import { afterEach, describe, expect, it } from 'vitest'
+import { BATCH, splitBatch } from '../src/transport/batching.js'
 import { READY } from '../src/transport/chunking.js'
 import { WebrtcLink, type WebrtcLinkHooks } from '../src/transport/webrtc-link.js'
 import { parseSignal, type WebrtcSignal } from '../src/transport/webrtc-signal.js'
@@ -126,6 +127,45 @@ describe('WebrtcLink', () => {
     expect(b.frames[0]).toEqual(Uint8Array.of(1))
     expect(b.frames[1]).toEqual(long)
     expect(a.frames[0]).toEqual(Uint8Array.of(2))
+  })
+
+  it("packs a task's frames into one message after its first, around a split frame, in order", async () => {
+    const [a, b] = await connected({ chunkBytes: 1000 })
+    const channel = (b.link as unknown as { channel: RTCDataChannel }).channel
+    const deliver = channel.onmessage!.bind(channel)
+    let messages = 0
+    channel.onmessage = (event) => {
+      messages++
+      deliver(event)
+    }
+    const small = Array.from({ length: 100 }, (_, i) => Uint8Array.of(0x93, i))
+    const long = new Uint8Array(5000).map((_, i) => i % 251)
+    for (const frame of small.slice(0, 50)) a.link.send(frame)
+    a.link.send(long)
+    for (const frame of small.slice(50)) a.link.send(frame)
+    await until(() => b.frames.length === 101)
+    expect(b.frames).toEqual([...small.slice(0, 50), long, ...small.slice(50)])
+    // The first frame alone, the next 49 in a batch, the long one in 5 parts, the last 50 in a batch.
+    expect(messages).toBe(1 + 1 + 5 + 1)
+  })
+
+  it('sends what a task left in its batch before the channel closes', async () => {
+    const [a] = await connected()
+    // What the link hands its channel, in order (delivery after a close is the stack's race, not this link's).
+    const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
+    const calls: string[] = []
+    const [send, close] = [channel.send.bind(channel), channel.close.bind(channel)]
+    channel.send = ((message: Uint8Array<ArrayBuffer>) => {
+      calls.push(`send ${message[0] === BATCH ? splitBatch(message, 100).length : 1}`)
+      send(message)
+    }) as RTCDataChannel['send']
+    channel.close = () => {
+      calls.push('close')
+      close()
+    }
+    for (let i = 0; i < 3; i++) a.link.send(Uint8Array.of(0x93, i))
+    a.link.close()
+    expect(calls).toEqual(['send 1', 'send 2', 'close'])
   })
 
   it('queues what the channel cannot take yet: 8 MiB sent at once all arrive, in order', async () => {
@@ -344,6 +384,20 @@ describe('WebrtcLink', () => {
     channel.send(Uint8Array.of(9, 9, 9))
     await until(() => b.closed !== undefined)
     expect(b.closed).toMatch(/inside a split one/)
+  })
+
+  it('refuses a malformed batch from the peer, and a batch inside a split frame: that link ends', async () => {
+    const [a, b] = await connected()
+    const channel = (a.link as unknown as { channel: RTCDataChannel }).channel
+    channel.send(Uint8Array.of(BATCH, 5, 0x93))
+    await until(() => b.closed !== undefined)
+    expect(b.closed).toMatch(/shorter than its frames/)
+    const [c, d] = await connected()
+    const other = (c.link as unknown as { channel: RTCDataChannel }).channel
+    other.send(Uint8Array.of(0, 5))
+    other.send(Uint8Array.of(BATCH, 1, 0x90))
+    await until(() => d.closed !== undefined)
+    expect(d.closed).toMatch(/inside a split one/)
   })
 })
 

@@ -13,7 +13,7 @@
  * its frames reach the one tab they are for, as bare bytes — no address to write or check,
  * and no copy for every other tab of the room to decode and drop. On it:
  *
- *   Uint8Array       one frame
+ *   Uint8Array       one frame, or a batch of the frames one task sent (batching.ts)
  *   'hi' / 'ready'   "I listen here": sent on opening, and 'ready' in answer to a 'hi'
  *   'bye'            the link is closed
  *
@@ -22,6 +22,7 @@
  * heard anything from the other end there, which then listens too. No other negotiation.
  */
 import { logger } from '../log.js'
+import { BATCH, Batcher, batchOf, splitBatch } from './batching.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { exactCopy } from './exact-buffers.js'
 import {
@@ -62,6 +63,8 @@ class ChannelLink implements Link {
   open = true
   /** Frames sent before the other end was heard on the channel: it may not listen yet. */
   private held: Uint8Array[] | undefined = []
+  /** Posts a frame, or packs it with the others of its task; a borrowed one from a reused buffer of its size. */
+  private readonly batcher = new Batcher((message, borrowed) => this.channel.postMessage(borrowed ? exactCopy(message) : message))
 
   constructor(
     readonly remoteNodeId: string,
@@ -75,15 +78,22 @@ class ChannelLink implements Link {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
-    if (this.held === undefined) this.channel.postMessage(frame)
+    if (this.held === undefined) this.post(frame, false)
     else this.held.push(frame)
   }
 
-  /** A frame in the encoder's buffer (Link.sendBorrowed): posted from a reused buffer of its size, or held as a copy. */
+  /** A frame in the encoder's buffer (Link.sendBorrowed): posted or batched at once, or held as a copy. */
   sendBorrowed(frame: Uint8Array): void {
     if (!this.open) return
-    if (this.held === undefined) this.channel.postMessage(exactCopy(frame))
+    if (this.held === undefined) this.post(frame, true)
     else this.held.push(frame.slice())
+  }
+
+  private post(frame: Uint8Array, borrowed: boolean): void {
+    if (frame.byteLength > 0 && frame[0] !== BATCH) return this.batcher.add(frame, borrowed)
+    // Empty, or what the other end would read as a batch (never a frame of ours: those are msgpack arrays).
+    this.batcher.flush()
+    this.channel.postMessage(frame.byteLength === 0 ? new Uint8Array(0) : batchOf(frame))
   }
 
   close(reason: CloseReason = 'closed'): void {
@@ -94,7 +104,12 @@ class ChannelLink implements Link {
   end(tellPeer: boolean): void {
     this.open = false
     this.held = undefined
-    if (tellPeer) this.channel.postMessage('bye' satisfies Signal)
+    if (tellPeer) {
+      // What this task still had to send goes before the bye.
+      this.batcher.flush()
+      this.channel.postMessage('bye' satisfies Signal)
+    }
+    this.batcher.clear()
     this.channel.close()
   }
 
@@ -105,9 +120,22 @@ class ChannelLink implements Link {
     // Anything from the other end means it listens: what was held goes now, in order.
     const held = this.held
     this.held = undefined
-    for (const frame of held ?? []) this.channel.postMessage(frame)
-    if (data instanceof Uint8Array) this.session.frameReceived(this, data)
+    for (const frame of held ?? []) this.post(frame, false)
+    if (data instanceof Uint8Array) this.frames(data)
     else if (data !== 'hi' && data !== 'ready') log('dropped a message that is not a frame on the link to %s', this.remoteKey)
+  }
+
+  /** Hands on a frame, or each frame of a batch while the link stays open; a malformed batch ends the link. */
+  private frames(data: Uint8Array): void {
+    if (data[0] !== BATCH) return this.session.frameReceived(this, data)
+    let frames: Uint8Array[]
+    try {
+      frames = splitBatch(data, Number.POSITIVE_INFINITY)
+    } catch (error) {
+      log('%s: %s', this.remoteKey, (error as Error).message)
+      return this.session.closeLink(this, (error as Error).message, true)
+    }
+    for (const frame of frames) if (this.open) this.session.frameReceived(this, frame)
   }
 }
 

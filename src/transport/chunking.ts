@@ -3,12 +3,14 @@
  * depending on the two browsers), and a frame may be up to `maxFrameBytes`, so a long frame
  * travels as several messages of at most `chunkBytes` bytes of content, each prefixed by
  * one byte: `MORE` on every part but the last, `LAST` on the last. A frame that fits in one
- * message goes as it is, without a copy, unless its own first byte is a flag, 0 to 2 (frames
+ * message goes as it is, without a copy, unless its own first byte is a flag, 0 to 3 (frames
  * are msgpack arrays, whose first byte never is; then it goes as a one-part split). The third
- * flag, `READY`, is a message of its own that carries no frame (webrtc-link.ts). Reliable
- * ordered channels deliver the messages in order, so joining them is appending.
+ * flag, `READY`, is a message of its own that carries no frame (webrtc-link.ts); the fourth,
+ * `BATCH`, starts a message of several whole frames (batching.ts). Reliable ordered channels
+ * deliver the messages in order, so joining them is appending.
  */
 import { ProtocolError } from '../errors.js'
+import { BATCH } from './batching.js'
 
 const MORE = 0
 const LAST = 1
@@ -17,7 +19,7 @@ export const READY = 2
 
 /** Splits a frame into data channel messages of at most `chunkBytes` content bytes each. */
 export function splitFrame(frame: Uint8Array, chunkBytes: number): Uint8Array[] {
-  if (frame.byteLength <= chunkBytes && frame.byteLength > 0 && frame[0]! > READY) return [frame]
+  if (frame.byteLength <= chunkBytes && frame.byteLength > 0 && frame[0]! > BATCH) return [frame]
   const messages: Uint8Array[] = []
   let offset = 0
   do {
@@ -37,6 +39,12 @@ export class FrameJoiner {
   private size = 0
 
   constructor(private readonly maxBytes: number) {}
+
+  /** Checks that `message`, a batch of whole frames (batching.ts), does not come inside a split frame. */
+  whole(message: Uint8Array): Uint8Array {
+    if (this.parts.length > 0) throw new ProtocolError('a whole frame inside a split one')
+    return message
+  }
 
   /** Takes one message; returns the frame it completes, if any. Throws `ProtocolError`. */
   push(message: Uint8Array): Uint8Array | undefined {

@@ -2,7 +2,7 @@
  * One WebRTC connection to one peer incarnation, on the standard `RTCPeerConnection` API:
  * the initiator makes the one data channel and the offer, the other side answers, and ICE
  * candidates trickle both ways over signaling. The channel (reliable, ordered) carries
- * chunked frames (chunking.ts); sends wait in a queue while the channel's buffer is full.
+ * frames whole, batched or in parts (channel-outbox.ts sends them, chunking.ts joins them).
  *
  * Everything a peer signals is checked before it reaches the connection: a description in
  * the wrong state, a second offer or a malformed candidate is dropped or ends this link,
@@ -23,10 +23,11 @@
  */
 import { describeReason } from '../errors.js'
 import { logger } from '../log.js'
-import { FrameJoiner, READY, splitFrame } from './chunking.js'
+import { BATCH, splitBatch } from './batching.js'
+import { ChannelOutbox, LOW_WATER } from './channel-outbox.js'
+import { FrameJoiner, READY } from './chunking.js'
 import type { PeerConnectionClass } from './peer-connection.js'
 import type { CloseReason, Link, Route } from './transport.js'
-import { Spill } from './spill.js'
 import { asDtlsClientOffer, CONNECT_TIMEOUT, CONNECTION_FAILED, peerGaveUp, type WebrtcSignal } from './webrtc-signal.js'
 
 /** Settings of one connection. */
@@ -57,10 +58,6 @@ const log = logger('webrtc')
 
 /** Content bytes per message where the connection does not say what it takes: 64 KiB messages go everywhere. */
 const FALLBACK_CHUNK_BYTES = 64 * 1024 - 1
-/** Sends wait in our queue while the channel holds more than this... */
-const HIGH_WATER = 1024 * 1024
-/** ...until it has sent down to this. */
-const LOW_WATER = 256 * 1024
 /** Messages kept from before the link opened (a Hello, a sync, heartbeats). */
 const MAX_EARLY_MESSAGES = 256
 /** Candidates kept while their description is still to come (a host has a handful). */
@@ -74,8 +71,8 @@ export class WebrtcLink implements Link {
   private readonly pc: RTCPeerConnection
   private channel: RTCDataChannel | undefined
   private readonly joiner: FrameJoiner
-  /** Content bytes per message: `chunkBytes`, or less if the two ends agreed less. */
-  private chunkBytes: number
+  /** Sends on the channel once the link is open. */
+  private outbox: ChannelOutbox | undefined
   private state: 'connecting' | 'open' | 'closed' = 'connecting'
   /** The channel's own 'open' came. */
   private channelOpen = false
@@ -94,11 +91,6 @@ export class WebrtcLink implements Link {
   private early: Uint8Array[] | undefined
   /** The peer's candidates that came before its description. */
   private earlyCandidates: RTCIceCandidateInit[] | undefined
-  /** Messages waiting for the channel's buffer to drain, from `queued` on. */
-  private queue: Uint8Array[] | undefined
-  private queued = 0
-  /** Where borrowed messages wait in the queue. */
-  private readonly spill = new Spill()
   private connectTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
@@ -109,7 +101,6 @@ export class WebrtcLink implements Link {
     private readonly hooks: WebrtcLinkHooks,
   ) {
     this.joiner = new FrameJoiner(options.maxFrameBytes)
-    this.chunkBytes = Math.min(options.chunkBytes, FALLBACK_CHUNK_BYTES)
     const pc = new options.peerConnection({ iceServers: [...options.iceServers], iceTransportPolicy: options.iceTransportPolicy })
     this.pc = pc
     pc.onicecandidate = ({ candidate }) => {
@@ -184,19 +175,7 @@ export class WebrtcLink implements Link {
   }
 
   private sendFrame(frame: Uint8Array, borrowed: boolean): void {
-    if (this.state !== 'open') return
-    for (const message of splitFrame(frame, this.chunkBytes)) {
-      // A failed send ended the link: the rest of the frame must not follow.
-      if (this.state !== 'open') return
-      if (this.queue === undefined && this.channel!.bufferedAmount <= HIGH_WATER) this.transmit(message)
-      else {
-        // Listened to only while something waits: no event to dispatch on every send.
-        if (this.queue === undefined) this.channel!.onbufferedamountlow = () => this.drain()
-        this.queue ??= []
-        // A split frame's parts are copies already; the frame itself is not ours to keep.
-        this.queue.push(borrowed && message === frame ? this.spill.copy(frame) : message)
-      }
-    }
+    if (this.state === 'open') this.outbox!.send(frame, borrowed)
   }
 
   close(reason: CloseReason = 'closed'): void {
@@ -261,10 +240,14 @@ export class WebrtcLink implements Link {
     this.state = 'open'
     // The largest message both ends take, known once connected (one flag byte each).
     const agreed = this.pc.sctp?.maxMessageSize
-    if (agreed !== undefined && Number.isFinite(agreed) && agreed > 1) this.chunkBytes = Math.min(this.options.chunkBytes, agreed - 1)
+    const chunkBytes =
+      agreed !== undefined && Number.isFinite(agreed) && agreed > 1
+        ? Math.min(this.options.chunkBytes, agreed - 1)
+        : Math.min(this.options.chunkBytes, FALLBACK_CHUNK_BYTES)
+    this.outbox = new ChannelOutbox(this.channel!, chunkBytes, (reason) => this.end(reason))
     releaseCandidates(this.pc)
     // Before anything of the user's: the answerer waits for it.
-    if (this.options.initiator) this.transmit(READY_MESSAGE)
+    if (this.options.initiator) this.outbox.sendMessage(READY_MESSAGE, false)
     if (this.state !== 'open') return
     this.hooks.opened(this)
     const early = this.early ?? []
@@ -289,45 +272,18 @@ export class WebrtcLink implements Link {
       return
     }
     if (this.state !== 'open') return
-    let frame: Uint8Array | undefined
+    let frames: Uint8Array | readonly Uint8Array[] | undefined
     try {
-      frame = this.joiner.push(message)
+      frames = message[0] === BATCH ? splitBatch(this.joiner.whole(message), this.options.maxFrameBytes) : this.joiner.push(message)
     } catch (error) {
       log('%s: %s', this.remoteNodeId, (error as Error).message)
       this.end((error as Error).message)
       return
     }
-    if (frame !== undefined) this.hooks.frame(this, frame)
-    else this.hooks.active(this)
-  }
-
-  /** Sends queued messages while the channel's buffer has room. */
-  private drain(): void {
-    const queue = this.queue
-    if (queue === undefined) return
-    while (this.state === 'open' && this.queued < queue.length && this.channel!.bufferedAmount <= HIGH_WATER) {
-      const message = queue[this.queued]!
-      queue[this.queued++] = EMPTY
-      this.transmit(message)
-    }
-    if (this.queued === queue.length) {
-      this.queue = undefined
-      this.queued = 0
-      this.spill.release()
-      if (this.channel !== undefined) this.channel.onbufferedamountlow = null
-    } else if (this.queued > 1024 && this.queued * 2 > queue.length) {
-      // A link that stays backlogged: drop the slots already sent.
-      queue.splice(0, this.queued)
-      this.queued = 0
-    }
-  }
-
-  private transmit(message: Uint8Array): void {
-    try {
-      this.channel!.send(message as Uint8Array<ArrayBuffer>)
-    } catch (error) {
-      this.end(`send failed: ${(error as Error).message}`)
-    }
+    if (frames === undefined) this.hooks.active(this)
+    else if (frames instanceof Uint8Array) this.hooks.frame(this, frames)
+    // A frame's handler may end the link: the rest of the batch is dropped with it.
+    else for (const frame of frames) if (this.state === 'open') this.hooks.frame(this, frame)
   }
 
   /** Ends a link that went wrong on our side, telling the peer to drop its half too. */
@@ -347,11 +303,10 @@ export class WebrtcLink implements Link {
   }
 
   private teardown(): void {
+    // What this task still had to send goes before the channel closes (a Bye on stop).
+    this.outbox?.close(this.channel?.readyState === 'open')
     clearTimeout(this.connectTimer)
     this.connectTimer = undefined
-    this.queue = undefined
-    this.queued = 0
-    this.spill.release()
     this.early = undefined
     this.earlyCandidates = undefined
     const { pc, channel } = this
@@ -401,5 +356,4 @@ function releaseCandidates(pc: RTCPeerConnection): void {
 /** ms a closed link's connection waits for its channel to finish closing. */
 const CHANNEL_CLOSE_WAIT = 1000
 
-const EMPTY = new Uint8Array(0)
 const READY_MESSAGE = Uint8Array.of(READY)
