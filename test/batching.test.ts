@@ -2,6 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../src/index.js'
 import { BATCH, BATCH_BYTES, Batcher, batchOf, splitBatch } from '../src/transport/batching.js'
+import { MessagePortTransport } from '../src/transport/message-port.js'
+import type { Link, TransportHooks } from '../src/transport/transport.js'
+import { until } from './helpers.js'
 
 /** A batcher whose messages are copied into `sent` as they go. */
 function recording(limit = BATCH_BYTES): { batcher: Batcher; sent: Uint8Array[] } {
@@ -101,5 +104,44 @@ describe('splitBatch', () => {
     expect(() => splitBatch(Uint8Array.of(BATCH, 0x80), 100)).toThrow(/malformed frame length/)
     expect(() => splitBatch(Uint8Array.of(BATCH, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), 100)).toThrow(/malformed frame length/)
     expect(() => splitBatch(Uint8Array.of(BATCH, 3, 0x93, 1, 2), 2)).toThrow(ProtocolError)
+  })
+})
+
+describe('a MessagePort link', () => {
+  it("posts a task's frames after the first as one batch, a frame that starts with BATCH as a batch of one, and a malformed batch ends the link", async () => {
+    const channel = new MessageChannel()
+    const received: Uint8Array[] = []
+    const closed: string[] = []
+    const links: Link[] = []
+    const hooks = (name: string): TransportHooks => ({
+      linkOpened: (link) => void links.push(link),
+      frameReceived: (_, frame) => void received.push(frame.slice()),
+      linkClosed: (_, reason) => void closed.push(`${name}: ${reason}`),
+    })
+    const [a, b] = [new MessagePortTransport(), new MessagePortTransport()]
+    const sessions = [
+      a.open({ nodeId: 'a', incarnation: 1, room: 'r' }, hooks('a')),
+      b.open({ nodeId: 'b', incarnation: 1, room: 'r' }, hooks('b')),
+    ]
+    a.add(channel.port1, true)
+    b.add(channel.port2, false)
+    await until(() => links.length === 2)
+    const toB = links.find((link) => link.remoteNodeId === 'b')!
+    const posted: unknown[] = []
+    const post = channel.port1.postMessage.bind(channel.port1)
+    channel.port1.postMessage = (message: unknown) => {
+      posted.push(message)
+      post(message)
+    }
+    const frames = [...Array.from({ length: 10 }, (_, i) => frame(30, i)), Uint8Array.of(BATCH, 1, 2)]
+    for (const f of frames) toB.send(f)
+    await until(() => received.length === frames.length)
+    expect(received).toEqual(frames)
+    // The first at once; nine in one batch, sent ahead of the BATCH-led frame, which goes wrapped.
+    expect(posted).toHaveLength(3)
+    post({ type: 'frame', data: Uint8Array.of(BATCH, 9, 0x93) })
+    await until(() => closed.includes('b: a batch shorter than its frames'))
+    for (const session of sessions) session.close()
+    channel.port1.close()
   })
 })

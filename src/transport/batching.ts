@@ -74,6 +74,16 @@ export class Batcher {
     this.count++
   }
 
+  /**
+   * `add` for links whose messages carry no flag but this one (a BroadcastChannel, a
+   * MessagePort): an empty frame goes as it is, one that starts with `BATCH` as a batch of one.
+   */
+  addUnflagged(frame: Uint8Array, borrowed: boolean): void {
+    if (frame.byteLength > 0 && frame[0] !== BATCH) return this.add(frame, borrowed)
+    this.flush()
+    this.send(frame.byteLength === 0 ? new Uint8Array(0) : batchOf(frame), false)
+  }
+
   /** Sends the batch so far (with `send`, else the link's); one frame alone goes as itself. */
   flush(send = this.send): void {
     const { buffer, used, count, firstStart } = this
@@ -96,6 +106,11 @@ export class Batcher {
     this.used = 0
     this.count = 0
   }
+}
+
+/** What a message of a link without other flags carries: itself, a frame, or the frames of the batch it is (`splitBatch`). */
+export function unbatch(message: Uint8Array): Uint8Array | Uint8Array[] {
+  return message[0] === BATCH ? splitBatch(message, Number.POSITIVE_INFINITY) : message
 }
 
 /**

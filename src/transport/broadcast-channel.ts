@@ -22,7 +22,7 @@
  * heard anything from the other end there, which then listens too. No other negotiation.
  */
 import { logger } from '../log.js'
-import { BATCH, Batcher, batchOf, splitBatch } from './batching.js'
+import { Batcher, unbatch } from './batching.js'
 import { Discovery, endpointKey, parseEndpoint, type EndpointId } from './discovery.js'
 import { exactCopy } from './exact-buffers.js'
 import {
@@ -78,22 +78,15 @@ class ChannelLink implements Link {
 
   send(frame: Uint8Array): void {
     if (!this.open) return
-    if (this.held === undefined) this.post(frame, false)
+    if (this.held === undefined) this.batcher.addUnflagged(frame, false)
     else this.held.push(frame)
   }
 
   /** A frame in the encoder's buffer (Link.sendBorrowed): posted or batched at once, or held as a copy. */
   sendBorrowed(frame: Uint8Array): void {
     if (!this.open) return
-    if (this.held === undefined) this.post(frame, true)
+    if (this.held === undefined) this.batcher.addUnflagged(frame, true)
     else this.held.push(frame.slice())
-  }
-
-  private post(frame: Uint8Array, borrowed: boolean): void {
-    if (frame.byteLength > 0 && frame[0] !== BATCH) return this.batcher.add(frame, borrowed)
-    // Empty, or what the other end would read as a batch (never a frame of ours: those are msgpack arrays).
-    this.batcher.flush()
-    this.channel.postMessage(frame.byteLength === 0 ? new Uint8Array(0) : batchOf(frame))
   }
 
   close(reason: CloseReason = 'closed'): void {
@@ -120,22 +113,22 @@ class ChannelLink implements Link {
     // Anything from the other end means it listens: what was held goes now, in order.
     const held = this.held
     this.held = undefined
-    for (const frame of held ?? []) this.post(frame, false)
+    for (const frame of held ?? []) this.batcher.addUnflagged(frame, false)
     if (data instanceof Uint8Array) this.frames(data)
     else if (data !== 'hi' && data !== 'ready') log('dropped a message that is not a frame on the link to %s', this.remoteKey)
   }
 
   /** Hands on a frame, or each frame of a batch while the link stays open; a malformed batch ends the link. */
   private frames(data: Uint8Array): void {
-    if (data[0] !== BATCH) return this.session.frameReceived(this, data)
-    let frames: Uint8Array[]
+    let frames: Uint8Array | Uint8Array[]
     try {
-      frames = splitBatch(data, Number.POSITIVE_INFINITY)
+      frames = unbatch(data)
     } catch (error) {
       log('%s: %s', this.remoteKey, (error as Error).message)
       return this.session.closeLink(this, (error as Error).message, true)
     }
-    for (const frame of frames) if (this.open) this.session.frameReceived(this, frame)
+    if (frames instanceof Uint8Array) this.session.frameReceived(this, frames)
+    else for (const frame of frames) if (this.open) this.session.frameReceived(this, frame)
   }
 }
 

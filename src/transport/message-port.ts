@@ -5,7 +5,8 @@
  * started with `parent: self` links over every such port it receives. Messages on a port:
  *
  *   { type: 'announce', from: {nodeId, incarnation} }   each side's first message
- *   { type: 'frame', data }                              one frame of the link
+ *   { type: 'frame', data }                              one frame of the link, or a batch of the
+ *                                                        frames one task sent (batching.ts)
  *   { type: 'bye' }                                      the link is closed
  *
  * A port queues messages until its other side listens, so the announces cannot be missed;
@@ -14,6 +15,8 @@
  */
 import { ArgumentError } from '../errors.js'
 import { logger } from '../log.js'
+import { Batcher, unbatch } from './batching.js'
+import { exactCopy } from './exact-buffers.js'
 import type { CloseReason, Link, LocalEndpoint, Route, Transport, TransportHooks, TransportSession } from './transport.js'
 
 /** The message that hands a port to a worker node. */
@@ -114,6 +117,10 @@ class PortLink implements Link {
   remoteNodeId = ''
   state: 'waiting' | 'open' | 'closed' = 'waiting'
   announceTimer: ReturnType<typeof setTimeout> | undefined
+  /** Posts a frame, or packs it with the others of its task; a batch from a reused buffer of its size. */
+  private readonly batcher = new Batcher((message, borrowed) =>
+    this.port.postMessage({ type: 'frame', data: borrowed ? exactCopy(message) : message }),
+  )
 
   constructor(
     readonly port: MessagePort,
@@ -122,7 +129,13 @@ class PortLink implements Link {
   ) {}
 
   send(frame: Uint8Array): void {
-    if (this.state === 'open') this.port.postMessage({ type: 'frame', data: frame })
+    if (this.state === 'open') this.batcher.addUnflagged(frame, false)
+  }
+
+  /** Ends the link's sending: what this task left in its batch goes first if `flush` (before a bye). */
+  finish(flush: boolean): void {
+    if (flush) this.batcher.flush()
+    this.batcher.clear()
   }
 
   close(reason: CloseReason = 'closed'): void {
@@ -160,6 +173,7 @@ class MessagePortSession implements TransportSession {
     this.closed = true
     for (const link of this.links) {
       clearTimeout(link.announceTimer)
+      link.finish(link.state === 'open')
       link.state = 'closed'
       link.port.postMessage({ type: 'bye' })
       link.port.close()
@@ -178,7 +192,7 @@ class MessagePortSession implements TransportSession {
       link.state = 'open'
       this.hooks.linkOpened(link)
     } else if (link.state === 'open' && m?.type === 'frame' && m.data instanceof Uint8Array) {
-      this.hooks.frameReceived(link, m.data)
+      this.frames(link, m.data)
     } else if (m?.type === 'bye') {
       this.end(link, 'closed', false)
     } else {
@@ -186,8 +200,22 @@ class MessagePortSession implements TransportSession {
     }
   }
 
+  /** Hands on a frame, or each frame of a batch while the link stays open; a malformed batch ends the link. */
+  private frames(link: PortLink, data: Uint8Array): void {
+    let frames: Uint8Array | Uint8Array[]
+    try {
+      frames = unbatch(data)
+    } catch (error) {
+      log('%s: %s', this.self.nodeId, (error as Error).message)
+      return this.end(link, (error as Error).message, true)
+    }
+    if (frames instanceof Uint8Array) this.hooks.frameReceived(link, frames)
+    else for (const frame of frames) if (link.state === 'open') this.hooks.frameReceived(link, frame)
+  }
+
   private end(link: PortLink, reason: CloseReason, tellPeer: boolean): void {
     const wasOpen = link.state === 'open'
+    link.finish(wasOpen && tellPeer)
     clearTimeout(link.announceTimer)
     link.state = 'closed'
     this.links.delete(link)
