@@ -8,9 +8,10 @@
  * message once the task's microtasks run, or as soon as it is full.
  *
  * A batch is the byte `BATCH`, then for each frame its length (unsigned LEB128) and its
- * bytes. A frame never starts with `BATCH` (frames are msgpack arrays, and a link sends a
- * frame that would as a split one: chunking.ts), so a receiver tells the two apart by the
- * first byte. Both ends of a link speak protocol 6 or later (wire.ts), so both know batches.
+ * bytes. A message that is a frame never starts with `BATCH` (frames are msgpack arrays; a
+ * frame that would anyway goes as a split one over WebRTC, chunking.ts, and as a batch of one
+ * over the other links, `addUnflagged`), so a receiver tells the two apart by the first byte.
+ * Both ends of a link speak protocol 6 or later (wire.ts), so both know batches.
  */
 import { ProtocolError } from '../errors.js'
 
