@@ -35,10 +35,9 @@ import { ProtocolError } from './errors.js'
 import { Pid, isIncarnation } from './pid.js'
 
 /**
- * Version of this protocol; a peer of another version is refused at Hello, by name rather
- * than missing names in silence. 4: registry epochs (`distribunator/registry/<epoch>`).
- * 5: an owner's subtree is an array of entries, not a map (registry.ts): junk to a 4.
- * 6: a link's message may be a batch of frames (transport/batching.ts): junk to a 5.
+ * Version of this protocol; a peer of another version is refused at Hello, by name rather than
+ * missing names in silence. 4: registry epochs. 5: an owner's subtree is an array (registry.ts).
+ * 6: a link's message may be a batch of frames (transport/batching.ts). Each is junk to the one before.
  */
 export const PROTOCOL_VERSION = 6
 

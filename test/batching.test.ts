@@ -107,26 +107,31 @@ describe('splitBatch', () => {
   })
 })
 
+/** Two MessagePort transports linked over one channel; what b receives and how each link ends. */
+async function portPair() {
+  const channel = new MessageChannel()
+  const received: Uint8Array[] = []
+  const closed: string[] = []
+  const links: Link[] = []
+  const hooks = (name: string): TransportHooks => ({
+    linkOpened: (link) => void links.push(link),
+    frameReceived: (_, frame) => void received.push(frame.slice()),
+    linkClosed: (_, reason) => void closed.push(`${name}: ${reason}`),
+  })
+  const [a, b] = [new MessagePortTransport(), new MessagePortTransport()]
+  const sessions = [
+    a.open({ nodeId: 'a', incarnation: 1, room: 'r' }, hooks('a')),
+    b.open({ nodeId: 'b', incarnation: 1, room: 'r' }, hooks('b')),
+  ]
+  a.add(channel.port1, true)
+  b.add(channel.port2, false)
+  await until(() => links.length === 2)
+  return { channel, received, closed, sessions, toB: links.find((link) => link.remoteNodeId === 'b')! }
+}
+
 describe('a MessagePort link', () => {
   it("posts a task's frames after the first as one batch, a frame that starts with BATCH as a batch of one, and a malformed batch ends the link", async () => {
-    const channel = new MessageChannel()
-    const received: Uint8Array[] = []
-    const closed: string[] = []
-    const links: Link[] = []
-    const hooks = (name: string): TransportHooks => ({
-      linkOpened: (link) => void links.push(link),
-      frameReceived: (_, frame) => void received.push(frame.slice()),
-      linkClosed: (_, reason) => void closed.push(`${name}: ${reason}`),
-    })
-    const [a, b] = [new MessagePortTransport(), new MessagePortTransport()]
-    const sessions = [
-      a.open({ nodeId: 'a', incarnation: 1, room: 'r' }, hooks('a')),
-      b.open({ nodeId: 'b', incarnation: 1, room: 'r' }, hooks('b')),
-    ]
-    a.add(channel.port1, true)
-    b.add(channel.port2, false)
-    await until(() => links.length === 2)
-    const toB = links.find((link) => link.remoteNodeId === 'b')!
+    const { channel, received, closed, sessions, toB } = await portPair()
     const posted: unknown[] = []
     const post = channel.port1.postMessage.bind(channel.port1)
     channel.port1.postMessage = (message: unknown) => {
@@ -142,6 +147,17 @@ describe('a MessagePort link', () => {
     post({ type: 'frame', data: Uint8Array.of(BATCH, 9, 0x93) })
     await until(() => closed.includes('b: a batch shorter than its frames'))
     for (const session of sessions) session.close()
+    channel.port1.close()
+  })
+
+  it('sends what a task left in its batch before the bye of a closing session', async () => {
+    const { channel, received, closed, sessions, toB } = await portPair()
+    toB.send(frame(5, 1))
+    toB.send(frame(5, 2))
+    sessions[0]!.close()
+    await until(() => closed.includes('b: closed'))
+    expect(received).toEqual([frame(5, 1), frame(5, 2)])
+    sessions[1]!.close()
     channel.port1.close()
   })
 })
