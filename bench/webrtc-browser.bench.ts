@@ -4,7 +4,8 @@
  * contexts (two profiles, so they link over WebRTC). One same-profile pair adds the
  * BroadcastChannel rows, against a raw BroadcastChannel.
  *
- *   1. call round trip, small message, p50 / p99
+ *   1. call round trip, small message, p50 / p99 (and each raw pipe again between ours' own
+ *      two tabs, beside the node: a control for what the tabs themselves cost)
  *   2. cast throughput one way, 1 KiB and 64 KiB
  *   3. registry propagation: register on A until B's pidOf sees it
  *   4. failure detection: a crashed tab's names gone on the others
@@ -73,6 +74,8 @@ async function openPairs(h: Harness, room: string): Promise<Pairs> {
   await connectPeerjs(peerjs, h, room)
   const bc = await oursPair(h, `${room}-bc`, ['c', 'd'], undefined, await h.newContext())
   await expectVia(bc.a, 'd', 'broadcast-channel')
+  // A raw BroadcastChannel in ours' own tabs too: section 1's control row.
+  for (const t of [bc.a, bc.b]) await t.run((name) => window.bench.broadcastJoin(name), `${room}-bc-raw`)
   const profile = await h.newContext()
   const rawBc = { a: await h.openTab(profile), b: await h.openTab(profile) }
   for (const t of [rawBc.a, rawBc.b]) await t.run((name) => window.bench.broadcastJoin(name), `${room}-raw`)
@@ -193,6 +196,9 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
   await pairs.raw.b.run(() => window.bench.serveEcho('raw'), undefined)
   await pairs.peerjs.b.run(() => window.bench.serveEcho('peerjs'), undefined)
   await pairs.rawBc.b.run(() => window.bench.serveEcho('broadcast'), undefined)
+  // The control rows: the raw pipe between ours' own two tabs, beside the node.
+  await pairs.ours.b.run(() => window.bench.serveEcho('raw'), undefined)
+  await pairs.bc.b.run(() => window.bench.serveEcho('broadcast'), undefined)
   const loop = (tab: Tab, kind: 'raw' | 'peerjs' | 'broadcast') => (n: number) =>
     tab.run(([k, count, size]) => window.bench.pingLoop(k, count, size), [kind, n, SMALL] as const)
   const ours = (pair: Pair) => (n: number) =>
@@ -203,6 +209,7 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
       { label: 'ours', run: ours(pairs.ours) },
       { label: 'raw', run: loop(pairs.raw.a, 'raw') },
       { label: 'peerjs', run: loop(pairs.peerjs.a, 'peerjs') },
+      { label: 'raw in ours', run: loop(pairs.ours.a, 'raw') },
     ],
     CALLS,
     ROUNDS,
@@ -212,6 +219,7 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
     [
       { label: 'ours', run: ours(pairs.bc) },
       { label: 'raw', run: loop(pairs.rawBc.a, 'broadcast') },
+      { label: 'raw in ours', run: loop(pairs.bc.a, 'broadcast') },
     ],
     CALLS,
     ROUNDS,
@@ -239,11 +247,15 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
         row('ours `node.call`', webrtc.get('ours'), rawP50, rawP99),
         row('raw RTCDataChannel ping-pong', webrtc.get('raw'), rawP50, rawP99),
         row('PeerJS request/response', webrtc.get('peerjs'), rawP50, rawP99),
+        row("raw RTCDataChannel ping-pong, in ours' two tabs", webrtc.get('raw in ours'), rawP50, rawP99),
         row('one profile: ours `node.call` over BroadcastChannel', bc.get('ours'), bcRaw50, bcRaw99),
         row('one profile: raw BroadcastChannel ping-pong', bc.get('raw'), bcRaw50, bcRaw99),
+        row("one profile: raw BroadcastChannel ping-pong, in ours' two tabs", bc.get('raw in ours'), bcRaw50, bcRaw99),
       ],
     ) +
     `\n\n${CALLS} sequential round trips per row after ${WARMUP} of warm-up, ${SMALL}-byte payload, in ${ROUNDS} rotating blocks.` +
+    `\nThe rows "in ours' two tabs" run the raw pipe between the two tabs of ours' row, beside the node; ours / that pipe, p50: ` +
+    `WebRTC ${times(oursP50 / p(webrtc.get('raw in ours'), 50))}, BroadcastChannel ${times(p(bc.get('ours'), 50) / p(bc.get('raw in ours'), 50))}.` +
     `\nTarget ours ≤ ${TARGETS.callVsRaw}× raw (p50): ${verdict(oursP50 / rawP50 <= TARGETS.callVsRaw)} (${times(oursP50 / rawP50)}); ` +
     `faster than PeerJS: ${verdict(oursP50 < peerjsP50)} (ours / PeerJS = ${times(oursP50 / peerjsP50)}).`
   return { text, rawP50, oursP50 }
