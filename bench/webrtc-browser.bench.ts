@@ -2,7 +2,8 @@
  * WebRTC in Chromium: ours against a raw RTCDataChannel (the physical limit) and PeerJS
  * (what users pick today), each measured in the same run, between two tabs of two browser
  * contexts (two profiles, so they link over WebRTC). One same-profile pair adds the
- * BroadcastChannel rows, against a raw BroadcastChannel.
+ * BroadcastChannel rows, against a raw BroadcastChannel, and a tab with a dedicated worker
+ * attached adds the MessagePort rows (page ↔ worker), against a raw MessagePort between them.
  *
  *   1. call round trip, small message, p50 / p99 (and each raw pipe again between ours' own
  *      two tabs, beside the node: a control for what the tabs themselves cost)
@@ -60,6 +61,8 @@ interface Pairs {
   readonly bc: Pair
   /** Another profile: a raw BroadcastChannel. */
   readonly rawBc: Pair
+  /** A tab whose node has a worker's node attached (`worker`), and a raw MessagePort to it. */
+  readonly worker: Tab
 }
 
 const say = (line: string): void => console.log(line)
@@ -79,7 +82,11 @@ async function openPairs(h: Harness, room: string): Promise<Pairs> {
   const profile = await h.newContext()
   const rawBc = { a: await h.openTab(profile), b: await h.openTab(profile) }
   for (const t of [rawBc.a, rawBc.b]) await t.run((name) => window.bench.broadcastJoin(name), `${room}-raw`)
-  return { ours, raw, peerjs, bc, rawBc }
+  const worker = await h.openTab()
+  await worker.run((o) => window.bench.ours.start(o), { room: `${room}-worker`, nodeId: 'page' })
+  await worker.run((r) => window.bench.workerStart(r), `${room}-worker`)
+  await expectVia(worker, 'worker', 'message-port')
+  return { ours, raw, peerjs, bc, rawBc, worker }
 }
 
 /** Two nodes `ids` (over WebRTC with `signaling`, else over BroadcastChannel in one `context`); b serves 'echo' and 'sink'. */
@@ -124,13 +131,13 @@ async function connectPeerjs({ a, b }: Pair, h: Harness, room: string): Promise<
 
 /** Every nodedown our nodes saw so far ('peer down (reason) at ms'): each is a link that dropped. */
 async function linkDrops(pairs: Pairs): Promise<string[]> {
-  const tabs = [pairs.ours.a, pairs.ours.b, pairs.bc.a, pairs.bc.b]
+  const tabs = [pairs.ours.a, pairs.ours.b, pairs.bc.a, pairs.bc.b, pairs.worker]
   return (await Promise.all(tabs.map((t) => t.run(() => window.bench.ours.nodedowns(), undefined)))).flat()
 }
 
 /** Throws if a node of ours reported an `error` event (a bad frame, a throwing handler). */
 async function expectNoErrors(pairs: Pairs): Promise<void> {
-  for (const t of [pairs.ours.a, pairs.ours.b, pairs.bc.a, pairs.bc.b]) {
+  for (const t of [pairs.ours.a, pairs.ours.b, pairs.bc.a, pairs.bc.b, pairs.worker]) {
     const errors = await t.run(() => window.bench.ours.errorsSeen(), undefined)
     if (errors.length > 0) throw new Error(`errors in a node: ${errors.join('; ')}`)
   }
@@ -199,7 +206,8 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
   // The control rows: the raw pipe between ours' own two tabs, beside the node.
   await pairs.ours.b.run(() => window.bench.serveEcho('raw'), undefined)
   await pairs.bc.b.run(() => window.bench.serveEcho('broadcast'), undefined)
-  const loop = (tab: Tab, kind: 'raw' | 'peerjs' | 'broadcast') => (n: number) =>
+  await pairs.worker.run(() => window.bench.workerServe('echo'), undefined)
+  const loop = (tab: Tab, kind: 'raw' | 'peerjs' | 'broadcast' | 'port') => (n: number) =>
     tab.run(([k, count, size]) => window.bench.pingLoop(k, count, size), [kind, n, SMALL] as const)
   const ours = (pair: Pair) => (n: number) =>
     relinking(pair, () => pair.a.run(([count, size]) => window.bench.ours.callLoop('echo', count, size), [n, SMALL] as const))
@@ -225,6 +233,18 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
     ROUNDS,
     WARMUP,
   )
+  const port = await interleaved(
+    [
+      {
+        label: 'ours',
+        run: (n: number) => pairs.worker.run(([count, size]) => window.bench.ours.callLoop('echo', count, size), [n, SMALL] as const),
+      },
+      { label: 'raw', run: loop(pairs.worker, 'port') },
+    ],
+    CALLS,
+    ROUNDS,
+    WARMUP,
+  )
 
   const p = (samples: number[] | undefined, q: number): number => percentile(samples ?? [], q)
   const rawP50 = p(webrtc.get('raw'), 50)
@@ -238,6 +258,8 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
   ]
   const bcRaw50 = p(bc.get('raw'), 50)
   const bcRaw99 = p(bc.get('raw'), 99)
+  const portRaw50 = p(port.get('raw'), 50)
+  const portRaw99 = p(port.get('raw'), 99)
   const oursP50 = p(webrtc.get('ours'), 50)
   const peerjsP50 = p(webrtc.get('peerjs'), 50)
   const text =
@@ -251,6 +273,8 @@ async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP50: num
         row('one profile: ours `node.call` over BroadcastChannel', bc.get('ours'), bcRaw50, bcRaw99),
         row('one profile: raw BroadcastChannel ping-pong', bc.get('raw'), bcRaw50, bcRaw99),
         row("one profile: raw BroadcastChannel ping-pong, in ours' two tabs", bc.get('raw in ours'), bcRaw50, bcRaw99),
+        row('page → its worker: ours `node.call` over a MessagePort', port.get('ours'), portRaw50, portRaw99),
+        row('page → its worker: raw MessagePort ping-pong', port.get('raw'), portRaw50, portRaw99),
       ],
     ) +
     `\n\n${CALLS} sequential round trips per row after ${WARMUP} of warm-up, ${SMALL}-byte payload, in ${ROUNDS} rotating blocks.` +
@@ -297,11 +321,32 @@ async function castThroughput(pairs: Pairs): Promise<string> {
       THROUGHPUT_ROUNDS,
       count / 4,
     )
+    const port = await interleaved(
+      [
+        {
+          label: 'ours',
+          run: async (n: number) => [
+            await pairs.worker.run(([c, s]) => window.bench.ours.castThroughput('sink', c, s), [n, size] as const),
+          ],
+        },
+        {
+          label: 'raw',
+          run: async (n: number) => {
+            await pairs.worker.run((c) => window.bench.workerServe('sink', c), n)
+            return [await pairs.worker.run(([c, s]) => window.bench.throughput('port', c, s), [n, size] as const)]
+          },
+        },
+      ],
+      total,
+      THROUGHPUT_ROUNDS,
+      count / 4,
+    )
     const rate = (ms: number[] | undefined): number => (count * size) / (median(ms ?? []) / 1000) / 2 ** 20
     const rateOf = (label: string, m: Map<string, number[]>): number => rate(m.get(label))
     const kib = `${size / 1024} KiB`
     const raw = rateOf('raw', webrtc)
     const bcRaw = rateOf('raw', bc)
+    const portRaw = rateOf('raw', port)
     rows.push(
       [
         kib,
@@ -326,6 +371,14 @@ async function castThroughput(pairs: Pairs): Promise<string> {
         times(rateOf('ours', bc) / bcRaw),
       ],
       [kib, 'one profile: raw BroadcastChannel', fixed(bcRaw, 1), fixed((count * 1000) / median(bc.get('raw')!), 0), times(1)],
+      [
+        kib,
+        'page → its worker: ours `node.cast` over a MessagePort',
+        fixed(rateOf('ours', port), 1),
+        fixed((count * 1000) / median(port.get('ours')!), 0),
+        times(rateOf('ours', port) / portRaw),
+      ],
+      [kib, 'page → its worker: raw MessagePort', fixed(portRaw, 1), fixed((count * 1000) / median(port.get('raw')!), 0), times(1)],
     )
     const ratio = rateOf('ours', webrtc) / raw
     verdicts.push(`${kib}: ${verdict(ratio >= TARGETS.castVsRaw)} (${times(ratio)})`)
@@ -540,8 +593,10 @@ async function main(): Promise<void> {
       section('3. Registry propagation', (await registryPropagation(pairs.ours, calls.rawP50, calls.oursP50)) + (await dropsNote(pairs)))
       await expectNoErrors(pairs)
       section('4. Failure detection: a crashed tab', await failureDetection(h, pairs.ours, room))
-      for (const { a, b } of Object.values(pairs))
+      const { worker, ...twoTabs } = pairs
+      for (const { a, b } of Object.values(twoTabs))
         await Promise.all([h.closeContext(a.context), b.context !== a.context ? h.closeContext(b.context) : undefined])
+      await h.closeContext(worker.context)
     }
     section(`5. Mesh formation: ${MESH_TABS} tabs, and one more`, await meshFormation(h, `${room}-mesh`))
   } finally {

@@ -8,9 +8,10 @@ import { PeerjsSide, type PeerServerAddress } from './peerjs-pipe.js'
 import { pingLoop, serveEcho, serveSink, throughput, type Pipe } from './pipe.js'
 import { rawBroadcastPipe } from './raw-broadcast.js'
 import { RawWebrtc } from './raw-webrtc.js'
+import workerUrl from './worker.ts?worker&url'
 
-/** The baselines a page can hold, by kind. */
-type PipeKind = 'raw' | 'broadcast' | 'peerjs'
+/** The baselines a page can hold, by kind ('port': a raw MessagePort to this page's worker). */
+type PipeKind = 'raw' | 'broadcast' | 'peerjs' | 'port'
 
 /** What the harness drives. */
 export interface BenchApi {
@@ -34,6 +35,14 @@ export interface BenchApi {
   /** Registry propagation: acks arrive over the raw data channel. */
   ackJoins(prefix: string): void
   registerUntilAcked(name: string): Promise<number>
+  /**
+   * Starts a dedicated worker running a node ('worker', serving 'echo' and 'sink') attached
+   * to this page's node, and a raw MessagePort to it (the 'port' pipe); resolves once this
+   * page's registry shows the worker's names.
+   */
+  workerStart(room: string): Promise<void>
+  /** Has the worker's end of the raw port echo, or count `count` messages then answer 'done'. */
+  workerServe(what: 'echo' | 'sink', count?: number): Promise<void>
   /** Whether performance.now() has its fine (5 µs) resolution. */
   isolated(): boolean
 }
@@ -47,6 +56,7 @@ declare global {
 const ours = new Ours()
 let raw: RawWebrtc | undefined
 let peerjs: PeerjsSide | undefined
+let worker: Worker | undefined
 const pipes = new Map<PipeKind, Pipe>()
 
 function pipe(kind: PipeKind): Pipe {
@@ -88,6 +98,29 @@ window.bench = {
   throughput: (kind, count, size) => throughput(pipe(kind), count, new Uint8Array(size)),
   ackJoins: (prefix) => ours.ackJoins(prefix, pipe('raw')),
   registerUntilAcked: (name) => ours.registerUntilAcked(name, pipe('raw')),
+  async workerStart(room) {
+    worker = new Worker(`${workerUrl}?options=${encodeURIComponent(JSON.stringify({ room }))}`)
+    ours.attachWorker(worker)
+    const channel = new MessageChannel()
+    worker.postMessage({ benchPort: channel.port2 }, [channel.port2])
+    let handler: (message: unknown) => void = () => undefined
+    channel.port1.onmessage = (event) => handler(event.data)
+    pipes.set('port', { send: (m) => channel.port1.postMessage(m), ready: () => undefined, onMessage: (h) => (handler = h) })
+    await ours.namesShown(['echo', 'sink'])
+  },
+  workerServe(what, count) {
+    const w = worker
+    if (w === undefined) return Promise.reject(new Error('no worker in this page'))
+    return new Promise((resolve) => {
+      const serving = (event: MessageEvent): void => {
+        if ((event.data as { benchServing?: string } | null)?.benchServing !== what) return
+        w.removeEventListener('message', serving)
+        resolve()
+      }
+      w.addEventListener('message', serving)
+      w.postMessage({ benchServe: what, count })
+    })
+  },
   isolated: () => crossOriginIsolated,
 }
 document.body.dataset.ready = 'true'

@@ -182,6 +182,25 @@ export class Ours {
     return [...this.running.registry()].map(([name, pids]): [string, string[]] => [name, pids.map((p) => p.node)]).sort()
   }
 
+  /** Links a worker running a node with `parent: self` (worker.ts) to this page's node. */
+  attachWorker(worker: Worker): void {
+    this.running.attachWorker(worker)
+  }
+
+  /** Resolves once every one of `names` has a pid in this node's registry. */
+  namesShown(names: readonly string[]): Promise<void> {
+    const node = this.running
+    const shown = (): boolean => names.every((name) => node.pidOf(name) !== undefined)
+    return new Promise((resolve) => {
+      if (shown()) return resolve()
+      const stop = node.watch('*', () => {
+        if (!shown()) return
+        stop()
+        resolve()
+      })
+    })
+  }
+
   /** Registers `name` for this node's own process. */
   register(name: string): void {
     this.running.register(name, this.own!)
