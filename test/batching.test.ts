@@ -150,6 +150,24 @@ describe('a MessagePort link', () => {
     channel.port1.close()
   })
 
+  it('takes a borrowed frame whole as it is sent: the encoder may overwrite its bytes at once', async () => {
+    const { channel, received, sessions, toB } = await portPair()
+    const buffer = new Uint8Array(64)
+    const sent: Uint8Array[] = []
+    // Alone (a task's first), batched, then large enough to go alone after its batch.
+    for (const size of [20, 20, 40]) {
+      buffer.set(frame(size, size + sent.length))
+      const view = buffer.subarray(0, size)
+      sent.push(view.slice())
+      toB.sendBorrowed!(view)
+      buffer.fill(0xff)
+    }
+    await until(() => received.length === sent.length)
+    expect(received).toEqual(sent)
+    for (const session of sessions) session.close()
+    channel.port1.close()
+  })
+
   it('sends what a task left in its batch before the bye of a closing session', async () => {
     const { channel, received, closed, sessions, toB } = await portPair()
     toB.send(frame(5, 1))

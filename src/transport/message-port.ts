@@ -132,6 +132,15 @@ class PortLink implements Link {
     if (this.state === 'open') this.batcher.addUnflagged(frame, false)
   }
 
+  /**
+   * A frame in the encoder's buffer (Link.sendBorrowed): posted from a reused buffer of its
+   * size, or batched, at once. Otherwise every frame would be encoded into fresh memory:
+   * 64 KiB casts to a worker ran at 0.60× a raw MessagePort that way (bench/RESULTS.md).
+   */
+  sendBorrowed(frame: Uint8Array): void {
+    if (this.state === 'open') this.batcher.addUnflagged(frame, true)
+  }
+
   /** Ends the link's sending: what this task left in its batch goes first if `flush` (before a bye). */
   finish(flush: boolean): void {
     if (flush) this.batcher.flush()
