@@ -27,3 +27,8 @@ export function table(header: readonly string[], rows: readonly (readonly string
   const marks = header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'r' ? '---:' : '---'))
   return [header, marks, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n')
 }
+
+/** A target's verdict, as the reports print it. */
+export function verdict(met: boolean): string {
+  return met ? 'met' : 'MISSED'
+}
