@@ -195,38 +195,22 @@ export async function castThroughput(pairs: Pairs): Promise<string> {
     const raw = rateOf('raw', webrtc)
     const bcRaw = rateOf('raw', bc)
     const portRaw = rateOf('raw', port)
+    /** A row of `what`: the contender `label` of `m`, against `base` MiB/s. */
+    const row = (what: string, m: Map<string, number[]>, label: string, base: number): string[] => [
+      kib,
+      what,
+      fixed(rateOf(label, m), 1),
+      fixed((count * 1000) / median(m.get(label)!), 0),
+      times(rateOf(label, m) / base),
+    ]
     rows.push(
-      [
-        kib,
-        'ours `node.cast`',
-        fixed(rateOf('ours', webrtc), 1),
-        fixed((count * 1000) / median(webrtc.get('ours')!), 0),
-        times(rateOf('ours', webrtc) / raw),
-      ],
-      [kib, 'raw RTCDataChannel', fixed(raw, 1), fixed((count * 1000) / median(webrtc.get('raw')!), 0), times(1)],
-      [
-        kib,
-        'PeerJS `send`',
-        fixed(rateOf('peerjs', webrtc), 1),
-        fixed((count * 1000) / median(webrtc.get('peerjs')!), 0),
-        times(rateOf('peerjs', webrtc) / raw),
-      ],
-      [
-        kib,
-        'one profile: ours `node.cast` over BroadcastChannel',
-        fixed(rateOf('ours', bc), 1),
-        fixed((count * 1000) / median(bc.get('ours')!), 0),
-        times(rateOf('ours', bc) / bcRaw),
-      ],
-      [kib, 'one profile: raw BroadcastChannel', fixed(bcRaw, 1), fixed((count * 1000) / median(bc.get('raw')!), 0), times(1)],
-      [
-        kib,
-        'page → its worker: ours `node.cast` over a MessagePort',
-        fixed(rateOf('ours', port), 1),
-        fixed((count * 1000) / median(port.get('ours')!), 0),
-        times(rateOf('ours', port) / portRaw),
-      ],
-      [kib, 'page → its worker: raw MessagePort', fixed(portRaw, 1), fixed((count * 1000) / median(port.get('raw')!), 0), times(1)],
+      row('ours `node.cast`', webrtc, 'ours', raw),
+      row('raw RTCDataChannel', webrtc, 'raw', raw),
+      row('PeerJS `send`', webrtc, 'peerjs', raw),
+      row('one profile: ours `node.cast` over BroadcastChannel', bc, 'ours', bcRaw),
+      row('one profile: raw BroadcastChannel', bc, 'raw', bcRaw),
+      row('page → its worker: ours `node.cast` over a MessagePort', port, 'ours', portRaw),
+      row('page → its worker: raw MessagePort', port, 'raw', portRaw),
     )
     const ratio = rateOf('ours', webrtc) / raw
     verdicts.push(`${kib}: ${verdict(ratio >= TARGETS.castVsRaw)} (${times(ratio)})`)

@@ -5,7 +5,7 @@
  */
 import { Ours } from './ours.js'
 import { PeerjsSide, type PeerServerAddress } from './peerjs-pipe.js'
-import { pingLoop, serveEcho, serveSink, throughput, type Pipe } from './pipe.js'
+import { pingLoop, portPipe, serveEcho, serveSink, throughput, type Pipe } from './pipe.js'
 import { rawBroadcastPipe } from './raw-broadcast.js'
 import { RawWebrtc } from './raw-webrtc.js'
 import workerUrl from './worker.ts?worker&url'
@@ -103,9 +103,7 @@ window.bench = {
     ours.attachWorker(worker)
     const channel = new MessageChannel()
     worker.postMessage({ benchPort: channel.port2 }, [channel.port2])
-    let handler: (message: unknown) => void = () => undefined
-    channel.port1.onmessage = (event) => handler(event.data)
-    pipes.set('port', { send: (m) => channel.port1.postMessage(m), ready: () => undefined, onMessage: (h) => (handler = h) })
+    pipes.set('port', portPipe(channel.port1))
     await ours.namesShown(['echo', 'sink'])
   },
   workerServe(what, count) {

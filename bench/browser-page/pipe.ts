@@ -14,6 +14,13 @@ export interface Pipe {
   onMessage(handler: (message: unknown) => void): void
 }
 
+/** A MessagePort as a Pipe: the raw baseline between a page and its worker. */
+export function portPipe(port: MessagePort): Pipe {
+  let handler: (message: unknown) => void = () => undefined
+  port.onmessage = (event: MessageEvent) => handler(event.data)
+  return { send: (message) => port.postMessage(message), ready: () => undefined, onMessage: (h) => (handler = h) }
+}
+
 /** Sequential round trips: sends `message(i)`, waits for any reply, `n` times; returns each in ms. */
 export async function pingLoop(pipe: Pipe, n: number, message: (i: number) => unknown): Promise<number[]> {
   let answered: (() => void) | undefined

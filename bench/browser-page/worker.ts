@@ -4,7 +4,7 @@
  * MessagePort the page hands it, for the baseline of the same two threads.
  */
 import { startNode, type WorkerScope } from '../../src/index.js'
-import { serveEcho, serveSink, type Pipe } from './pipe.js'
+import { portPipe, serveEcho, serveSink, type Pipe } from './pipe.js'
 
 /** What the page sends on the worker itself (not on the raw port). */
 type Command =
@@ -30,12 +30,6 @@ void startNode({ room, nodeId: 'worker', parent: scope }).then((node) => {
 })
 
 let raw: Pipe | undefined
-
-function portPipe(port: MessagePort): Pipe {
-  let handler: (message: unknown) => void = () => undefined
-  port.onmessage = (event) => handler(event.data)
-  return { send: (message) => port.postMessage(message), ready: () => undefined, onMessage: (h) => (handler = h) }
-}
 
 scope.addEventListener('message', (event: MessageEvent) => {
   const command = event.data as Command | null
