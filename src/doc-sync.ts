@@ -8,6 +8,8 @@
  * - a document shared while peers are already connected is also sent whole to each of
  *   them (they asked for it before we had it, and will not ask again);
  * - on step 2 the peer is synced for that document (`synced` hook);
+ * - when a peer's frames move to another link, it is sent step 1 and our whole state as a
+ *   step 2 again (`resync`): what went on the old link may be lost;
  * - every local change is sent as an update to every peer, with the cause its document's
  *   `causeOf` gives it. Updates from a peer are not relayed (the mesh is full, and each node
  *   hears every writer directly), except to the nodes the document's `relayTo` names: the
@@ -141,6 +143,21 @@ export class DocSync {
     this.peers.add(peer)
     for (const [name, shared] of this.docs) {
       this.sendStepOne(peer, name, shared)
+      this.sendOwnPresence(peer, name, shared)
+    }
+  }
+
+  /**
+   * The peer's frames go out on another link now, and what went on the old one may be lost
+   * (its gateway went): our updates, and the step 2 that answered the peer's step 1, which
+   * the peer would never ask for again. Sends our step 1, our whole state as a step 2 (the
+   * peer counts it as its answer), and our presence, for every document.
+   */
+  resync(peer: SyncPeer): void {
+    for (const [name, shared] of this.docs) {
+      this.sendStepOne(peer, name, shared)
+      const state = message((e) => sync.writeSyncStep2(e, shared.doc))
+      this.send(peer, { type: FrameType.Sync, doc: name, data: state, cause: null })
       this.sendOwnPresence(peer, name, shared)
     }
   }

@@ -94,7 +94,7 @@ export class NodeCore {
       switched: (peer) => {
         // Frames still in flight on the link we left may never arrive (its gateway went):
         // sync again over the new one, which also finishes a sync that was half done.
-        this.docs.addPeer(peer)
+        this.docs.resync(peer)
         this.tunnels.peerSwitched(peer)
       },
       superseded: () => {
