@@ -76,6 +76,9 @@ describe('Deno and Bun processes are nodes', () => {
       await all[victim].command({ cmd: 'serve', name: 'doomed', behaviour: 'echo' })
       const survivors = Object.values(all).filter((e) => e !== all[victim])
       for (const survivor of survivors) await waitForName(survivor, 'doomed', [victim])
+      // Heartbeats on a direct link are what this tests: through the third node, its Close
+      // would tell of the crash first (reason 'closed').
+      for (const survivor of survivors) await survivor.linkedDirectly(victim)
       all[victim].crash()
       for (const survivor of survivors) {
         await survivor.until(() => survivor.last(victim)?.event === 'nodedown')

@@ -73,6 +73,9 @@ describe('WebRTC mesh of Node processes', () => {
     await c!.command({ cmd: 'serve', name: 'slow', behaviour: 'silent' })
     await waitForName(a!, 'slow', ['c'])
     await waitForName(b!, 'slow', ['c'])
+    // Heartbeats on a direct link are what this tests: through the third node, its Close
+    // would tell of the crash first (reason 'closed').
+    for (const survivor of [a!, b!]) await survivor.linkedDirectly('c')
     const pending = a!.command({ cmd: 'call', name: 'slow', msg: 'hello?', timeout: 60_000 })
     const killedAt = Date.now()
     c!.crash()
