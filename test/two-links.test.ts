@@ -45,7 +45,7 @@ describe('two links to one peer', () => {
     stops.push(() => overSecond.close())
     await overSecond.join('r')
     const answered = overFirst.from('r').filter(isSync(sync.messageYjsSyncStep2)).length
-    await overFirst.when(() => overFirst.from('r').filter(isSync(sync.messageYjsSyncStep2)).length > answered)
+    await until(() => overFirst.from('r').filter(isSync(sync.messageYjsSyncStep2)).length > answered)
     expect(overSecond.from('r').filter(isSync(sync.messageYjsSyncStep2))).toEqual([])
 
     // The first link goes, with that answer lost with it: the node must answer again on the second.
