@@ -117,6 +117,8 @@ describe('relays of the mesh across network namespaces (real WebRTC)', () => {
     const [gone, staying] = used === 'relay:h' ? [h, 'h2'] : [h2, 'h']
     await b.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
     await untilAsync(async () => (await a.state()).registry.echo?.[0] === 'b', 10_000)
+    // Seen by heartbeat on a direct link: through the other relay node, its Close would tell first.
+    for (const e of [a, b]) await e.linkedDirectly(gone.settings.nodeId)
     gone.crash()
     await untilAsync(async () => (await linkTo(a, 'b')) === `relay:${staying}` && (await linkTo(b, 'a')) === `relay:${staying}`, 15_000)
     expect(await a.command({ cmd: 'call', name: 'echo', msg: 'after' })).toEqual({ echo: 'after', by: 'b' })
