@@ -37,14 +37,6 @@ async function room3(signaling = `ws://127.0.0.1:${server.port}`): Promise<Recor
   return { node: started[0]!, deno: started[1]!, bun: started[2]! }
 }
 
-async function waitForName(edge: EdgeProcess, name: string, nodes: string[]): Promise<void> {
-  for (;;) {
-    const state = await edge.state()
-    if (JSON.stringify(state.registry[name] ?? []) === JSON.stringify(nodes)) return
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-}
-
 describe('Deno and Bun processes are nodes', () => {
   it('a Node, a Deno and a Bun process: names, calls, casts in order and rpc every way', async () => {
     const all = await room3()
@@ -52,14 +44,14 @@ describe('Deno and Bun processes are nodes', () => {
     await all.bun.command({ cmd: 'serve', name: 'inbox', behaviour: 'inbox' })
     for (const caller of Object.values(all)) {
       for (const runtime of Object.keys(all)) {
-        await waitForName(caller, `echo-${runtime}`, [runtime])
+        await caller.seesName(`echo-${runtime}`, [runtime])
         expect(await caller.command({ cmd: 'call', name: `echo-${runtime}`, msg: { from: caller.settings.nodeId } })).toEqual({
           echo: { from: caller.settings.nodeId },
           by: runtime,
         })
       }
     }
-    await waitForName(all.deno, 'inbox', ['bun'])
+    await all.deno.seesName('inbox', ['bun'])
     await all.deno.command({ cmd: 'castMany', name: 'inbox', count: 500 })
     // The inbox answers a call with what it has: the link is ordered, so all 500 came first.
     expect(await all.deno.command({ cmd: 'call', name: 'inbox', msg: null })).toEqual(Array.from({ length: 500 }, (_, i) => i))
@@ -75,7 +67,7 @@ describe('Deno and Bun processes are nodes', () => {
       const all = await room3()
       await all[victim].command({ cmd: 'serve', name: 'doomed', behaviour: 'echo' })
       const survivors = Object.values(all).filter((e) => e !== all[victim])
-      for (const survivor of survivors) await waitForName(survivor, 'doomed', [victim])
+      for (const survivor of survivors) await survivor.seesName('doomed', [victim])
       // Heartbeats on a direct link are what this tests: through the third node, its Close
       // would tell of the crash first (reason 'closed').
       for (const survivor of survivors) await survivor.linkedDirectly(victim)
@@ -117,7 +109,7 @@ describe('the signaling server under Deno and Bun', () => {
     const url = await serve(runtime)
     const all = await room3(url)
     await all.node.command({ cmd: 'serve', name: 'here', behaviour: 'echo' })
-    await waitForName(all[runtime], 'here', ['node'])
+    await all[runtime].seesName('here', ['node'])
     expect(await all[runtime].command({ cmd: 'call', name: 'here', msg: 1 })).toEqual({ echo: 1, by: 'node' })
   })
 })

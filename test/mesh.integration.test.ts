@@ -48,7 +48,7 @@ describe('WebRTC mesh of Node processes', () => {
     const [a, b, c] = await mesh(['a', 'b', 'c'], { password: 'secret' })
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
     for (const caller of [b!, c!]) {
-      await waitForName(caller, 'echo', ['a'])
+      await caller.seesName('echo', ['a'])
       expect(await caller.command({ cmd: 'call', name: 'echo', msg: { n: 1, big: 'x'.repeat(200_000) } })).toEqual({
         echo: { n: 1, big: 'x'.repeat(200_000) },
         by: 'a',
@@ -59,7 +59,7 @@ describe('WebRTC mesh of Node processes', () => {
   it('a graceful stop is seen at once, with reason stop, and its names go with it', async () => {
     const [a, b, c] = await mesh(['a', 'b', 'c'])
     await c!.command({ cmd: 'serve', name: 'leaving', behaviour: 'echo' })
-    await waitForName(a!, 'leaving', ['c'])
+    await a!.seesName('leaving', ['c'])
     await c!.close()
     for (const survivor of [a!, b!]) {
       await survivor.until(() => survivor.last('c')?.event === 'nodedown')
@@ -71,8 +71,8 @@ describe('WebRTC mesh of Node processes', () => {
   it('kill -9: names vanish everywhere and pending calls fail with NodeDownError, by heartbeat', async () => {
     const [a, b, c] = await mesh(['a', 'b', 'c'])
     await c!.command({ cmd: 'serve', name: 'slow', behaviour: 'silent' })
-    await waitForName(a!, 'slow', ['c'])
-    await waitForName(b!, 'slow', ['c'])
+    await a!.seesName('slow', ['c'])
+    await b!.seesName('slow', ['c'])
     // Heartbeats on a direct link are what this tests: through the third node, its Close
     // would tell of the crash first (reason 'closed').
     for (const survivor of [a!, b!]) await survivor.linkedDirectly('c')
@@ -101,8 +101,8 @@ describe('WebRTC mesh of Node processes', () => {
     await Promise.all([a.sees('b'), b.sees('a')])
     await b.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
     await b.command({ cmd: 'serve', name: 'delayed', behaviour: 'delayed' })
-    await waitForName(a, 'echo', ['b'])
-    await waitForName(a, 'delayed', ['b'])
+    await a.seesName('echo', ['b'])
+    await a.seesName('delayed', ['b'])
     const pending = a.command({ cmd: 'call', name: 'delayed', msg: 'meanwhile', timeout: 20_000 })
     const sentAt = Date.now()
     const big = a.command({ cmd: 'call', name: 'echo', msg: null, bytes: 4 * 1024 * 1024, timeout: 20_000 })
@@ -118,13 +118,13 @@ describe('WebRTC mesh of Node processes', () => {
   it('keeps working while the signaling server is down, and meets newcomers once it is back', async () => {
     const [a, b] = await mesh(['a', 'b'])
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
-    await waitForName(b!, 'echo', ['a'])
+    await b!.seesName('echo', ['a'])
     await server.close()
     expect(await b!.command({ cmd: 'call', name: 'echo', msg: 'still here' })).toEqual({ echo: 'still here', by: 'a' })
     server = await startSignalingServer({ port })
     const d = await start('d', a!.settings.room)
     await Promise.all([d.sees('a'), d.sees('b'), a!.sees('d'), b!.sees('d')])
-    await waitForName(d, 'echo', ['a'])
+    await d.seesName('echo', ['a'])
     expect(await d.command({ cmd: 'call', name: 'echo', msg: 'new' })).toEqual({ echo: 'new', by: 'a' })
   })
 
@@ -136,7 +136,7 @@ describe('WebRTC mesh of Node processes', () => {
       const [a, b] = await Promise.all(['a', 'b'].map((id) => start(id, roomName, 'pw', undefined, both)))
       await Promise.all([a!.sees('b'), b!.sees('a')])
       await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
-      await waitForName(b!, 'echo', ['a'])
+      await b!.seesName('echo', ['a'])
       expect(await b!.command({ cmd: 'call', name: 'echo', msg: 'via the mesh' })).toEqual({ echo: 'via the mesh', by: 'a' })
       // Only the second server left: a newcomer using just that one meets both.
       await server.close()
@@ -158,7 +158,7 @@ describe('WebRTC mesh of Node processes', () => {
       const [a, b] = await Promise.all(['a', 'b'].map((id) => start(id, roomName, 'pw', undefined, [yServer.url])))
       await Promise.all([a!.sees('b'), b!.sees('a')])
       await b!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
-      await waitForName(a!, 'echo', ['b'])
+      await a!.seesName('echo', ['b'])
       expect(await a!.command({ cmd: 'call', name: 'echo', msg: 'through y-webrtc' })).toEqual({ echo: 'through y-webrtc', by: 'b' })
     } finally {
       await yServer.stop()
@@ -178,7 +178,7 @@ describe('WebRTC mesh of Node processes', () => {
   it('a peer sending garbage frames does not disturb the others', async () => {
     const [a, b] = await mesh(['a', 'b'])
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
-    await waitForName(b!, 'echo', ['a'])
+    await b!.seesName('echo', ['a'])
     await start('garbage', a!.settings.room, undefined, 'garbage')
     // Garbage is reaching both nodes...
     for (const node of [a!, b!]) {
@@ -195,12 +195,3 @@ describe('WebRTC mesh of Node processes', () => {
     }
   })
 })
-
-/** Waits until `edge` sees `name` registered on exactly `nodes`. */
-async function waitForName(edge: EdgeProcess, name: string, nodes: string[]): Promise<void> {
-  for (;;) {
-    const state = await edge.state()
-    if (JSON.stringify(state.registry[name] ?? []) === JSON.stringify(nodes)) return
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-}

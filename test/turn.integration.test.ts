@@ -65,7 +65,7 @@ describe('WebRTC through a TURN server (coturn)', () => {
     const [a, b] = await Promise.all(['a', 'b'].map((id) => relayed(id, roomName, server.credential)))
     await Promise.all([a!.sees('b'), b!.sees('a')])
     await a!.command({ cmd: 'serve', name: 'echo', behaviour: 'echo' })
-    await waitForName(b!, 'echo', ['a'])
+    await b!.seesName('echo', ['a'])
     expect(await b!.command({ cmd: 'call', name: 'echo', msg: { n: 1, big: 'x'.repeat(100_000) } })).toEqual({
       echo: { n: 1, big: 'x'.repeat(100_000) },
       by: 'a',
@@ -99,12 +99,3 @@ describe('WebRTC through a TURN server (coturn)', () => {
     for (const node of [a!, b!]) expect((await node.state()).nodes).toEqual([node === a ? 'b' : 'a'])
   })
 })
-
-/** Waits until `edge` sees `name` registered on exactly `nodes`. */
-async function waitForName(edge: EdgeProcess, name: string, nodes: string[]): Promise<void> {
-  for (;;) {
-    const state = await edge.state()
-    if (JSON.stringify(state.registry[name] ?? []) === JSON.stringify(nodes)) return
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-}
