@@ -60,39 +60,26 @@ export async function callRoundTrips(pairs: Pairs): Promise<{ text: string; rawP
   const ours = (pair: Pair) => (n: number) =>
     relinking(pair, () => pair.a.run(([count, size]) => window.bench.ours.callLoop('echo', count, size), [n, SMALL] as const))
 
-  const webrtc = await interleaved(
-    [
-      { label: 'ours', run: ours(pairs.ours) },
-      { label: 'raw', run: loop(pairs.raw.a, 'raw') },
-      { label: 'peerjs', run: loop(pairs.peerjs.a, 'peerjs') },
-      { label: 'raw in ours', run: loop(pairs.ours.a, 'raw') },
-    ],
-    CALLS,
-    ROUNDS,
-    WARMUP,
-  )
-  const bc = await interleaved(
-    [
-      { label: 'ours', run: ours(pairs.bc) },
-      { label: 'raw', run: loop(pairs.rawBc.a, 'broadcast') },
-      { label: 'raw in ours', run: loop(pairs.bc.a, 'broadcast') },
-    ],
-    CALLS,
-    ROUNDS,
-    WARMUP,
-  )
-  const port = await interleaved(
-    [
-      {
-        label: 'ours',
-        run: (n: number) => pairs.worker.run(([count, size]) => window.bench.ours.callLoop('echo', count, size), [n, SMALL] as const),
-      },
-      { label: 'raw', run: loop(pairs.worker, 'port') },
-    ],
-    CALLS,
-    ROUNDS,
-    WARMUP,
-  )
+  const measure = (contenders: readonly Contender<number[]>[]) => interleaved(contenders, CALLS, ROUNDS, WARMUP)
+
+  const webrtc = await measure([
+    { label: 'ours', run: ours(pairs.ours) },
+    { label: 'raw', run: loop(pairs.raw.a, 'raw') },
+    { label: 'peerjs', run: loop(pairs.peerjs.a, 'peerjs') },
+    { label: 'raw in ours', run: loop(pairs.ours.a, 'raw') },
+  ])
+  const bc = await measure([
+    { label: 'ours', run: ours(pairs.bc) },
+    { label: 'raw', run: loop(pairs.rawBc.a, 'broadcast') },
+    { label: 'raw in ours', run: loop(pairs.bc.a, 'broadcast') },
+  ])
+  const port = await measure([
+    {
+      label: 'ours',
+      run: (n: number) => pairs.worker.run(([count, size]) => window.bench.ours.callLoop('echo', count, size), [n, SMALL] as const),
+    },
+    { label: 'raw', run: loop(pairs.worker, 'port') },
+  ])
 
   const p = (samples: number[] | undefined, q: number): number => percentile(samples ?? [], q)
   const rawP50 = p(webrtc.get('raw'), 50)
@@ -149,46 +136,30 @@ export async function castThroughput(pairs: Pairs): Promise<string> {
       async (n: number): Promise<number[]> => [
         await relinking(pair, () => pair.a.run(([c, s]) => window.bench.ours.castThroughput('sink', c, s), [n, size] as const)),
       ]
-    const total = count * THROUGHPUT_ROUNDS
-    const webrtc = await interleaved(
-      [
-        { label: 'ours', run: ours(pairs.ours) },
-        { label: 'raw', run: pipe(pairs.raw, 'raw') },
-        { label: 'peerjs', run: pipe(pairs.peerjs, 'peerjs') },
-      ],
-      total,
-      THROUGHPUT_ROUNDS,
-      count / 4,
-    )
-    const bc = await interleaved(
-      [
-        { label: 'ours', run: ours(pairs.bc) },
-        { label: 'raw', run: pipe(pairs.rawBc, 'broadcast') },
-      ],
-      total,
-      THROUGHPUT_ROUNDS,
-      count / 4,
-    )
-    const port = await interleaved(
-      [
-        {
-          label: 'ours',
-          run: async (n: number) => [
-            await pairs.worker.run(([c, s]) => window.bench.ours.castThroughput('sink', c, s), [n, size] as const),
-          ],
+    const measure = (contenders: readonly Contender<number[]>[]) =>
+      interleaved(contenders, count * THROUGHPUT_ROUNDS, THROUGHPUT_ROUNDS, count / 4)
+    const webrtc = await measure([
+      { label: 'ours', run: ours(pairs.ours) },
+      { label: 'raw', run: pipe(pairs.raw, 'raw') },
+      { label: 'peerjs', run: pipe(pairs.peerjs, 'peerjs') },
+    ])
+    const bc = await measure([
+      { label: 'ours', run: ours(pairs.bc) },
+      { label: 'raw', run: pipe(pairs.rawBc, 'broadcast') },
+    ])
+    const port = await measure([
+      {
+        label: 'ours',
+        run: async (n: number) => [await pairs.worker.run(([c, s]) => window.bench.ours.castThroughput('sink', c, s), [n, size] as const)],
+      },
+      {
+        label: 'raw',
+        run: async (n: number) => {
+          await pairs.worker.run((c) => window.bench.workerServe('sink', c), n)
+          return [await pairs.worker.run(([c, s]) => window.bench.throughput('port', c, s), [n, size] as const)]
         },
-        {
-          label: 'raw',
-          run: async (n: number) => {
-            await pairs.worker.run((c) => window.bench.workerServe('sink', c), n)
-            return [await pairs.worker.run(([c, s]) => window.bench.throughput('port', c, s), [n, size] as const)]
-          },
-        },
-      ],
-      total,
-      THROUGHPUT_ROUNDS,
-      count / 4,
-    )
+      },
+    ])
     const rate = (ms: number[] | undefined): number => (count * size) / (median(ms ?? []) / 1000) / 2 ** 20
     const rateOf = (label: string, m: Map<string, number[]>): number => rate(m.get(label))
     const kib = `${size / 1024} KiB`
