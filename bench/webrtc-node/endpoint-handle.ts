@@ -92,7 +92,11 @@ export class EndpointHandle {
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      this.child.send({ ...command, id })
+      // With a callback, a process that died before its 'exit' event (EPIPE) fails this command instead of the run.
+      this.child.send({ ...command, id }, (error) => {
+        if (error === null || !this.pending.delete(id)) return
+        reject(new Error(`${this.id}: ${error.message}`))
+      })
     })
   }
 
