@@ -14,12 +14,17 @@ const report = (message: Report): void => {
   process.send?.(message)
 }
 
-const endpoint: Endpoint =
-  settings.stack === 'ours'
-    ? new OursEndpoint(settings)
+/** `generation` counts rejoins: a raw endpoint ignores negotiation left over from an earlier one. */
+function create(room: string, generation: number): Endpoint {
+  return settings.stack === 'ours'
+    ? new OursEndpoint({ ...settings, room })
     : settings.stack === 'raw'
-      ? new RawEndpoint(settings.id, (to, data) => report({ event: 'signal', to, data }))
+      ? new RawEndpoint(settings.id, generation, (to, data) => report({ event: 'signal', to, data }))
       : new PeerjsEndpoint(settings)
+}
+
+let generation = 0
+let endpoint = create(settings.room, generation)
 
 /** Memory after a full GC, so that garbage does not count. */
 function memory(): Memory {
@@ -65,6 +70,10 @@ async function handle(command: Command): Promise<unknown> {
       const { user, system } = process.cpuUsage()
       return user + system
     }
+    case 'rejoin':
+      await endpoint.stop()
+      endpoint = create(command.room, ++generation)
+      return endpoint.start()
     case 'stop':
       await endpoint.stop()
       setImmediate(() => process.exit(0))

@@ -84,6 +84,8 @@ export type Command =
   | { readonly cmd: 'cpu' }
   | { readonly cmd: 'forward'; readonly between: readonly [string, string] }
   | { readonly cmd: 'stop' }
+  /** Stops, then starts afresh in the same process (ours: in `room`): a second join that runs warm code. */
+  | { readonly cmd: 'rejoin'; readonly room: string }
 
 /** Memory of the process after a full GC. */
 export interface Memory {

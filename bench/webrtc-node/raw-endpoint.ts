@@ -37,6 +37,8 @@ interface Pair {
 
 /** Negotiation data between two endpoints, relayed by the main script. */
 interface Signal {
+  /** The sender's generation (see `RawEndpoint`): a late message from before a rejoin is ignored. */
+  readonly generation: number
   readonly attempt: number
   readonly description?: RTCSessionDescriptionInit
   readonly candidate?: RTCIceCandidateInit
@@ -55,10 +57,16 @@ export class RawEndpoint implements Endpoint {
   /** Channels whose messages this endpoint passes on as they are, each to its pair's channel. */
   private readonly forwarding = new Map<RTCDataChannel, RTCDataChannel>()
 
+  private readonly sendSignal: (to: string, data: Omit<Signal, 'generation'>) => void
+
+  /** `generation`: how many times this process rejoined (endpoint-process.ts); both ends of a pair are at the same one. */
   constructor(
     private readonly selfId: string,
-    private readonly sendSignal: (to: string, data: Signal) => void,
-  ) {}
+    private readonly generation: number,
+    sendSignal: (to: string, data: Signal) => void,
+  ) {
+    this.sendSignal = (to, data) => sendSignal(to, { ...data, generation })
+  }
 
   async start(): Promise<void> {}
 
@@ -75,6 +83,7 @@ export class RawEndpoint implements Endpoint {
    */
   signal(from: string, data: unknown): void {
     const message = data as Signal
+    if (message.generation !== this.generation) return
     let pair = this.pairs.get(from)
     if (pair !== undefined && message.attempt < pair.attempt) return
     if (message.restart === true) {
