@@ -11,6 +11,7 @@ import { RTCPeerConnection } from 'node-datachannel/polyfill'
 import { startNode, webrtcTransport, type DistribunatorNode } from '../src/index.js'
 import { SignalingClient } from '../src/signaling/client.js'
 import { directTopic } from '../src/signaling/direct-topic.js'
+import { QUICK_REDIALS } from '../src/transport/dial-retries.js'
 import type { PeerConnectionClass } from '../src/transport/peer-connection.js'
 import { until } from './helpers.js'
 
@@ -146,7 +147,11 @@ describe('when a try fails, other nodes are asked to relay (unreachable)', () =>
     const b = session('b', Polyfill, 10_000)
     sessions.push(a, b)
     await until(() => a.opened.includes('b') && b.opened.includes('a'))
-    expect([a.unreachable, b.unreachable]).toEqual([[], []])
+    // Relays are asked only once the quick redials are spent as well: on a busy machine the
+    // real tries after the staged one can lose libdatachannel's races too (three in a row did,
+    // with the unit and integration suites running at once), and then asking is right.
+    for (const report of a.unreachable) expect(report.tries).toBeGreaterThan(QUICK_REDIALS)
+    expect(b.unreachable).toEqual([])
     // 'a' dialled, failed and dialled again ('b' uses the plain class: its tries are not counted).
     expect(tries).toBeGreaterThanOrEqual(2)
   })

@@ -7,7 +7,7 @@
 import { logger } from '../log.js'
 
 /** Tries in a row that a failed one is followed by at once; after them, rounds. */
-const QUICK_REDIALS = 3
+export const QUICK_REDIALS = 3
 /** ms between a failed try and the next, for both sides to have cleaned up. */
 const REDIAL_DELAY = 50
 /** After a round of quick tries failed, the next round waits this long, doubling each time up to RETRY_MAX. */
