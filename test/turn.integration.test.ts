@@ -9,6 +9,10 @@
  * Each test opens one relayed connection only: node-datachannel 0.33.4 (libdatachannel
  * 0.24.5) can deadlock a process while a relayed connection's DTLS handshake starts
  * (libdatachannel PR #1630), and every extra relayed connection is another chance of it.
+ * Seen in 2 of 20 runs of this file with the unit suite running alongside: the answerer's
+ * `juice poll` thread waited in DtlsTransport::handleTimeout for the lock that an `RTC worker`
+ * held in doRecv while it waited in agent_send for juice's, and the main thread then blocked
+ * in PeerConnection::close (gdb, in one of the two). The test then times out.
  *
  * coturn must be installed (`apt-get install coturn`; .ci/run does it): without it these
  * tests fail, saying so.
