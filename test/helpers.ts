@@ -63,6 +63,22 @@ export async function until(condition: () => boolean, timeout = 5000): Promise<v
   )
 }
 
+/** How `promise` settled within `ms`: `{ error }` if it rejected, `{}` if it resolved, undefined if it had not yet. */
+export async function settledWithin(promise: Promise<unknown>, ms: number): Promise<{ error?: unknown } | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const settled = await Promise.race([
+    promise.then(
+      () => ({}),
+      (error: unknown) => ({ error }),
+    ),
+    new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), ms)
+    }),
+  ])
+  clearTimeout(timer)
+  return settled
+}
+
 /** Waits until an asynchronous `condition` holds (a query to a server), checking every `interval` ms. */
 export async function untilAsync(condition: () => Promise<boolean>, timeout = 5000, interval = 20): Promise<void> {
   await vi.waitFor(

@@ -22,6 +22,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startSignalingServer, type SignalingServer } from '../signaling-server/index.js'
 import { EdgeProcess } from './fixtures/edge-process.js'
+import { settledWithin } from './helpers.js'
 import { startTurnServer, type TurnServer } from './fixtures/turn-server.js'
 
 let signaling: SignalingServer
@@ -75,21 +76,12 @@ const ATTEMPTS = 3
  */
 async function despiteNativeDeadlock(scenario: () => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const outcome = await Promise.race([
-      scenario().then(
-        () => undefined,
-        (error: unknown) => error,
-      ),
-      new Promise<Error>((resolve) => {
-        timer = setTimeout(() => resolve(new Error(`the scenario did not finish in ${SCENARIO_MS} ms`)), SCENARIO_MS)
-      }),
-    ])
-    clearTimeout(timer)
-    if (outcome === undefined) return
+    const settled = await settledWithin(scenario(), SCENARIO_MS)
+    if (settled !== undefined && !('error' in settled)) return
+    const failure = settled === undefined ? new Error(`the scenario did not finish in ${SCENARIO_MS} ms`) : settled.error
     const answers = await Promise.all(edges.map((edge) => edge.answers()))
     const stuck = edges.filter((_, i) => !answers[i]).map((edge) => edge.settings.nodeId)
-    if (stuck.length === 0 || attempt === ATTEMPTS) throw outcome
+    if (stuck.length === 0 || attempt === ATTEMPTS) throw failure
     process.stderr.write(`attempt ${attempt}: edge ${stuck.join(', ')} stopped answering (libdatachannel #1630); starting over\n`)
     await Promise.all(edges.splice(0).map((edge) => edge.close()))
     await turn?.stop()
