@@ -77,6 +77,8 @@ interface SharedDoc {
   readonly doc: Y.Doc
   readonly stepOneSent: WeakSet<SyncPeer>
   readonly onUpdate: (update: Uint8Array, origin: unknown) => void
+  /** Turns `onUpdate` on or off for each transaction, just before Yjs would encode its update. */
+  readonly listen: (transaction: Y.Transaction) => void
   readonly presence?: Presence
 }
 
@@ -103,22 +105,27 @@ export class DocSync {
     const { awareness } = replication
     if (this.docs.has(name)) throw new ArgumentError(`a document is already shared as ${JSON.stringify(name)}`)
     if (awareness !== undefined && awareness.doc !== doc) throw new ArgumentError('the awareness belongs to another document')
+    // Who an update of a peer goes on to; decided per transaction in `listen`.
+    let relayTo: readonly string[] = []
     const onUpdate = (update: Uint8Array, origin: unknown): void => {
-      if (origin instanceof RemoteUpdate) {
-        const relayTo = [...(replication.relayTo?.() ?? [])]
-        if (relayTo.length === 0) return
-        const data = message((e) => sync.writeUpdate(e, update))
-        for (const peer of this.peers)
-          if (relayTo.includes(peer.nodeId)) this.send(peer, { type: FrameType.Sync, doc: name, data, cause: null })
-        return
-      }
-      const cause = replication.causeOf?.(origin) ?? null
+      const remote = origin instanceof RemoteUpdate
+      const cause = remote ? null : (replication.causeOf?.(origin) ?? null)
       const data = message((e) => sync.writeUpdate(e, update))
-      for (const peer of this.peers) this.send(peer, { type: FrameType.Sync, doc: name, data, cause })
+      for (const peer of this.peers)
+        if (!remote || relayTo.includes(peer.nodeId)) this.send(peer, { type: FrameType.Sync, doc: name, data, cause })
+    }
+    // Yjs encodes a transaction's update only while something listens for it, and most
+    // updates from peers go nowhere: listen for our own and for those relayed. The
+    // transaction's observers have run by now, so `relayTo` knows what it changed.
+    const listen = (transaction: Y.Transaction): void => {
+      relayTo = transaction.origin instanceof RemoteUpdate ? [...(replication.relayTo?.() ?? [])] : []
+      if (transaction.origin instanceof RemoteUpdate && relayTo.length === 0) doc.off('update', onUpdate)
+      else doc.on('update', onUpdate)
     }
     const presence = awareness === undefined ? undefined : this.presence(name, awareness)
-    const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate, presence }
+    const shared: SharedDoc = { doc, stepOneSent: new WeakSet(), onUpdate, listen, presence }
     this.docs.set(name, shared)
+    doc.on('afterTransactionCleanup', listen)
     doc.on('update', onUpdate)
     presence?.awareness.on('update', presence.onUpdate)
     if (this.peers.size > 0) {
@@ -258,6 +265,7 @@ export class DocSync {
   }
 
   private stopSharing(shared: SharedDoc): void {
+    shared.doc.off('afterTransactionCleanup', shared.listen)
     shared.doc.off('update', shared.onUpdate)
     const presence = shared.presence
     if (presence === undefined) return
