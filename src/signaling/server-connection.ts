@@ -57,6 +57,8 @@ export class ServerConnection {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private pingTimer: ReturnType<typeof setInterval> | undefined
   private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** When the socket last showed life (performance.now()); the watchdog reads it when it fires. */
+  private lastLife = 0
   /** Which of `urls` is in use (or tried next). */
   private index: number
   /** The last error a socket reported, for the reason of its close. */
@@ -138,9 +140,23 @@ export class ServerConnection {
     }
   }
 
+  /**
+   * The socket showed life. One timer watches it, re-armed only when it fires before the
+   * silence is long enough: a timer per message would cost more than handling the message
+   * (see deadlines.ts).
+   */
   private armWatchdog(): void {
-    clearTimeout(this.watchdog)
-    this.watchdog = setTimeout(() => this.drop('silent for 2 ping intervals'), 2 * this.options.pingInterval)
+    this.lastLife = performance.now()
+    this.watchdog ??= this.watchFor(2 * this.options.pingInterval)
+  }
+
+  private watchFor(ms: number): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      const limit = 2 * this.options.pingInterval
+      const silent = performance.now() - this.lastLife
+      this.watchdog = silent < limit ? this.watchFor(limit - silent) : undefined
+      if (this.watchdog === undefined) this.drop('silent for 2 ping intervals')
+    }, ms)
   }
 
   /** Forgets the current socket, reports the loss, and schedules the next attempt. */
