@@ -28,6 +28,25 @@ describe('share', () => {
     expect(text(docs[0]!)).toBe('> hello world')
   })
 
+  it("an app's own update listener still hears changes from peers, and local changes still travel after them", async () => {
+    running = await cluster(['a', 'b'])
+    const [a, b] = running.nodes as [DistribunatorNode, DistribunatorNode]
+    const da = new Y.Doc()
+    const db = new Y.Doc()
+    a.share(da, 'notes')
+    b.share(db, 'notes')
+    // Document sync stops Yjs from encoding a peer's update only for its own listener.
+    const heard: Uint8Array[] = []
+    db.on('update', (update: Uint8Array) => heard.push(update))
+    da.getText('t').insert(0, 'from a')
+    await until(() => text(db) === 'from a')
+    const copy = new Y.Doc()
+    for (const update of heard) Y.applyUpdate(copy, update)
+    expect(text(copy)).toBe('from a')
+    db.getText('t').insert(6, ', and b')
+    await until(() => text(da) === 'from a, and b')
+  })
+
   it('a document shared later still gets, and gives, the existing content', async () => {
     running = await cluster(['a', 'b'])
     const [a, b] = running.nodes as [DistribunatorNode, DistribunatorNode]
