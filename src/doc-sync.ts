@@ -118,8 +118,9 @@ export class DocSync {
     // updates from peers go nowhere: listen for our own and for those relayed. The
     // transaction's observers have run by now, so `relayTo` knows what it changed.
     const listen = (transaction: Y.Transaction): void => {
-      relayTo = transaction.origin instanceof RemoteUpdate ? [...(replication.relayTo?.() ?? [])] : []
-      if (transaction.origin instanceof RemoteUpdate && relayTo.length === 0) doc.off('update', onUpdate)
+      const remote = transaction.origin instanceof RemoteUpdate
+      relayTo = remote ? [...(replication.relayTo?.() ?? [])] : []
+      if (remote && relayTo.length === 0) doc.off('update', onUpdate)
       else doc.on('update', onUpdate)
     }
     const presence = awareness === undefined ? undefined : this.presence(name, awareness)

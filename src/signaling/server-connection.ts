@@ -154,8 +154,9 @@ export class ServerConnection {
     return setTimeout(() => {
       const limit = 2 * this.options.pingInterval
       const silent = performance.now() - this.lastLife
-      this.watchdog = silent < limit ? this.watchFor(limit - silent) : undefined
-      if (this.watchdog === undefined) this.drop('silent for 2 ping intervals')
+      this.watchdog = undefined
+      if (silent < limit) this.watchdog = this.watchFor(limit - silent)
+      else this.drop('silent for 2 ping intervals')
     }, ms)
   }
 
