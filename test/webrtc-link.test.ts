@@ -83,7 +83,10 @@ const direct: Wiring = (a, b) => {
  * 25 under load, with or without this project's changes); the transport then tries again
  * (webrtc.ts), and so does this, up to 3 tries. The tests below are about open links.
  */
-async function connected(options: { chunkBytes?: number } = {}, wire: Wiring = direct): Promise<[Side, Side]> {
+async function connected(
+  options: { chunkBytes?: number; peerConnection?: PeerConnectionClass } = {},
+  wire: Wiring = direct,
+): Promise<[Side, Side]> {
   for (let attempt = 1; ; attempt++) {
     const a = side(true, options)
     const b = side(false, options)
@@ -96,6 +99,36 @@ async function connected(options: { chunkBytes?: number } = {}, wire: Wiring = d
     b.link.discard()
   }
 }
+
+/**
+ * A connection whose description carries no candidates, as a browser's does when read right
+ * after `setLocalDescription`: every candidate must trickle. Its `setLocalDescription`
+ * resolves only once the stack has reported each of them, so they come before the link
+ * sends its description.
+ */
+class TricklingConnection extends RTCPeerConnection {
+  private reported = 0
+
+  constructor(config?: RTCConfiguration) {
+    super(config)
+    this.addEventListener('icecandidate', () => this.reported++)
+  }
+
+  override get localDescription(): RTCSessionDescription {
+    const description = super.localDescription
+    // Null before the first description, whatever the polyfill's types say.
+    if (description === null) return description
+    const { type, sdp } = description
+    return { type, sdp: sdp.replace(/^a=(candidate:.*|end-of-candidates)\r?\n/gm, '') } as RTCSessionDescription
+  }
+
+  override async setLocalDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    await super.setLocalDescription(description)
+    const gathered = super.localDescription.sdp.match(/^a=candidate:/gm)?.length ?? 0
+    await until(() => this.reported >= gathered)
+  }
+}
+const trickling = TricklingConnection as unknown as PeerConnectionClass
 
 async function until(condition: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
@@ -211,8 +244,30 @@ describe('WebrtcLink', () => {
     expect(b.frames.map((f) => f.byteLength)).toEqual(sizes)
   })
 
+  it('sends one description each way and no candidates where the description carries them all (Node)', async () => {
+    const [a, b] = await connected()
+    expect(a.signals.map((s) => s.type)).toEqual(['offer'])
+    expect(b.signals.map((s) => s.type)).toEqual(['answer'])
+    expect((a.signals[0] as { sdp: string }).sdp).toMatch(/^a=candidate:/m)
+  })
+
+  it('trickles, after its description, each candidate the description lacks', async () => {
+    const [a, b] = await connected({ peerConnection: trickling })
+    for (const [side, description] of [
+      [a, 'offer'],
+      [b, 'answer'],
+    ] as const) {
+      const types = side.signals.map((s) => s.type)
+      expect(types[0]).toBe(description)
+      expect(types.length).toBeGreaterThan(1)
+      expect(types.slice(1).every((t) => t === 'candidate')).toBe(true)
+      const lines = side.signals.slice(1).map((s) => (s as { candidate: RTCIceCandidateInit }).candidate.candidate)
+      expect(new Set(lines).size).toBe(lines.length)
+    }
+  })
+
   it('applies candidates that arrive before their description', async () => {
-    await connected({}, (a, b) => {
+    await connected({ peerConnection: trickling }, (a, b) => {
       const held: WebrtcSignal[] = []
       a.forward = (signal) => {
         if (signal.type === 'offer') held.push(signal)

@@ -1,8 +1,9 @@
 /**
  * One WebRTC connection to one peer incarnation, on the standard `RTCPeerConnection` API:
- * the initiator makes the one data channel and the offer, the other side answers, and ICE
- * candidates trickle both ways over signaling. The channel (reliable, ordered) carries
- * frames whole, batched or in parts (channel-outbox.ts sends them, chunking.ts joins them).
+ * the initiator makes the one data channel and the offer, the other side answers, and the
+ * ICE candidates a description does not carry trickle both ways over signaling. The
+ * channel (reliable, ordered) carries frames whole, batched or in parts (channel-outbox.ts
+ * sends them, chunking.ts joins them).
  *
  * Everything a peer signals is checked before it reaches the connection: a description in
  * the wrong state, a second offer or a malformed candidate is dropped or ends this link,
@@ -91,6 +92,10 @@ export class WebrtcLink implements Link {
   private early: Uint8Array[] | undefined
   /** The peer's candidates that came before its description. */
   private earlyCandidates: RTCIceCandidateInit[] | undefined
+  /** Our candidates gathered before our description went out: see `localCandidate`. */
+  private unsentCandidates: RTCIceCandidateInit[] | undefined = []
+  /** The candidates our description carried, until the link opens: see `localCandidate`. */
+  private describedCandidates: ReadonlySet<string> | undefined
   private connectTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
@@ -104,9 +109,7 @@ export class WebrtcLink implements Link {
     const pc = new options.peerConnection({ iceServers: [...options.iceServers], iceTransportPolicy: options.iceTransportPolicy })
     this.pc = pc
     pc.onicecandidate = ({ candidate }) => {
-      if (candidate !== null && candidate.candidate !== '' && this.state !== 'closed') {
-        this.hooks.signal({ type: 'candidate', candidate: candidate.toJSON() })
-      }
+      if (candidate !== null && candidate.candidate !== '' && this.state !== 'closed') this.localCandidate(candidate.toJSON())
     }
     pc.onconnectionstatechange = () => {
       // 'disconnected' may heal by itself; heartbeats decide whether the peer is gone.
@@ -212,8 +215,28 @@ export class WebrtcLink implements Link {
 
   private signalDescription(type: 'offer' | 'answer', made: RTCSessionDescriptionInit): void {
     const sdp = this.pc.localDescription?.sdp ?? made.sdp
-    if (this.state !== 'closed' && typeof sdp === 'string')
-      this.hooks.signal({ type, sdp: type === 'offer' ? asDtlsClientOffer(sdp) : sdp })
+    if (this.state === 'closed' || typeof sdp !== 'string') return
+    this.hooks.signal({ type, sdp: type === 'offer' ? asDtlsClientOffer(sdp) : sdp })
+    this.describedCandidates = candidatesIn(sdp)
+    const unsent = this.unsentCandidates ?? []
+    this.unsentCandidates = undefined
+    for (const candidate of unsent) this.localCandidate(candidate)
+  }
+
+  /**
+   * Trickles one of our candidates, after our description and unless the description
+   * already carries it. A description read once the candidates are gathered carries them
+   * all (libdatachannel gathers host candidates before `setLocalDescription` resolves, and
+   * still reports each one after it), so in Node a pair's negotiation takes one signaling
+   * message each way instead of three. A browser's description is read before its
+   * candidates come, and they trickle as usual.
+   */
+  private localCandidate(candidate: RTCIceCandidateInit): void {
+    if (this.unsentCandidates !== undefined) {
+      if (this.unsentCandidates.length < MAX_EARLY_CANDIDATES) this.unsentCandidates.push(candidate)
+    } else if (this.describedCandidates?.has(candidateLine(candidate.candidate ?? '')) !== true) {
+      this.hooks.signal({ type: 'candidate', candidate })
+    }
   }
 
   private attach(channel: RTCDataChannel): void {
@@ -246,6 +269,7 @@ export class WebrtcLink implements Link {
         : Math.min(this.options.chunkBytes, FALLBACK_CHUNK_BYTES)
     this.outbox = new ChannelOutbox(this.channel!, chunkBytes, (reason) => this.end(reason))
     releaseCandidates(this.pc)
+    this.describedCandidates = undefined
     // Before anything of the user's: the answerer waits for it.
     if (this.options.initiator) this.outbox.sendMessage(READY_MESSAGE, false)
     if (this.state !== 'open') return
@@ -308,7 +332,7 @@ export class WebrtcLink implements Link {
     clearTimeout(this.connectTimer)
     this.connectTimer = undefined
     this.early = undefined
-    this.earlyCandidates = undefined
+    this.earlyCandidates = this.unsentCandidates = this.describedCandidates = undefined
     const { pc, channel } = this
     pc.onicecandidate = pc.onconnectionstatechange = pc.ondatachannel = null
     const closeConnection = (): void => {
@@ -351,6 +375,18 @@ export class WebrtcLink implements Link {
 function releaseCandidates(pc: RTCPeerConnection): void {
   const polyfill = pc as { readonly ext_localCandidates?: unknown; readonly ext_remoteCandidates?: unknown }
   for (const list of [polyfill.ext_localCandidates, polyfill.ext_remoteCandidates]) if (Array.isArray(list)) list.length = 0
+}
+
+/** The candidate lines of a description, as `candidateLine` writes them. */
+function candidatesIn(sdp: string): ReadonlySet<string> {
+  const lines = new Set<string>()
+  for (const line of sdp.split(/\r?\n/)) if (line.startsWith('a=candidate:')) lines.add(candidateLine(line))
+  return lines
+}
+
+/** A candidate without the `a=` that libdatachannel's events keep and browsers' drop. */
+function candidateLine(candidate: string): string {
+  return (candidate.startsWith('a=') ? candidate.slice(2) : candidate).trim()
 }
 
 /** ms a closed link's connection waits for its channel to finish closing. */
