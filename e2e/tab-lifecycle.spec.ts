@@ -4,7 +4,8 @@
  * - closed (`page.close()`, with or without beforeunload handlers): the page's `pagehide`
  *   stops its node, whose goodbye makes peers drop it at once (nodedown reason 'stop');
  * - crashed (the renderer killed through CDP `Page.crash`): nothing is said, so peers see
- *   the silence — within heartbeatTimeout + half a heartbeatInterval, 1.75 s at the defaults.
+ *   the silence — within heartbeatTimeout + a quarter of a heartbeatInterval, 1.625 s at the
+ *   defaults.
  *
  * Each case prints the measured time and asserts it is under BOUND_MS: the heartbeat bound
  * plus margin for a loaded 2-core machine.

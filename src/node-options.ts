@@ -73,11 +73,14 @@ export interface NodeOptions {
    * without `RTCPeerConnection` does so by itself. @default true
    */
   readonly webrtc?: boolean
-  /** ms between heartbeats on every link. @default 500 */
+  /**
+   * ms within which each end of a link hears from the other: a link silent for most of this
+   * carries a heartbeat (Ping, answered by Pong). @default 500
+   */
   readonly heartbeatInterval?: number
   /**
    * ms of silence after which a peer is declared down (a crash, a closed laptop); it is seen
-   * within this plus half a heartbeat interval (1.75 s at the defaults). @default 1500
+   * within this plus a quarter of a heartbeat interval (1.625 s at the defaults). @default 1500
    */
   readonly heartbeatTimeout?: number
 }

@@ -34,6 +34,8 @@ export class Peer {
   up = false
   /** Last measured round-trip time in ms (from heartbeats), or undefined before the first. */
   rtt: number | undefined = undefined
+  /** When this node last sent it a Ping (performance.now()): see peers.ts `beat`. */
+  pingedAt = performance.now()
   /** Frames sent while waiting for a new link; undefined when not waiting. */
   private held: Uint8Array[] | undefined
   private heldBytes = 0

@@ -52,10 +52,16 @@ export interface PeerHooks {
 const log = logger('peers')
 
 /**
- * Silence is checked this many times per heartbeat interval, Pings sent once: a dead peer is
- * seen within timeout + interval / 2 (1.75 s at the defaults), not timeout + interval (2 s).
+ * Heartbeat rounds per interval. A round pings each link it has not heard from for three
+ * quarters of an interval, so each end hears from the other about once an interval, and a
+ * dead peer is seen within timeout + interval / CHECKS_PER_INTERVAL (1.625 s at the defaults).
  */
-const CHECKS_PER_INTERVAL = 2
+const CHECKS_PER_INTERVAL = 4
+/**
+ * Each end measures its own round trip to a peer at least this many intervals apart: its
+ * peer's Pings keep a link alive both ways, but only its own Pings measure the round trip.
+ */
+const RTT_EVERY_INTERVALS = 4
 
 /** Heartbeat timing: see wire.ts. */
 export interface Heartbeat {
@@ -76,8 +82,6 @@ export class Peers {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   /** When the last heartbeat round ran (performance.now()). */
   private lastBeat = 0
-  /** When the last round that pinged ran (performance.now()). */
-  private lastPing = 0
   /** Set while `sayGoodbye` waits for the last link to close. */
   private allClosed: (() => void) | undefined
   /** Peers waiting for a new link, and when they give up. */
@@ -189,7 +193,7 @@ export class Peers {
     this.byLink.set(link, null)
     this.lastHeard.set(link, performance.now())
     if (this.heartbeatTimer === undefined) {
-      this.lastBeat = this.lastPing = performance.now()
+      this.lastBeat = performance.now()
       this.heartbeatTimer = setInterval(() => this.beat(), this.heartbeat.interval / CHECKS_PER_INTERVAL)
     }
     const { nodeId, incarnation, room } = this.self
@@ -275,11 +279,14 @@ export class Peers {
   }
 
   /**
-   * One heartbeat round, CHECKS_PER_INTERVAL of them per interval: close links silent for
-   * the timeout (and links whose Hello did not come within it), and ping the rest once about
-   * an interval has passed since the last Pings. A dead peer is thus seen within timeout +
-   * interval / CHECKS_PER_INTERVAL. Pings go by the clock, not by counting rounds: where
-   * timers run less often (a hidden tab's, once a second), every round pings.
+   * One heartbeat round, CHECKS_PER_INTERVAL of them per interval: closes links silent for
+   * the timeout (and links whose Hello did not come within it), and pings a peer whose link
+   * has been silent for three quarters of an interval (no more than once in that long), or
+   * that this end has not pinged for RTT_EVERY_INTERVALS. Silence is what asks for a Ping:
+   * one end's Ping and its Pong show both ends alive, so where both ends listen, only the
+   * first to find the link silent pings, and any other frame spares a Ping. Pings go by the
+   * clock, not by counting rounds: where timers run less often (a hidden tab's, once a
+   * second), every round pings the links that fell silent since the last.
    *
    * A round that runs a timeout late closes nothing: this node was not running (an event
    * loop stall, a hidden tab's throttled timers), so the silence is its own, and what peers
@@ -288,19 +295,25 @@ export class Peers {
    */
   private beat(): void {
     const now = performance.now()
-    const late = now - this.lastBeat > this.heartbeat.timeout
+    const { interval, timeout } = this.heartbeat
+    const late = now - this.lastBeat > timeout
     this.lastBeat = now
     if (late) for (const link of this.lastHeard.keys()) this.lastHeard.set(link, now)
-    // Three quarters of an interval: a round that runs a little early still pings.
-    const ping = late || now - this.lastPing >= this.heartbeat.interval * 0.75
-    if (ping) this.lastPing = now
+    // Three quarters: a quarter-interval round sees it, and pings, before a whole interval passes.
+    const due = interval * 0.75
     for (const [link, peer] of [...this.byLink]) {
       const spare = peer !== null && peer.link !== link
-      if (now - (this.lastHeard.get(link) ?? now) > this.heartbeat.timeout) {
-        log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, this.heartbeat.timeout)
+      const silent = now - (this.lastHeard.get(link) ?? now)
+      if (silent > timeout) {
+        log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, timeout)
         // A spare link falls quiet once both ends send on the preferred one.
         link.close(spare ? 'duplicate' : 'heartbeat timeout')
-      } else if (ping && peer !== null && !spare) {
+        continue
+      }
+      if (peer === null || spare) continue
+      const sincePing = now - peer.pingedAt
+      if (late || (silent >= due && sincePing >= due) || sincePing >= interval * RTT_EVERY_INTERVALS) {
+        peer.pingedAt = now
         peer.send({ type: FrameType.Ping, time: now })
       }
     }

@@ -60,6 +60,69 @@ function tableWithLink(heartbeat: { interval: number; timeout: number }) {
   return { peers, link, closed, sent }
 }
 
+/**
+ * Two Peers tables linked to each other, driven under fake timers: frames take `delay` ms,
+ * and b's heartbeat rounds run `offset` ms after a's (two real nodes are never in step).
+ */
+function linkedTables(heartbeat: { interval: number; timeout: number }, { delay, offset }: { delay: number; offset: number }) {
+  const ends = ['a', 'b'].map((nodeId) => {
+    // What comes before this end has opened its link waits for it (a Hello would be lost).
+    let waiting: Uint8Array[] | undefined = []
+    const end = {
+      nodeId,
+      sent: [] as number[],
+      closed: [] as string[],
+      receive: (bytes: Uint8Array) => (waiting ? waiting.push(bytes) : end.peers.transportHooks.frameReceived(end.link, bytes)),
+      open: () => {
+        end.peers.transportHooks.linkOpened(end.link)
+        const early = waiting ?? []
+        waiting = undefined
+        for (const bytes of early) end.receive(bytes)
+      },
+    } as {
+      nodeId: string
+      sent: number[]
+      closed: string[]
+      receive: (bytes: Uint8Array) => void
+      open: () => void
+      peers: Peers
+      link: Link
+    }
+    end.peers = new Peers({ nodeId, incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
+      identified: () => undefined,
+      frame: () => undefined,
+      down: () => undefined,
+      replaced: () => undefined,
+      switched: () => undefined,
+      superseded: () => undefined,
+      error: () => undefined,
+    })
+    return end
+  })
+  const [a, b] = ends as [(typeof ends)[0], (typeof ends)[0]]
+  for (const [end, other] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    end.link = {
+      remoteNodeId: other.nodeId,
+      route: { kind: 'direct', transport: 'test' },
+      send: (bytes) => {
+        end.sent.push(decodeFrame(bytes, 1 << 20).type)
+        setTimeout(() => other.receive(bytes), delay)
+      },
+      close: (reason = 'closed') => {
+        end.closed.push(reason)
+        end.peers.transportHooks.linkClosed(end.link, reason)
+      },
+    }
+  }
+  a.open()
+  vi.advanceTimersByTime(offset)
+  b.open()
+  return { a, b }
+}
+
 describe('heartbeats', () => {
   it('pings every linked peer, and answers pings with pongs', async () => {
     const { raw } = await nodeWithRawPeer({ heartbeatInterval: 10, heartbeatTimeout: 1000 })
@@ -118,19 +181,59 @@ describe('heartbeats', () => {
     expect(a.nodes()).toEqual(['b'])
   })
 
-  it('pings once per interval, and closes a silent link within the timeout and half an interval', () => {
+  it('pings a silent link every three quarters of an interval, and closes it within the timeout and a quarter interval', () => {
     vi.useFakeTimers()
     try {
       const { closed, sent } = tableWithLink({ interval: 100, timeout: 210 })
       const pings = (): number => sent.filter((type) => type === FrameType.Ping).length
-      vi.advanceTimersByTime(199)
+      vi.advanceTimersByTime(74)
+      expect(pings()).toBe(0)
+      vi.advanceTimersByTime(1)
       expect(pings()).toBe(1)
-      // Silent since its Hello at 0: past the timeout at 210, closed by the check at 250.
-      vi.advanceTimersByTime(50)
+      vi.advanceTimersByTime(124)
+      expect(pings()).toBe(2)
+      // Silent since its Hello at 0: past the timeout at 210, closed by the round at 225.
+      vi.advanceTimersByTime(25)
       expect(closed).toEqual([])
       vi.advanceTimersByTime(1)
       expect(closed).toEqual(['heartbeat timeout'])
       expect(pings()).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('does not ping a link it hears from, except to measure the round trip every four intervals', () => {
+    vi.useFakeTimers()
+    try {
+      const { peers, link, closed, sent } = tableWithLink({ interval: 100, timeout: 300 })
+      const pings = (): number => sent.filter((type) => type === FrameType.Ping).length
+      const pingedAt: number[] = []
+      for (let ms = 10; ms <= 1000; ms += 10) {
+        const before = pings()
+        vi.advanceTimersByTime(10)
+        if (pings() > before) pingedAt.push(ms)
+        // The peer's own traffic, every 10 ms (a Pong: it asks for no answer).
+        peers.transportHooks.frameReceived(link, encodeFrame({ type: FrameType.Pong, time: 0 }))
+      }
+      expect(closed).toEqual([])
+      expect(pingedAt).toEqual([400, 800])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('two ends that both listen ping about half as often as one Ping each per interval, and both measure the round trip', () => {
+    vi.useFakeTimers()
+    try {
+      const { a, b } = linkedTables({ interval: 100, timeout: 300 }, { delay: 2, offset: 10 })
+      vi.advanceTimersByTime(2000)
+      expect([a.closed, b.closed]).toEqual([[], []])
+      const pings = [...a.sent, ...b.sent].filter((type) => type === FrameType.Ping).length
+      // 20 intervals: 40 Pings when each end pings every interval.
+      expect(pings).toBeGreaterThanOrEqual(18)
+      expect(pings).toBeLessThanOrEqual(28)
+      expect([a.peers.links()[0]?.rtt, b.peers.links()[0]?.rtt]).toEqual([4, 4])
     } finally {
       vi.useRealTimers()
     }
