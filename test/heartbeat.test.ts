@@ -309,7 +309,7 @@ describe('long frames', () => {
         peers.transportHooks.linkActive?.(link)
       }
       expect(closed).toEqual([])
-      // Then real silence: closed after the timeout (checked once per interval).
+      // Then real silence: closed after the timeout (checked four times an interval).
       vi.advanceTimersByTime(400)
       expect(closed).toEqual(['heartbeat timeout'])
     } finally {
