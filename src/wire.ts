@@ -21,11 +21,10 @@
  *
  * A Hello from an older incarnation of a node id whose newer incarnation is linked is
  * answered with `Superseded`: two nodes cannot share an id, and the newer one wins.
- * Heartbeats: a side pings (`Ping`) a link it has not heard from for most of an interval,
- * and now and then to measure the round trip, and answers each Ping with `Pong` (peers.ts).
- * Any frame counts as a sign of life; a link silent for the heartbeat timeout is closed,
- * which declares the peer down — a crashed peer is seen in about that long, whatever the
- * transport notices.
+ * Heartbeats: a side pings a link silent for most of an interval, and answers `Ping` with
+ * `Pong` (for the round-trip time; peers.ts). Any frame counts as a sign of life; a link
+ * silent for the heartbeat timeout is closed, which declares the peer down — a crashed
+ * peer is seen in about that long, whatever the transport notices.
  * Requests carry a `ref` chosen by the sender, unique per link direction; the answer
  * (`Reply`, `RpcReply`, `Down`) echoes it. Frames are msgpack arrays `[type, ...fields]`
  * with the numeric type first; `decodeFrame` checks every field, so the rest of the code
