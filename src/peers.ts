@@ -51,16 +51,9 @@ export interface PeerHooks {
 
 const log = logger('peers')
 
-/**
- * Heartbeat rounds per interval. A round pings each link it has not heard from for three
- * quarters of an interval, so each end hears from the other about once an interval, and a
- * dead peer is seen within timeout + interval / CHECKS_PER_INTERVAL (1.625 s at the defaults).
- */
+/** Heartbeat rounds per interval (see `beat`): a dead peer is seen within timeout + interval / 4, 1.625 s at the defaults. */
 const CHECKS_PER_INTERVAL = 4
-/**
- * Each end measures its own round trip to a peer at least this many intervals apart: its
- * peer's Pings keep a link alive both ways, but only its own Pings measure the round trip.
- */
+/** Each end pings a peer at least this many intervals apart: only its own Pings measure its round trip. */
 const RTT_EVERY_INTERVALS = 4
 
 /** Heartbeat timing: see wire.ts. */

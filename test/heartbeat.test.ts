@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
-import { Peers } from '../src/peers.js'
+import { Peers, type PeerHooks } from '../src/peers.js'
 import type { Link } from '../src/transport/transport.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame } from '../src/wire.js'
 import { nextEvent, until } from './helpers.js'
@@ -30,6 +30,17 @@ async function nodeWithRawPeer(options: {
   return { node, raw }
 }
 
+/** Hooks of a Peers table under test that reports to no one. */
+const ignored: PeerHooks = {
+  identified: () => undefined,
+  frame: () => undefined,
+  down: () => undefined,
+  replaced: () => undefined,
+  switched: () => undefined,
+  superseded: () => undefined,
+  error: () => undefined,
+}
+
 /** A Peers table with one identified link, driven by hand under fake timers. */
 function tableWithLink(heartbeat: { interval: number; timeout: number }) {
   const closed: string[] = []
@@ -43,15 +54,7 @@ function tableWithLink(heartbeat: { interval: number; timeout: number }) {
       peers.transportHooks.linkClosed(link, reason)
     },
   }
-  const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
-    identified: () => undefined,
-    frame: () => undefined,
-    down: () => undefined,
-    replaced: () => undefined,
-    switched: () => undefined,
-    superseded: () => undefined,
-    error: () => undefined,
-  })
+  const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, ignored)
   peers.transportHooks.linkOpened(link)
   peers.transportHooks.frameReceived(
     link,
@@ -88,15 +91,7 @@ function linkedTables(heartbeat: { interval: number; timeout: number }, { delay,
       peers: Peers
       link: Link
     }
-    end.peers = new Peers({ nodeId, incarnation: 1, room: 'test' }, 1 << 20, heartbeat, {
-      identified: () => undefined,
-      frame: () => undefined,
-      down: () => undefined,
-      replaced: () => undefined,
-      switched: () => undefined,
-      superseded: () => undefined,
-      error: () => undefined,
-    })
+    end.peers = new Peers({ nodeId, incarnation: 1, room: 'test' }, 1 << 20, heartbeat, ignored)
     return end
   })
   const [a, b] = ends as [(typeof ends)[0], (typeof ends)[0]]
