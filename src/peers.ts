@@ -22,11 +22,11 @@ import { DistribunatorError, ProtocolError } from './errors.js'
 import { logger } from './log.js'
 import {
   describeRoute,
+  preferred,
   ROUTE_RANK,
   type CloseReason,
   type Link,
   type LocalEndpoint,
-  type Route,
   type TransportHooks,
 } from './transport/transport.js'
 import { Peer, type LinkInfo } from './peer.js'
@@ -298,6 +298,9 @@ export class Peers {
       const spare = peer !== null && peer.link !== link
       const silent = now - (this.lastHeard.get(link) ?? now)
       if (silent > timeout) {
+        // Its gateway fell silent too: the gateway's own timeout ends the tunnel with a reason
+        // that asks another gateway for one (relayed.ts), where this would lose the far node.
+        if (this.gatewayInDoubt(link, now, due)) continue
         log('%s: %s silent for %d ms', this.self.nodeId, peer?.nodeId ?? link.remoteNodeId, timeout)
         // A spare link falls quiet once both ends send on the preferred one.
         link.close(spare ? 'duplicate' : 'heartbeat timeout')
@@ -310,6 +313,14 @@ export class Peers {
         peer.send({ type: FrameType.Ping, time: now })
       }
     }
+  }
+
+  /** True for a tunnel whose gateway's link has been silent for `due` ms or more. */
+  private gatewayInDoubt(link: Link, now: number, due: number): boolean {
+    if (link.route.kind !== 'tunnel') return false
+    const gateway = this.byNode.get(link.route.gateway)
+    const heard = gateway === undefined ? undefined : this.lastHeard.get(gateway.link)
+    return heard !== undefined && now - heard >= due
   }
 
   private stopHeartbeat(): void {
@@ -379,19 +390,4 @@ export class Peers {
 
 function isTunnel(link: Link): boolean {
   return link.route.kind === 'tunnel'
-}
-
-/**
- * Orders two links to one peer, the better first. Both ends of a pair compute the same
- * order (both see the same route: the same transport, the same gateway), so they settle
- * on the same link.
- */
-function preferred(a: Link, b: Link): number {
-  const [x, y] = [tieBreak(a.route), tieBreak(b.route)]
-  return ROUTE_RANK[a.route.kind] - ROUTE_RANK[b.route.kind] || (x < y ? -1 : x > y ? 1 : 0)
-}
-
-/** What orders two links of the same kind: their transport, or their gateway. */
-function tieBreak(route: Route): string {
-  return route.kind === 'direct' ? route.transport : route.kind === 'tunnel' ? route.gateway : ''
 }

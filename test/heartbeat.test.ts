@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ArgumentError, createMemoryNetwork, startNode, type DistribunatorNode } from '../src/index.js'
 import { Peers, type PeerHooks } from '../src/peers.js'
-import type { Link } from '../src/transport/transport.js'
+import { gatewayDown, type Link, type Route } from '../src/transport/transport.js'
 import { FrameType, PROTOCOL_VERSION, decodeFrame, encodeFrame } from '../src/wire.js'
 import { nextEvent, until } from './helpers.js'
 import { RawPeer } from './raw-peer.js'
@@ -41,26 +41,41 @@ const ignored: PeerHooks = {
   error: () => undefined,
 }
 
-/** A Peers table with one identified link, driven by hand under fake timers. */
+const direct: Route = { kind: 'direct', transport: 'test' }
+
+/**
+ * A Peers table with an identified link to each node of `routes`, opened in that order and
+ * driven by hand under fake timers; `hooks` stand in for its node's.
+ */
+function tableWithLinks(heartbeat: { interval: number; timeout: number }, routes: Record<string, Route>, hooks: Partial<PeerHooks> = {}) {
+  const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, { ...ignored, ...hooks })
+  const links = Object.entries(routes).map(([nodeId, route]) => {
+    const link = {
+      remoteNodeId: nodeId,
+      route,
+      sent: [] as number[],
+      closed: [] as string[],
+      send: (bytes: Uint8Array) => void link.sent.push(decodeFrame(bytes, 1 << 20).type),
+      close: (reason = 'closed') => {
+        link.closed.push(reason)
+        peers.transportHooks.linkClosed(link, reason)
+      },
+    }
+    peers.transportHooks.linkOpened(link)
+    peers.transportHooks.frameReceived(
+      link,
+      encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId, incarnation: 1, maxFrameBytes: 1 << 20 }),
+    )
+    return link
+  })
+  return { peers, links }
+}
+
+/** A Peers table with one identified link. */
 function tableWithLink(heartbeat: { interval: number; timeout: number }) {
-  const closed: string[] = []
-  const sent: number[] = []
-  const link: Link = {
-    remoteNodeId: 'b',
-    route: { kind: 'direct', transport: 'test' },
-    send: (bytes) => void sent.push(decodeFrame(bytes, 1 << 20).type),
-    close: (reason = 'closed') => {
-      closed.push(reason)
-      peers.transportHooks.linkClosed(link, reason)
-    },
-  }
-  const peers = new Peers({ nodeId: 'a', incarnation: 1, room: 'test' }, 1 << 20, heartbeat, ignored)
-  peers.transportHooks.linkOpened(link)
-  peers.transportHooks.frameReceived(
-    link,
-    encodeFrame({ type: FrameType.Hello, version: PROTOCOL_VERSION, room: 'test', nodeId: 'b', incarnation: 1, maxFrameBytes: 1 << 20 }),
-  )
-  return { peers, link, closed, sent }
+  const { peers, links } = tableWithLinks(heartbeat, { b: direct })
+  const link = links[0]!
+  return { peers, link: link as Link, closed: link.closed, sent: link.sent }
 }
 
 /**
@@ -101,7 +116,7 @@ function linkedTables(heartbeat: { interval: number; timeout: number }, { delay,
   ] as const) {
     end.link = {
       remoteNodeId: other.nodeId,
-      route: { kind: 'direct', transport: 'test' },
+      route: direct,
       send: (bytes) => {
         end.sent.push(decodeFrame(bytes, 1 << 20).type)
         setTimeout(() => other.receive(bytes), delay)
@@ -256,6 +271,48 @@ describe('heartbeats', () => {
       expect(closed).toEqual([])
     } finally {
       vi.unstubAllGlobals()
+      vi.useRealTimers()
+    }
+  })
+
+  it('a tunnel whose gateway falls silent too waits for the gateway: its far node is not lost, whatever order they time out in', () => {
+    vi.useFakeTimers()
+    try {
+      const downs: string[] = []
+      // The tunnel first: a link to its gateway that came up later is checked after it.
+      const { peers, links } = tableWithLinks(
+        { interval: 100, timeout: 300 },
+        { b: { kind: 'tunnel', gateway: 'h' }, h: direct },
+        {
+          down: (peer, reason) => {
+            downs.push(`${peer.nodeId}: ${reason}`)
+            // As the node does: the gateway's going ends its tunnels, and another is asked for.
+            if (peer.nodeId === 'h') peers.transportHooks.linkClosed(tunnel, gatewayDown('h'), true)
+          },
+        },
+      )
+      const [tunnel, gateway] = links as [Link, (typeof links)[0]]
+      // Both silent from 0 (the gateway crashed): both past the timeout in the round at 325.
+      vi.advanceTimersByTime(325)
+      expect(gateway.closed).toEqual(['heartbeat timeout'])
+      expect(downs).toEqual(['h: heartbeat timeout'])
+      expect(peers.get('b')?.waiting).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('a tunnel whose gateway is heard from closes at its own timeout', () => {
+    vi.useFakeTimers()
+    try {
+      const { peers, links } = tableWithLinks({ interval: 100, timeout: 300 }, { b: { kind: 'tunnel', gateway: 'h' }, h: direct })
+      const [tunnel, gateway] = links as [(typeof links)[0], Link]
+      for (let ms = 0; ms < 325; ms += 25) {
+        vi.advanceTimersByTime(25)
+        peers.transportHooks.frameReceived(gateway, encodeFrame({ type: FrameType.Pong, time: 0 }))
+      }
+      expect(tunnel.closed).toEqual(['heartbeat timeout'])
+    } finally {
       vi.useRealTimers()
     }
   })

@@ -60,6 +60,21 @@ export type RouteKind = Route['kind']
 /** How good a kind of route is, the best lowest: a worker's port, then tabs' channel, then the network, then tunnels, then the servers. */
 export const ROUTE_RANK: Readonly<Record<RouteKind, number>> = { port: 0, 'broadcast-channel': 1, direct: 2, tunnel: 3, server: 4 }
 
+/**
+ * Orders two links to one peer, the better first. Both ends of a pair compute the same
+ * order (both see the same route: the same transport, the same gateway), so they settle
+ * on the same link.
+ */
+export function preferred(a: Link, b: Link): number {
+  const [x, y] = [tieBreak(a.route), tieBreak(b.route)]
+  return ROUTE_RANK[a.route.kind] - ROUTE_RANK[b.route.kind] || (x < y ? -1 : x > y ? 1 : 0)
+}
+
+/** What orders two links of the same kind: their transport, or their gateway. */
+function tieBreak(route: Route): string {
+  return route.kind === 'direct' ? route.transport : route.kind === 'tunnel' ? route.gateway : ''
+}
+
 /** How a route shows in `node.links()`: 'message-port', 'broadcast-channel', 'webrtc', 'relay:<gateway>'... */
 export function describeRoute(route: Route): string {
   switch (route.kind) {
